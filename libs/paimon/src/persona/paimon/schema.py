@@ -1,0 +1,135 @@
+"""Table definitions of the warehouse (DESIGN §3) and their idempotent bootstrap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+DATABASE = "persona"
+
+# Measured on this kind of machine: primary-key writes ~45k -> ~1.2M rows/s and a merged read of
+# 600k rows ~12 s -> ~0.2 s with the Rust path. pypaimon 2.1.0 only publishes commits natively
+# through a REST catalog; on the filesystem catalog the commit option is accepted and the
+# (already fast, ~2.5 ms per 1,000 rows) Python commit runs instead.
+NATIVE_OPTIONS: dict[str, str] = {
+    "write.native.enabled": "true",
+    "read.native.enabled": "true",
+    "scan.native-plan.enabled": "true",
+    "commit.native.enabled": "true",
+}
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    schema: pa.Schema
+    primary_keys: tuple[str, ...]
+    partition_keys: tuple[str, ...] = ()
+    options: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def identifier(self) -> str:
+        return f"{DATABASE}.{self.name}"
+
+    def all_options(self) -> dict[str, str]:
+        return {**NATIVE_OPTIONS, **self.options}
+
+
+def _not_null(name: str, type_: pa.DataType) -> pa.Field:
+    return pa.field(name, type_, nullable=False)
+
+
+CUSTOMER_PROFILE = TableSpec(
+    name="customer_profile",
+    schema=pa.schema(
+        [
+            _not_null("customer_id", pa.int64()),
+            pa.field("segment", pa.string()),
+            pa.field("recency", pa.int32()),
+            pa.field("frequency", pa.int32()),
+            pa.field("monetary", pa.decimal128(12, 2)),
+            pa.field("lifecycle_stage", pa.string()),
+            pa.field("rfm_as_of", pa.date32()),
+        ]
+    ),
+    primary_keys=("customer_id",),
+    options={"bucket": "4"},
+)
+
+MARKETING_SEGMENTS = TableSpec(
+    name="marketing_segments",
+    schema=pa.schema(
+        [
+            _not_null("customer_id", pa.int64()),
+            pa.field("segment", pa.string()),
+            pa.field("recommendation", pa.list_(pa.string())),
+            pa.field("score", pa.float64()),
+            pa.field("updated_at", pa.timestamp("ms")),
+            pa.field("event_time", pa.timestamp("ms")),
+            pa.field("logic_version", pa.string()),
+            # Per-customer version, the same number the Kafka row carries: lets a reader
+            # line the table up with marketing_segments_rt.
+            pa.field("version", pa.int64()),
+        ]
+    ),
+    primary_keys=("customer_id",),
+    options={"bucket": "4"},
+)
+
+# One row per emitted decision, keyed by event id so a replay rewrites, never duplicates.
+# Paimon requires the partition key inside the primary key.
+SEGMENT_DECISIONS = TableSpec(
+    name="segment_decisions",
+    schema=pa.schema(
+        [
+            _not_null("event_date", pa.string()),
+            _not_null("event_id", pa.string()),
+            _not_null("customer_id", pa.int64()),
+            pa.field("event_time", pa.timestamp("ms")),
+            pa.field("event_type", pa.string()),
+            pa.field("sku_id", pa.string()),
+            pa.field("segment", pa.string()),
+            pa.field("rule", pa.string()),
+            pa.field("score", pa.float64()),
+            pa.field("recommendation", pa.list_(pa.string())),
+            pa.field("profile_segment", pa.string()),
+            pa.field("profile_recency", pa.int32()),
+            pa.field("profile_frequency", pa.int32()),
+            pa.field("profile_monetary", pa.decimal128(12, 2)),
+            pa.field("profile_rfm_as_of", pa.date32()),
+            pa.field("profile_snapshot", pa.int64()),
+            pa.field("profile_tag", pa.string()),
+            pa.field("effective_recency", pa.int32()),
+            pa.field("effective_frequency", pa.int32()),
+            pa.field("effective_monetary", pa.decimal128(18, 2)),
+            # [{"sku_id": ..., "sellable": n | null}] as seen at decision time (null = unknown).
+            pa.field("candidates_json", pa.string()),
+            pa.field("logic_version", pa.string()),
+            pa.field("decided_at", pa.timestamp("ms")),
+            pa.field("version", pa.int64()),
+        ]
+    ),
+    primary_keys=("event_date", "event_id"),
+    partition_keys=("event_date",),
+    options={"bucket": "4"},
+)
+
+TABLES: tuple[TableSpec, ...] = (CUSTOMER_PROFILE, MARKETING_SEGMENTS, SEGMENT_DECISIONS)
+
+
+def ensure_tables(
+    warehouse: str | Path,
+    *,
+    specs: tuple[TableSpec, ...] = TABLES,
+    name_suffix: str = "",
+) -> list[str]:
+    """Create the database and every table that does not exist yet; return the ones created.
+
+    Existing tables are left as they are (a schema that evolved by ADD COLUMN stays evolved).
+    ``name_suffix`` lets tests create a private copy of each table.
+    """
+    from persona.paimon.catalog import PaimonWarehouse
+
+    return PaimonWarehouse(warehouse).ensure(specs, name_suffix=name_suffix)
