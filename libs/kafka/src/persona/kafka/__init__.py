@@ -1,1 +1,25 @@
-"""persona.kafka"""
+"""persona.kafka: the one adapter to Kafka (confluent-kafka) outside the Bytewax connectors.
+
+Producers and consumers for the generator, the demo, tests and benchmarks, and consumer-lag
+measurement. Topic names are contracts of DESIGN §3 and live in ``topics``.
+"""
+
+from persona.kafka.client import (
+    ConsumedRecord,
+    consumer_lag,
+    end_offsets,
+    make_producer,
+    produce_all,
+    read_topic,
+)
+from persona.kafka.topics import Topics
+
+__all__ = [
+    "ConsumedRecord",
+    "Topics",
+    "consumer_lag",
+    "end_offsets",
+    "make_producer",
+    "produce_all",
+    "read_topic",
+]

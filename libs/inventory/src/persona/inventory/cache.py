@@ -1,0 +1,95 @@
+"""A TTL cache in front of an ``InventoryReader`` (the shape of bytewax's ``op.enrich_cached``).
+
+Misses of one lookup are read together in one batched call. If the store cannot be read, the SKUs
+are reported unknown (``None``) for this lookup and nothing is cached, so the next lookup retries;
+a decision never promotes stock it could not see.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from persona.inventory.cassandra_store import InventoryReadError
+from persona.inventory.protocol import InventoryReader
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+    read_errors: int = 0
+    reads: int = 0
+    read_seconds: float = 0.0
+
+    @property
+    def hit_ratio(self) -> float:
+        total = self.hits + self.misses
+        return self.hits / total if total else 0.0
+
+
+class InventoryCache:
+    def __init__(
+        self,
+        reader: InventoryReader,
+        *,
+        ttl_seconds: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+        max_entries: int = 1_000_000,
+    ) -> None:
+        self._reader = reader
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._max_entries = max_entries
+        # sku -> (expires_at, sellable or None when the SKU does not exist)
+        self._entries: dict[str, tuple[float, int | None]] = {}
+        self.stats = CacheStats()
+
+    def sellable(self, sku_ids: Iterable[str]) -> dict[str, int | None]:
+        """Sellable quantity per SKU; ``None`` means unknown (missing or unreadable)."""
+        now = self._clock()
+        result: dict[str, int | None] = {}
+        missing: list[str] = []
+        for sku in sku_ids:
+            if sku in result:
+                continue
+            entry = self._entries.get(sku)
+            if entry is not None and entry[0] > now:
+                result[sku] = entry[1]
+                self.stats.hits += 1
+            else:
+                result[sku] = None
+                missing.append(sku)
+        if not missing:
+            return result
+        self.stats.misses += len(missing)
+        started = time.perf_counter()
+        try:
+            rows = self._reader.read_many(missing)
+        except InventoryReadError:
+            self.stats.read_errors += 1
+            return result
+        finally:
+            self.stats.reads += 1
+            self.stats.read_seconds += time.perf_counter() - started
+        if len(self._entries) + len(missing) > self._max_entries:
+            self._evict_expired(now)
+        expires = now + self._ttl
+        for sku in missing:
+            row = rows.get(sku)
+            value = None if row is None else row.sellable
+            self._entries[sku] = (expires, value)
+            result[sku] = value
+        return result
+
+    def invalidate(self, sku_id: str) -> None:
+        """Forget one SKU (an ``inventory_changes`` record says it changed)."""
+        self._entries.pop(sku_id, None)
+
+    def _evict_expired(self, now: float) -> None:
+        self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+        if len(self._entries) > self._max_entries // 2:
+            # Still too big: drop the oldest half rather than grow without bound.
+            keep = sorted(self._entries.items(), key=lambda kv: kv[1][0])[len(self._entries) // 2 :]
+            self._entries = dict(keep)

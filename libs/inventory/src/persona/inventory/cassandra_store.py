@@ -1,0 +1,107 @@
+"""The Cassandra adapter: batched asynchronous point reads of ``supply.inventory_projection``."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from cassandra.cluster import Cluster, NoHostAvailable, Session
+from cassandra.concurrent import execute_concurrent_with_args
+from cassandra.policies import ConstantReconnectionPolicy, RoundRobinPolicy
+
+from persona.inventory.protocol import StockLevel
+
+
+class InventoryReadError(RuntimeError):
+    """Cassandra could not answer; every SKU asked for is unknown."""
+
+
+class CassandraInventory:
+    def __init__(
+        self,
+        contact_points: Iterable[str] = ("127.0.0.1",),
+        port: int = 9042,
+        *,
+        keyspace: str = "supply",
+        table: str = "inventory_projection",
+        request_timeout: float = 2.0,
+        concurrency: int = 64,
+    ) -> None:
+        self._cluster = Cluster(
+            list(contact_points),
+            port=port,
+            load_balancing_policy=RoundRobinPolicy(),
+            # Keep trying in the background after an outage so reads resume by themselves.
+            reconnection_policy=ConstantReconnectionPolicy(delay=1.0, max_attempts=None),
+            protocol_version=5,
+            connect_timeout=request_timeout,
+        )
+        self._keyspace = keyspace
+        self._table = table
+        self._timeout = request_timeout
+        self._concurrency = concurrency
+        self._session: Session | None = None
+        self._select: Any = None
+        self._upsert: Any = None
+
+    def _connect(self) -> Session:
+        if self._session is None:
+            try:
+                session = self._cluster.connect(self._keyspace)
+            except NoHostAvailable as error:
+                raise InventoryReadError(f"Cassandra unreachable: {error}") from error
+            session.default_timeout = self._timeout
+            self._select = session.prepare(
+                f"SELECT sku_id, available_qty, reserved_qty, updated_at FROM {self._table} WHERE sku_id = ?"
+            )
+            self._upsert = session.prepare(
+                f"INSERT INTO {self._table} (sku_id, available_qty, reserved_qty, updated_at)"
+                " VALUES (?, ?, ?, ?)"
+            )
+            self._session = session
+        return self._session
+
+    def read_many(self, sku_ids: Collection[str]) -> Mapping[str, StockLevel]:
+        if not sku_ids:
+            return {}
+        try:
+            session = self._connect()
+            results = execute_concurrent_with_args(
+                session,
+                self._select,
+                [(sku,) for sku in sku_ids],
+                concurrency=self._concurrency,
+                raise_on_first_error=True,
+            )
+        except InventoryReadError:
+            raise
+        except Exception as error:
+            raise InventoryReadError(f"Cassandra read failed: {type(error).__name__}: {error}") from error
+        found: dict[str, StockLevel] = {}
+        for ok, rows in results:
+            if not ok:  # pragma: no cover - raise_on_first_error raises instead
+                raise InventoryReadError(f"Cassandra read failed: {rows}")
+            for row in rows:
+                found[row.sku_id] = StockLevel(
+                    sku_id=row.sku_id,
+                    available_qty=int(row.available_qty or 0),
+                    reserved_qty=int(row.reserved_qty or 0),
+                    updated_at=row.updated_at,
+                )
+        return found
+
+    def upsert_many(self, levels: Iterable[StockLevel]) -> int:
+        """Write rows (the generator and the inventory pipeline's role in tests and the demo)."""
+        session = self._connect()
+        args = [
+            (lv.sku_id, lv.available_qty, lv.reserved_qty, lv.updated_at or datetime.now().astimezone())
+            for lv in levels
+        ]
+        execute_concurrent_with_args(
+            session, self._upsert, args, concurrency=self._concurrency, raise_on_first_error=True
+        )
+        return len(args)
+
+    def close(self) -> None:
+        self._cluster.shutdown()

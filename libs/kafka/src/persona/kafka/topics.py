@@ -1,0 +1,38 @@
+"""Topic names shared by the flows, the stack bootstrap and the tools."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Every topic persona reads or writes; a prefix gives tests a private set."""
+
+    behavior_events: str = "behavior_events"
+    orders_cdc: str = "orders_cdc"
+    inventory_changes: str = "inventory_changes"
+    # cdc flow -> enrich flow: normalized order facts keyed by customer_id.
+    order_facts: str = "order_facts"
+    # enrich flow -> sink flow: each decision with its audit record.
+    segment_decisions: str = "segment_decisions"
+    marketing_segments_rt: str = "marketing_segments_rt"
+
+    @classmethod
+    def with_prefix(cls, prefix: str) -> Topics:
+        base = cls()
+        return cls(**{name: prefix + value for name, value in base.__dict__.items()})
+
+    @staticmethod
+    def dlq(topic: str) -> str:
+        return f"{topic}.dlq"
+
+    def all_topics(self) -> list[str]:
+        """Every topic with the dead-letter topics of the three inputs."""
+        names = list(self.__dict__.values())
+        names += [self.dlq(t) for t in (self.behavior_events, self.orders_cdc, self.inventory_changes)]
+        return names
+
+    def compacted(self) -> set[str]:
+        # The real-time segments topic holds the latest row per customer (and GDPR tombstones).
+        return {self.marketing_segments_rt}

@@ -1,0 +1,80 @@
+"""The TTL inventory cache, with an injected clock and an in-process reader (pure logic, no I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+
+from persona.inventory import InventoryCache, InventoryReadError, StockLevel, sellable
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class RecordingReader:
+    def __init__(self, levels: dict[str, tuple[int, int]]) -> None:
+        self.levels = levels
+        self.calls: list[list[str]] = []
+        self.down = False
+
+    def read_many(self, sku_ids: Collection[str]) -> Mapping[str, StockLevel]:
+        self.calls.append(sorted(sku_ids))
+        if self.down:
+            raise InventoryReadError("unreachable")
+        return {s: StockLevel(s, *self.levels[s], updated_at=None) for s in sku_ids if s in self.levels}
+
+
+def test_sellable_subtracts_reserved_and_never_goes_negative() -> None:
+    assert sellable(12, 2) == 10
+    assert sellable(3, 5) == 0
+
+
+def test_misses_are_read_in_one_batch_and_hits_served_until_ttl() -> None:
+    clock = FakeClock()
+    reader = RecordingReader({"a": (20, 5), "b": (1, 1)})
+    cache = InventoryCache(reader, ttl_seconds=5, clock=clock)
+    assert cache.sellable(["a", "b", "zz", "a"]) == {"a": 15, "b": 0, "zz": None}
+    assert reader.calls == [["a", "b", "zz"]]
+    clock.now += 4.9
+    assert cache.sellable(["a", "zz"]) == {"a": 15, "zz": None}
+    assert len(reader.calls) == 1, "served from cache within the TTL, missing SKUs included"
+    reader.levels["a"] = (20, 20)
+    clock.now += 0.2
+    assert cache.sellable(["a"]) == {"a": 0}
+    assert reader.calls[-1] == ["a"]
+    assert cache.stats.hits == 2 and cache.stats.misses == 4
+
+
+def test_unreachable_store_makes_skus_unknown_and_is_retried() -> None:
+    clock = FakeClock()
+    reader = RecordingReader({"a": (50, 0)})
+    cache = InventoryCache(reader, ttl_seconds=5, clock=clock)
+    reader.down = True
+    assert cache.sellable(["a"]) == {"a": None}
+    assert cache.stats.read_errors == 1
+    reader.down = False
+    assert cache.sellable(["a"]) == {"a": 50}, "a failed read is not cached"
+
+
+def test_invalidate_forces_a_fresh_read() -> None:
+    clock = FakeClock()
+    reader = RecordingReader({"a": (50, 0)})
+    cache = InventoryCache(reader, ttl_seconds=60, clock=clock)
+    cache.sellable(["a"])
+    reader.levels["a"] = (0, 0)
+    cache.invalidate("a")
+    assert cache.sellable(["a"]) == {"a": 0}
+
+
+def test_size_bound_evicts_instead_of_growing() -> None:
+    clock = FakeClock()
+    reader = RecordingReader({str(i): (1, 0) for i in range(100)})
+    cache = InventoryCache(reader, ttl_seconds=60, clock=clock, max_entries=10)
+    for i in range(100):
+        clock.now += 0.01
+        cache.sellable([str(i)])
+    assert len(cache._entries) <= 10
