@@ -1,1 +1,14 @@
-"""persona.flows.enrich"""
+"""The enrich flow: behavior events + order facts -> segment decisions (DESIGN §4).
+
+    python -m bytewax.run "persona.flows.enrich:build_flow()"
+
+Per customer (keyed state): order facts update the customer's orders; each new event updates the
+recent SKUs and gets the next per-customer version. Then, per batch: one batched inventory read
+through the TTL cache for every candidate SKU of the batch, the profile from memory (reloaded when
+``customer_profile`` gets a new snapshot), and the pure ``decide``. Decisions with their audit go to
+``segment_decisions`` for the sink flow; bad events to ``behavior_events.dlq``.
+"""
+
+from persona.flows.enrich.flow import EnrichState, Pending, build_flow
+
+__all__ = ["EnrichState", "Pending", "build_flow"]

@@ -1,0 +1,88 @@
+"""One frozen settings object for every flow process, built at the entry point from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from persona.decisions import DEFAULT_CONFIG, LogicV1Config
+from persona.kafka import Topics
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be > 0, got {raw}")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not an integer") from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PipelineSettings:
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    cassandra_hosts: tuple[str, ...] = ("127.0.0.1",)
+    cassandra_port: int = 9042
+    warehouse: str = ".persona/warehouse"
+    topics: Topics = field(default_factory=Topics)
+    # Paimon commit interval of the sink flow (DESIGN §5, default 10 s); also its Bytewax epoch.
+    commit_interval_seconds: float = 10.0
+    inventory_ttl_seconds: float = 5.0
+    # How often the enrich flow checks customer_profile for a newer snapshot.
+    profile_refresh_seconds: float = 5.0
+    # A table-name suffix so tests can point a flow at private copies of the Paimon tables.
+    table_suffix: str = ""
+    logic: LogicV1Config = DEFAULT_CONFIG
+    # Kafka consumer group id prefix; the flows commit offsets under it for lag monitoring only
+    # (Bytewax recovery, not the group, decides where a flow resumes).
+    group_prefix: str = "persona"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> PipelineSettings:
+        env = os.environ if env is None else env
+        home = Path(env.get("PERSONA_HOME") or ".persona")
+        port = _int(env, "PERSONA_KAFKA_PORT", 9092)
+        bootstrap = env.get("PERSONA_KAFKA_BOOTSTRAP") or f"127.0.0.1:{port}"
+        hosts = tuple(
+            h.strip() for h in env.get("PERSONA_CASSANDRA_HOSTS", "127.0.0.1").split(",") if h.strip()
+        )
+        prefix = env.get("PERSONA_TOPIC_PREFIX", "")
+        return cls(
+            kafka_bootstrap=bootstrap,
+            cassandra_hosts=hosts,
+            cassandra_port=_int(env, "PERSONA_CASSANDRA_PORT", 9042),
+            warehouse=env.get("PERSONA_WAREHOUSE") or str(home / "warehouse"),
+            topics=Topics.with_prefix(prefix) if prefix else Topics(),
+            commit_interval_seconds=_float(env, "PERSONA_COMMIT_INTERVAL", 10.0),
+            inventory_ttl_seconds=_float(env, "PERSONA_INVENTORY_TTL", 5.0),
+            profile_refresh_seconds=_float(env, "PERSONA_PROFILE_REFRESH", 5.0),
+            table_suffix=env.get("PERSONA_TABLE_SUFFIX", ""),
+            group_prefix=env.get("PERSONA_GROUP_PREFIX", "persona"),
+        )
+
+    @property
+    def brokers(self) -> list[str]:
+        return self.kafka_bootstrap.split(",")
+
+    def table(self, name: str) -> str:
+        return name + self.table_suffix

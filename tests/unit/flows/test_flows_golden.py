@@ -1,0 +1,211 @@
+"""The cdc and enrich flows, run by Bytewax over TestingSource/TestingSink, reproduce the golden
+decisions of DESIGN §4 — the same answer ``persona replay`` gives — and route bad input to the DLQs.
+
+Profiles and inventory are plain in-memory inputs here (fixed for the run, as in replay); the real
+Paimon and Cassandra adapters are exercised by the integration tests.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import orjson
+import pytest
+from bytewax.connectors.kafka import KafkaSinkMessage, KafkaSourceMessage
+from bytewax.testing import TestingSink, TestingSource, run_main
+
+from persona.contracts import (
+    CustomerProfile,
+    Ok,
+    parse_behavior_event,
+    parse_customer_profile,
+    parse_dlq_record,
+    parse_inventory_row,
+    parse_order_change,
+)
+from persona.flows import cdc, enrich
+from persona.flows.sink import audit_row, segment_row
+from persona.pipeline import PipelineSettings, decode_envelope
+
+Raw = KafkaSinkMessage[bytes | None, bytes | None]
+
+
+def golden_dir() -> Path:
+    shared = os.environ.get("PERSONA_SHARED")
+    base = Path(shared) if shared else Path(__file__).resolve().parents[3].parent / "shared"
+    path = base / "golden" / "replay-v1"
+    assert path.is_dir(), f"golden scenario missing at {path} (set PERSONA_SHARED)"
+    return path
+
+
+class DictProfiles:
+    def __init__(self, profiles: dict[int, CustomerProfile]) -> None:
+        self.profiles = profiles
+
+    def get(self, customer_id: int) -> CustomerProfile | None:
+        return self.profiles.get(customer_id)
+
+    def maybe_refresh(self) -> bool:
+        return False
+
+
+class DictInventory:
+    def __init__(self, sellable: dict[str, int]) -> None:
+        self.stock = sellable
+        self.batches: list[set[str]] = []
+
+    def sellable(self, sku_ids: Iterable[str]) -> dict[str, int | None]:
+        asked = set(sku_ids)
+        self.batches.append(asked)
+        return {s: self.stock.get(s) for s in asked}
+
+
+def _lines(path: Path) -> list[bytes]:
+    return [line for line in path.read_bytes().splitlines() if line.strip()]
+
+
+def _run_cdc(settings: PipelineSettings, lines: list[bytes]) -> list[Raw]:
+    out: list[Raw] = []
+    messages = [KafkaSourceMessage(key=None, value=v, topic=settings.topics.orders_cdc) for v in lines]
+    run_main(cdc.build_flow(settings, TestingSource(messages), TestingSink(out)))
+    return out
+
+
+def _time_of(
+    msg: KafkaSourceMessage[bytes | None, bytes | None], settings: PipelineSettings
+) -> tuple[int, int]:
+    # Processing order of DESIGN/replay: by time, order changes first on ties, file order otherwise.
+    if msg.topic == settings.topics.order_facts:
+        fact = parse_order_change(msg.value or b"")
+        assert isinstance(fact, Ok)
+        return (fact.value.ts_ms, 0)
+    event = parse_behavior_event(msg.value or b"")
+    return (event.value.event_time_ms, 1) if isinstance(event, Ok) else (0, 1)
+
+
+def test_cdc_then_enrich_reproduce_the_golden_decisions() -> None:
+    golden = golden_dir()
+    settings = PipelineSettings()
+    facts = _run_cdc(settings, _lines(golden / "orders.jsonl"))
+    order_dlq = [m for m in facts if m.topic == "orders_cdc.dlq"]
+    order_facts = [m for m in facts if m.topic == settings.topics.order_facts]
+    assert order_facts
+    for m in order_facts:
+        fact = parse_order_change(m.value or b"")
+        assert isinstance(fact, Ok) and m.key == str(fact.value.customer_id).encode(), "keyed by customer"
+
+    stream = [
+        KafkaSourceMessage(key=m.key, value=m.value, topic=settings.topics.order_facts) for m in order_facts
+    ]
+    stream += [
+        KafkaSourceMessage(key=None, value=v, topic=settings.topics.behavior_events)
+        for v in _lines(golden / "events.jsonl")
+    ]
+    stream.sort(key=lambda m: _time_of(m, settings))  # stable: file order kept on ties
+
+    profiles = {}
+    for line in _lines(golden / "profiles.jsonl"):
+        parsed = parse_customer_profile(line)
+        assert isinstance(parsed, Ok)
+        profiles[parsed.value.customer_id] = parsed.value
+    stock = {}
+    for line in _lines(golden / "inventory.jsonl"):
+        row = parse_inventory_row(line)
+        if isinstance(row, Ok):
+            stock[row.value.sku_id] = row.value.sellable
+    inventory = DictInventory(stock)
+
+    out: list[Raw] = []
+    flow = enrich.build_flow(
+        settings,
+        TestingSource(stream, batch_size=64),
+        TestingSink(out),
+        profiles=DictProfiles(profiles),
+        inventory=inventory,
+        clock=lambda: 1_800_000_000.0,
+    )
+    run_main(flow)
+
+    decisions = [decode_envelope(m.value or b"") for m in out if m.topic == settings.topics.segment_decisions]
+    dlq = [m for m in out if m.topic == "behavior_events.dlq"]
+    expected = [orjson.loads(line) for line in _lines(golden / "expected.jsonl")]
+
+    got = {env.audit.event_id: env for env in decisions}
+    assert len(got) == len(decisions), "an event id was decided twice"
+    assert set(got) == {e["event_id"] for e in expected}
+    for e in expected:
+        env = got[e["event_id"]]
+        assert env.decision.customer_id == e["customer_id"]
+        assert env.decision.segment == e["segment"], e["event_id"]
+        assert list(env.decision.recommendation) == e["recommendation"], e["event_id"]
+        if e["score"] is None:
+            assert env.decision.score is None
+        else:
+            assert env.decision.score == pytest.approx(e["score"], abs=1e-6)
+
+    # Versions increase by one per decision of a customer, in processing order.
+    versions: dict[int, list[int]] = {}
+    for env in decisions:
+        versions.setdefault(env.decision.customer_id, []).append(env.version)
+    assert all(v == list(range(1, len(v) + 1)) for v in versions.values())
+
+    # Every line that is not a valid event is in the DLQ with its reason and original bytes.
+    invalid = [v for v in _lines(golden / "events.jsonl") if not isinstance(parse_behavior_event(v), Ok)]
+    assert len(dlq) == len(invalid) > 0
+    records = [parse_dlq_record(m.value or b"") for m in dlq]
+    assert all(isinstance(r, Ok) and r.value.reason for r in records)
+    assert sorted(r.value.raw for r in records if isinstance(r, Ok)) == sorted(invalid)
+    invalid_orders = [v for v in _lines(golden / "orders.jsonl") if not isinstance(parse_order_change(v), Ok)]
+    assert len(order_dlq) == len(invalid_orders)
+
+    # Inventory was read in batches, not per event.
+    assert len(inventory.batches) < len(decisions) / 4
+
+    # The sink's Paimon rows carry what the audit needs.
+    row = audit_row(decisions[0])
+    assert row["event_id"] == decisions[0].audit.event_id and row["rule"]
+    assert segment_row(decisions[0])["version"] == decisions[0].version
+
+
+def test_a_redelivered_event_gets_no_second_decision() -> None:
+    settings = PipelineSettings()
+    event = orjson.dumps(
+        {
+            "event_id": "e-1",
+            "user_id": 7,
+            "event_type": "view",
+            "sku_id": "A",
+            "event_time": "2026-11-20T10:00:00Z",
+        }
+    )
+    other = orjson.dumps(
+        {
+            "event_id": "e-2",
+            "user_id": 7,
+            "event_type": "view",
+            "sku_id": "B",
+            "event_time": "2026-11-20T10:00:01Z",
+        }
+    )
+    stream = [
+        KafkaSourceMessage(key=b"7", value=v, topic=settings.topics.behavior_events)
+        for v in (event, other, event)
+    ]
+    out: list[Raw] = []
+    run_main(
+        enrich.build_flow(
+            settings,
+            TestingSource(stream),
+            TestingSink(out),
+            profiles=DictProfiles({}),
+            inventory=DictInventory({"A": 3, "B": 0}),
+            clock=lambda: 1_800_000_000.0,
+        )
+    )
+    decided = [decode_envelope(m.value or b"") for m in out]
+    assert [(d.audit.event_id, d.version, d.decision.recommendation) for d in decided] == [
+        ("e-1", 1, ("sku:A",)),
+        ("e-2", 2, ("sku:A",)),
+    ]
