@@ -1,1 +1,57 @@
-"""persona.decisions"""
+"""persona.decisions: the v1 segment decision (DESIGN §4) as pure functions over immutable records.
+
+The same code serves the streaming flow, replay/backtest (``persona.decisions.replay``) and tests.
+"""
+
+from persona.decisions.config import DEFAULT_CONFIG, LogicV1Config
+from persona.decisions.logic import (
+    RULE_ACTIVE,
+    RULE_DORMANT_NO_RECENCY,
+    RULE_DORMANT_RECENCY,
+    RULE_VIP_HIGH_INVENTORY,
+    SEGMENT_ACTIVE,
+    SEGMENT_DORMANT,
+    SEGMENT_VIP_HIGH_INVENTORY,
+    EffectiveRfm,
+    InventoryView,
+    candidate_skus,
+    decide,
+    effective_rfm,
+)
+from persona.decisions.state import (
+    EMPTY_STATE,
+    CustomerState,
+    Recent,
+    apply_order,
+    has_seen,
+    observe_event,
+    prune_orders,
+    recent_including,
+    with_recent,
+)
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "EMPTY_STATE",
+    "RULE_ACTIVE",
+    "RULE_DORMANT_NO_RECENCY",
+    "RULE_DORMANT_RECENCY",
+    "RULE_VIP_HIGH_INVENTORY",
+    "SEGMENT_ACTIVE",
+    "SEGMENT_DORMANT",
+    "SEGMENT_VIP_HIGH_INVENTORY",
+    "CustomerState",
+    "EffectiveRfm",
+    "InventoryView",
+    "LogicV1Config",
+    "Recent",
+    "apply_order",
+    "candidate_skus",
+    "decide",
+    "effective_rfm",
+    "has_seen",
+    "observe_event",
+    "prune_orders",
+    "recent_including",
+    "with_recent",
+]

@@ -1,1 +1,57 @@
-"""persona.localstack"""
+"""persona.localstack: the local real-services stack (Kafka 4 KRaft + Cassandra 5 as child JVMs).
+
+A library: nothing runs and nothing reads the environment at import. Entry points build
+``StackSettings.from_env(os.environ)`` and call :func:`up`, :func:`down`, :func:`status` or
+:func:`init_schema`.
+"""
+
+from __future__ import annotations
+
+from persona.localstack.clients import cassandra_session, create_topic, kafka_admin, wait_topic_ready
+from persona.localstack.errors import StackError
+from persona.localstack.schema import (
+    INVENTORY_TABLE,
+    SUPPLY_KEYSPACE,
+    TOPICS,
+    InitReport,
+    TopicSpec,
+    init_schema,
+    paimon_table_presence,
+)
+from persona.localstack.settings import StackSettings
+from persona.localstack.stack import (
+    SERVICES,
+    ServiceStatus,
+    UpReport,
+    down,
+    log_file,
+    probe,
+    running_pid,
+    status,
+    up,
+)
+
+__all__ = [
+    "INVENTORY_TABLE",
+    "SERVICES",
+    "SUPPLY_KEYSPACE",
+    "TOPICS",
+    "InitReport",
+    "ServiceStatus",
+    "StackError",
+    "StackSettings",
+    "TopicSpec",
+    "UpReport",
+    "cassandra_session",
+    "create_topic",
+    "down",
+    "init_schema",
+    "kafka_admin",
+    "log_file",
+    "paimon_table_presence",
+    "probe",
+    "running_pid",
+    "status",
+    "up",
+    "wait_topic_ready",
+]
