@@ -1,0 +1,213 @@
+"""The segment decision of DESIGN §4 as one pure function, plus the helpers the flows need around it.
+
+Use from a flow or replay, per valid event of customer c (state keyed by c):
+
+    if has_seen(state, event.event_id): drop it              # duplicate delivery
+    skus = candidate_skus(state, event, config)              # batch-read these from Cassandra
+    decision, audit = decide(event, profile, state, sellable_by_sku, config, now_ms)
+    state = observe_event(state, event, config)
+
+and per order change ``state = apply_order(state, fact)`` on the state of ``fact.customer_id``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Final
+
+import msgspec
+
+from persona.contracts import (
+    COUNTED_STATUSES,
+    BehaviorEvent,
+    CandidateSku,
+    CustomerProfile,
+    Decision,
+    DecisionAudit,
+    date_to_day,
+)
+from persona.contracts.timeutil import DAY_MS
+from persona.decisions.config import LogicV1Config
+from persona.decisions.state import CustomerState, recent_including
+
+SEGMENT_VIP_HIGH_INVENTORY: Final = "VIP_HIGH_INVENTORY"
+SEGMENT_ACTIVE: Final = "ACTIVE"
+SEGMENT_DORMANT: Final = "DORMANT"
+
+# The rule that fired, as recorded in the audit (one per branch of DESIGN §4.2).
+RULE_VIP_HIGH_INVENTORY: Final = "vip_and_event_sku_sellable_above_min"
+RULE_ACTIVE: Final = "recency_below_active_max"
+RULE_DORMANT_RECENCY: Final = "dormant_recency_at_or_above_active_max"
+RULE_DORMANT_NO_RECENCY: Final = "dormant_recency_null"
+
+_ZERO: Final = Decimal(0)
+
+InventoryView = Mapping[str, int | None]
+"""sku_id -> sellable quantity as read at decision time; None or a missing key means unknown."""
+
+
+class EffectiveRfm(msgspec.Struct, frozen=True, gc=False):
+    """RFM as of the event (DESIGN §4.1); all None when there is neither a profile nor a counted order."""
+
+    recency: int | None
+    frequency: int | None
+    monetary: Decimal | None
+    adjusting_order_ids: tuple[int, ...]
+
+
+def effective_rfm(state: CustomerState, profile: CustomerProfile | None, event_time_ms: int) -> EffectiveRfm:
+    """The profile's RFM adjusted by counted orders newer than it (all counted orders if no profile).
+
+    "Newer" compares UTC calendar dates: the order's UTC date must be after ``rfm_as_of`` — an order placed
+    on ``rfm_as_of`` itself is already in the nightly profile. Recency is in whole UTC days, never negative.
+    A profile whose recency/frequency/monetary is null (no counted order in its window) takes the orders'
+    values for the null fields; with no newer order they stay null.
+    """
+    as_of_day = None if profile is None else date_to_day(profile.rfm_as_of)
+    count = 0
+    total = _ZERO
+    latest_day = -1
+    ids: list[int] = []
+    for order in state.orders.values():
+        if order.deleted or order.status not in COUNTED_STATUSES:
+            continue
+        day = order.order_time_ms // DAY_MS
+        if as_of_day is not None and day <= as_of_day:
+            continue
+        count += 1
+        total += order.total_amount
+        if day > latest_day:
+            latest_day = day
+        ids.append(order.order_id)
+    event_day = event_time_ms // DAY_MS
+
+    recency: int | None
+    frequency: int | None
+    monetary: Decimal | None
+    if count:
+        recency = event_day - latest_day
+    elif profile is not None and profile.recency is not None and as_of_day is not None:
+        recency = profile.recency + (event_day - as_of_day)
+    else:
+        recency = None
+    if profile is None:
+        frequency = count or None
+        monetary = total if count else None
+    else:
+        frequency = None if profile.frequency is None and not count else (profile.frequency or 0) + count
+        monetary = None if profile.monetary is None and not count else (profile.monetary or _ZERO) + total
+    if recency is not None and recency < 0:
+        # An order dated after the event (clock skew, or an order seen before an older, late event), or an
+        # event dated before rfm_as_of: the customer is at least as recent as "today".
+        recency = 0
+    ids.sort()
+    return EffectiveRfm(recency, frequency, monetary, tuple(ids))
+
+
+def candidate_skus(state: CustomerState, event: BehaviorEvent, config: LogicV1Config) -> tuple[str, ...]:
+    """Every SKU whose sellable quantity ``decide`` may read for this event: the event's own SKU (VIP
+    rule, any event type) and the customer's recent view/add_to_cart SKUs including this event's.
+
+    The flow batch-reads exactly these from the inventory projection and passes them to ``decide``.
+    """
+    skus, _ = recent_including(state, event, config)
+    if event.sku_id is not None and event.sku_id not in skus:
+        return (event.sku_id, *skus)
+    return skus
+
+
+def decide(
+    event: BehaviorEvent,
+    profile: CustomerProfile | None,
+    state: CustomerState,
+    inventory: InventoryView,
+    config: LogicV1Config,
+    now_ms: int,
+) -> tuple[Decision, DecisionAudit]:
+    """Decide segment, score and recommendation for ``event`` (DESIGN §4); pure and deterministic.
+
+    ``state`` is the customer's state before or after ``observe_event(state, event)`` — both give the same
+    decision, since this event's SKU is merged in either way. ``inventory`` maps SKU to the sellable
+    quantity read now (see ``candidate_skus``); a SKU missing from it, or mapped to None, is unknown and is
+    never promoted: it neither qualifies VIP_HIGH_INVENTORY nor is recommended. ``now_ms`` becomes
+    ``updated_at``/``decided_at``.
+    """
+    rfm = effective_rfm(state, profile, event.event_time_ms)
+
+    event_sku = event.sku_id
+    event_sku_sellable = None if event_sku is None else inventory.get(event_sku)
+
+    # 2. Segment, first match wins. None (unknown stock / unknown recency) never satisfies a comparison,
+    # like NULL in the note's SQL CASE.
+    if (
+        profile is not None
+        and profile.segment == config.vip_segment
+        and event_sku_sellable is not None
+        and event_sku_sellable > config.vip_min_sellable
+    ):
+        segment, rule = SEGMENT_VIP_HIGH_INVENTORY, RULE_VIP_HIGH_INVENTORY
+    elif rfm.recency is None:
+        segment, rule = SEGMENT_DORMANT, RULE_DORMANT_NO_RECENCY
+    elif rfm.recency < config.active_max_recency_days:
+        segment, rule = SEGMENT_ACTIVE, RULE_ACTIVE
+    else:
+        segment, rule = SEGMENT_DORMANT, RULE_DORMANT_RECENCY
+
+    # 3. Score in float arithmetic (score is a DOUBLE column): the Decimal monetary is converted first, so
+    # results match any float implementation of the formula (e.g. SQL over DOUBLE), not Decimal rounding.
+    score: float | None = None
+    if rfm.frequency is not None and rfm.monetary is not None:
+        score = rfm.frequency * config.weight_frequency + float(rfm.monetary) * config.weight_monetary
+
+    # 4. Recommendation: newest-first distinct SKUs (this event's included) that are sellable now.
+    recommendation: list[str] = []
+    candidates: list[CandidateSku] = []
+    limit = config.max_recommendations
+    prefix = config.recommendation_prefix
+    if limit > 0:
+        for sku in recent_including(state, event, config)[0]:
+            qty = inventory.get(sku)
+            candidates.append(CandidateSku(sku, qty))
+            if qty is not None and qty > 0:
+                recommendation.append(prefix + sku)
+                if len(recommendation) >= limit:
+                    break  # older SKUs were not considered: the audit lists only those examined
+
+    rec = tuple(recommendation)
+    decision = Decision(
+        customer_id=event.user_id,
+        segment=segment,
+        recommendation=rec,
+        score=score,
+        updated_at_ms=now_ms,
+        event_time_ms=event.event_time_ms,
+        logic_version=config.logic_version,
+    )
+    audit = DecisionAudit(
+        event_id=event.event_id,
+        event_time_ms=event.event_time_ms,
+        event_type=event.event_type,
+        event_sku_id=event_sku,
+        customer_id=event.user_id,
+        profile_found=profile is not None,
+        profile_segment=None if profile is None else profile.segment,
+        profile_recency=None if profile is None else profile.recency,
+        profile_frequency=None if profile is None else profile.frequency,
+        profile_monetary=None if profile is None else profile.monetary,
+        profile_rfm_as_of=None if profile is None else profile.rfm_as_of,
+        profile_snapshot=None if profile is None else profile.snapshot,
+        adjusting_order_ids=rfm.adjusting_order_ids,
+        recency=rfm.recency,
+        frequency=rfm.frequency,
+        monetary=rfm.monetary,
+        event_sku_sellable=event_sku_sellable,
+        candidates=tuple(candidates),
+        rule=rule,
+        segment=segment,
+        recommendation=rec,
+        score=score,
+        logic_version=config.logic_version,
+        decided_at_ms=now_ms,
+    )
+    return decision, audit

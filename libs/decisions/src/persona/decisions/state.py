@@ -1,0 +1,151 @@
+"""Per-customer state of the decision logic, and its pure transitions.
+
+``CustomerState`` is what the streaming flow keeps per customer key (Bytewax ``stateful_map``; recovery
+pickles it) and what replay keeps in a dict. Transitions never mutate their input: they return a new state
+(or the same object when nothing changed), so a snapshot handed downstream — e.g. to the step that batches
+Cassandra reads before ``decide`` — is never changed under its feet. The dicts inside are copy-on-write:
+treat them as read-only.
+
+Bounds (state must not grow without limit on a long-running flow):
+- ``recent_skus``: the ``recent_sku_capacity`` (20) most recent distinct SKUs of view/add_to_cart events.
+  Only 5 are recommended, and 20 leaves room for 15 of them to be unsellable.
+- ``seen``: the ``seen_event_capacity`` (256) most recently decided event ids of the customer. Duplicates
+  come from producer retries and at-least-once redelivery, i.e. seconds to minutes apart, when a customer
+  has produced only a handful of other events; a duplicate arriving after 256 newer events of the same
+  customer is decided again, which is idempotent downstream (the audit table is keyed by event_id and rt
+  consumers order rows by ``version``). Bytewax recovery itself needs no de-duplication: it rolls state back
+  together with the input offsets.
+- ``orders``: one entry per order id of the customer, deleted orders kept as tombstones so a late stale
+  change cannot resurrect them. ``prune_orders`` drops orders that can no longer count (UTC date at or
+  before the profile's ``rfm_as_of``: the nightly profile already includes them).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import msgspec
+
+from persona.contracts import RECOMMENDING_EVENT_TYPES, BehaviorEvent, OrderFact, date_to_day, utc_day
+from persona.decisions.config import DEFAULT_CONFIG, LogicV1Config
+
+
+class CustomerState(msgspec.Struct, frozen=True):
+    # Recent view/add_to_cart SKUs, distinct, newest first (by event time; ties: later arrival first), as
+    # parallel tuples so the per-event lookups (`tuple.index`) run in C.
+    recent_skus: tuple[str, ...] = ()
+    recent_times: tuple[int, ...] = ()  # event_time_ms of the newest sighting of recent_skus[i]
+    orders: dict[int, OrderFact] = msgspec.field(default_factory=dict)
+    # Insertion-ordered (oldest first) set of decided event ids; values are unused.
+    seen: dict[str, None] = msgspec.field(default_factory=dict)
+
+
+EMPTY_STATE = CustomerState()
+"""A shared empty state; safe to share because transitions never mutate a state."""
+
+Recent = tuple[tuple[str, ...], tuple[int, ...]]
+
+
+def with_recent(
+    skus: tuple[str, ...], times: tuple[int, ...], sku_id: str, event_time_ms: int, capacity: int
+) -> Recent:
+    """The recent SKUs after seeing ``sku_id`` at ``event_time_ms``: ordered by event time, not arrival.
+
+    Ordering by event time makes a late (out-of-order) event land where it belongs instead of masquerading
+    as the newest view; among equal times the later arrival counts as newer. If the SKU is already known
+    at a later time, nothing changes. At most ``capacity`` SKUs are kept (the oldest fall off).
+    """
+    try:
+        at = skus.index(sku_id)
+    except ValueError:
+        at = -1
+    if at >= 0:
+        if times[at] > event_time_ms:
+            return skus, times  # already remembered as more recent than this event
+        skus = skus[:at] + skus[at + 1 :]
+        times = times[:at] + times[at + 1 :]
+    # Fast path (in-order stream): this is the newest sighting, so it goes first.
+    if not times or times[0] <= event_time_ms:
+        return (sku_id, *skus[: capacity - 1]), (event_time_ms, *times[: capacity - 1])
+    pos = next((i for i, t in enumerate(times) if t <= event_time_ms), len(times))
+    if pos >= capacity:
+        return skus, times  # older than everything remembered, and no room left
+    new_skus = (*skus[:pos], sku_id, *skus[pos:])[:capacity]
+    new_times = (*times[:pos], event_time_ms, *times[pos:])[:capacity]
+    return new_skus, new_times
+
+
+def recent_including(state: CustomerState, event: BehaviorEvent, config: LogicV1Config) -> Recent:
+    """The recent SKUs (and their times) once ``event`` is observed, whether or not it already was."""
+    if event.sku_id is not None and event.event_type in RECOMMENDING_EVENT_TYPES:
+        return with_recent(
+            state.recent_skus,
+            state.recent_times,
+            event.sku_id,
+            event.event_time_ms,
+            config.recent_sku_capacity,
+        )
+    return state.recent_skus, state.recent_times
+
+
+def has_seen(state: CustomerState, event_id: str) -> bool:
+    """Whether this event id was already decided (within the ``seen`` bound)."""
+    return event_id in state.seen
+
+
+def observe_event(
+    state: CustomerState, event: BehaviorEvent, config: LogicV1Config = DEFAULT_CONFIG
+) -> CustomerState:
+    """Record a decided event: its SKU (view/add_to_cart) and its id. A seen id returns ``state`` as is."""
+    if event.event_id in state.seen:
+        return state
+    seen = state.seen.copy()  # dict copy of a few hundred str keys is ~1 µs: cheaper than any persistent set
+    seen[event.event_id] = None
+    if len(seen) > config.seen_event_capacity:
+        del seen[next(iter(seen))]  # evict the oldest id
+    skus, times = recent_including(state, event, config)
+    return CustomerState(recent_skus=skus, recent_times=times, orders=state.orders, seen=seen)
+
+
+def _supersedes(new: OrderFact, old: OrderFact) -> bool:
+    """Whether change ``new`` of an order replaces the stored ``old`` one.
+
+    Changes are ordered by (ts_ms, updated_at): ts_ms is where the change sits in the database log, which
+    is authoritative even when the application's updated_at is coarse or skewed; updated_at breaks ts_ms
+    ties. On a full tie, a delete wins over a non-delete (a delete's ``before`` image carries the previous
+    updated_at) and otherwise the later arrival wins — in a Kafka partition that is the later change.
+    """
+    if new.ts_ms != old.ts_ms:
+        return new.ts_ms > old.ts_ms
+    if new.updated_at_ms != old.updated_at_ms:
+        return new.updated_at_ms > old.updated_at_ms
+    if old.deleted and not new.deleted:
+        return False
+    return new != old  # an exact duplicate changes nothing (and costs no copy)
+
+
+def apply_order(state: CustomerState, fact: OrderFact) -> CustomerState:
+    """Record an order change; stale (older) changes and duplicates leave ``state`` as is.
+
+    The caller routes facts by ``fact.customer_id``. Because only the latest version of each order is kept,
+    replays and duplicate deliveries can never double count (DESIGN §3).
+    """
+    old = state.orders.get(fact.order_id)
+    if old is not None and not _supersedes(fact, old):
+        return state
+    orders = state.orders.copy()
+    orders[fact.order_id] = fact
+    return CustomerState(state.recent_skus, state.recent_times, orders, state.seen)
+
+
+def prune_orders(state: CustomerState, rfm_as_of: date) -> CustomerState:
+    """Drop orders whose UTC date is on/before ``rfm_as_of``: no decision with that (or a newer) profile
+    counts them. Call it with the profile in use; profiles only move forward in time, so nothing that
+    could still count is lost. A later change of a pruned order is stored again and, being as old, still
+    does not count.
+    """
+    cutoff = date_to_day(rfm_as_of)
+    if all(utc_day(o.order_time_ms) > cutoff for o in state.orders.values()):
+        return state
+    orders = {k: o for k, o in state.orders.items() if utc_day(o.order_time_ms) > cutoff}
+    return CustomerState(state.recent_skus, state.recent_times, orders, state.seen)

@@ -1,0 +1,275 @@
+"""Pure rendering of the services' configuration files and JVM command lines (no I/O here)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from pathlib import Path
+
+from persona.localstack.settings import StackSettings
+
+KAFKA_MAIN_CLASS = "kafka.Kafka"
+# Kafka 4.1 still ships the storage formatter in the core (Scala) jar, as bin/kafka-storage.sh does.
+KAFKA_STORAGE_TOOL_CLASS = "kafka.tools.StorageTool"
+CASSANDRA_MAIN_CLASS = "org.apache.cassandra.service.CassandraDaemon"
+KAFKA_NODE_ID = 1
+# Fixed (not settings.partitions): internal topic layouts can never change once created, and a local
+# node gains nothing from Kafka's default of 50 partitions each, which only slows the first group join.
+KAFKA_INTERNAL_TOPIC_PARTITIONS = 4
+
+# From Cassandra 5.0 conf/jvm17-server.options ("JPMS" section): Cassandra reaches into JDK internals
+# (jamm object sizing, off-heap memory, direct buffers, the security manager) and fails on Java 17
+# without these.
+CASSANDRA_JVM17_MODULE_FLAGS: tuple[str, ...] = (
+    "-Djdk.attach.allowAttachSelf=true",
+    "--add-exports",
+    "java.base/jdk.internal.misc=ALL-UNNAMED",
+    "--add-exports",
+    "java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED",
+    "--add-exports",
+    "java.rmi/sun.rmi.registry=ALL-UNNAMED",
+    "--add-exports",
+    "java.rmi/sun.rmi.server=ALL-UNNAMED",
+    "--add-exports",
+    "java.sql/java.sql=ALL-UNNAMED",
+    "--add-exports",
+    "java.base/java.lang.ref=ALL-UNNAMED",
+    "--add-exports",
+    "jdk.unsupported/sun.misc=ALL-UNNAMED",
+    "--add-exports",
+    "jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED",
+    "--add-exports",
+    "jdk.attach/sun.tools.attach=ALL-UNNAMED",
+    "--add-opens",
+    "java.base/java.lang.module=ALL-UNNAMED",
+    "--add-opens",
+    "java.base/jdk.internal.loader=ALL-UNNAMED",
+    "--add-opens",
+    "java.base/jdk.internal.ref=ALL-UNNAMED",
+    "--add-opens",
+    "java.base/jdk.internal.reflect=ALL-UNNAMED",
+    "--add-opens",
+    "java.base/jdk.internal.math=ALL-UNNAMED",
+    "--add-opens",
+    "java.base/jdk.internal.module=ALL-UNNAMED",
+    "--add-opens",
+    "java.base/jdk.internal.util.jar=ALL-UNNAMED",
+    "--add-opens",
+    "jdk.management/com.sun.management.internal=ALL-UNNAMED",
+    "--add-opens",
+    "java.base/sun.nio.ch=ALL-UNNAMED",
+    "--add-opens",
+    "java.base/java.io=ALL-UNNAMED",
+    "--add-opens",
+    "java.base/java.lang.reflect=ALL-UNNAMED",
+    "--add-opens",
+    "jdk.compiler/com.sun.tools.javac=ALL-UNNAMED",
+    "--add-opens",
+    "java.base/java.lang=ALL-UNNAMED",
+    "--add-opens",
+    "java.base/java.util=ALL-UNNAMED",
+)
+
+
+def new_kafka_cluster_id() -> str:
+    """A KRaft cluster id in Kafka's own format: 16 random bytes, URL-safe base64 without padding.
+
+    Like Kafka's Uuid.randomUuid, ids starting with '-' are avoided because they read as options on a
+    command line.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(secrets.token_bytes(16)).decode("ascii").rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
+def render_kafka_properties(settings: StackSettings) -> str:
+    """server.properties of the single combined broker+controller KRaft node."""
+    data_dir = settings.kafka_dir / "data"
+    internal = KAFKA_INTERNAL_TOPIC_PARTITIONS
+    properties: dict[str, str | int] = {
+        "process.roles": "broker,controller",
+        "node.id": KAFKA_NODE_ID,
+        # A static voter set (not `format --standalone`): the controller endpoint lives only in this
+        # file, so changing the controller port later needs no re-format.
+        "controller.quorum.voters": f"{KAFKA_NODE_ID}@127.0.0.1:{settings.kafka_controller_port}",
+        "listeners": (
+            f"PLAINTEXT://127.0.0.1:{settings.kafka_port},CONTROLLER://127.0.0.1:{settings.kafka_controller_port}"
+        ),
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{settings.kafka_port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "log.dirs": str(data_dir),
+        "num.partitions": settings.partitions,
+        "default.replication.factor": 1,
+        "min.insync.replicas": 1,
+        # Topics are created by `persona stack init` with their intended layout; a typo in a topic
+        # name must fail loudly instead of silently creating a new topic.
+        "auto.create.topics.enable": "false",
+        "offsets.topic.replication.factor": 1,
+        "offsets.topic.num.partitions": internal,
+        "transaction.state.log.replication.factor": 1,
+        "transaction.state.log.min.isr": 1,
+        "transaction.state.log.num.partitions": internal,
+        "share.coordinator.state.topic.replication.factor": 1,
+        "share.coordinator.state.topic.min.isr": 1,
+        "share.coordinator.state.topic.num.partitions": internal,
+        # Consumers in tests and local flows join alone; waiting 3 s for more members is pure latency.
+        "group.initial.rebalance.delay.ms": 0,
+        # Sized for 2 cores: Kafka's defaults (3 network, 8 I/O threads) only add context switches.
+        "num.network.threads": 2,
+        "num.io.threads": 4,
+        # The cleaner (needed by the compacted marketing_segments_rt) allocates this buffer on the heap;
+        # the 128 MiB default is a quarter of the local broker's heap.
+        "log.cleaner.dedupe.buffer.size": 32 * 1024 * 1024,
+    }
+    lines = ["# Generated by persona.localstack on every start; edit configs.py, not this file."]
+    lines += [f"{key}={value}" for key, value in properties.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _yaml_scalar(value: str | int | bool) -> str:
+    # JSON strings are valid YAML scalars, which sidesteps YAML quoting rules for paths.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return json.dumps(value)
+
+
+def render_cassandra_yaml(settings: StackSettings) -> str:
+    """cassandra.yaml of the single local node, tuned to start fast and stay small."""
+    base = settings.cassandra_dir
+    scalars: dict[str, str | int | bool] = {
+        "cluster_name": "persona-local",
+        # One token: nothing to balance on one node, and token allocation is start-up time.
+        "num_tokens": 1,
+        "partitioner": "org.apache.cassandra.dht.Murmur3Partitioner",
+        "endpoint_snitch": "SimpleSnitch",
+        "listen_address": "127.0.0.1",
+        "rpc_address": "127.0.0.1",
+        "storage_port": settings.cassandra_storage_port,
+        "native_transport_port": settings.cassandra_port,
+        "start_native_transport": True,
+        "auto_bootstrap": False,
+        "commitlog_directory": str(base / "commitlog"),
+        "saved_caches_directory": str(base / "saved_caches"),
+        "hints_directory": str(base / "hints"),
+        "cdc_raw_directory": str(base / "cdc_raw"),
+        "commitlog_sync": "periodic",
+        "commitlog_sync_period": "10000ms",
+        "commitlog_segment_size": "16MiB",
+        "commitlog_total_space": "512MiB",
+        # A fresh 5.0 node has no 4.x data to stay compatible with; NONE enables the 5.0 storage format.
+        "storage_compatibility_mode": "NONE",
+        "concurrent_compactors": 1,
+        "concurrent_reads": 8,
+        "concurrent_writes": 8,
+        "concurrent_counter_writes": 8,
+        # Small memtables and caches keep the node's footprint well under its heap on a dev machine.
+        "memtable_heap_space": "128MiB",
+        "memtable_offheap_space": "128MiB",
+        "file_cache_size": "64MiB",
+        "key_cache_size": "16MiB",
+        # Local data is disposable and commit-log backed; snapshots on TRUNCATE/DROP only fill the disk.
+        "auto_snapshot": False,
+    }
+    lines = ["# Generated by persona.localstack on every start; edit configs.py, not this file."]
+    lines += [f"{key}: {_yaml_scalar(value)}" for key, value in scalars.items()]
+    lines += [
+        "data_file_directories:",
+        f"  - {_yaml_scalar(str(base / 'data'))}",
+        "seed_provider:",
+        "  - class_name: org.apache.cassandra.locator.SimpleSeedProvider",
+        "    parameters:",
+        f"      - seeds: {_yaml_scalar(f'127.0.0.1:{settings.cassandra_storage_port}')}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def kafka_jvm_args(settings: StackSettings, log4j_config: Path) -> list[str]:
+    """JVM options shared by the broker and the storage formatter (heap only matters for the broker)."""
+    return [
+        f"-Xms{settings.kafka_heap}",
+        f"-Xmx{settings.kafka_heap}",
+        # From bin/kafka-run-class.sh: G1 with short pauses suits a broker.
+        "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=20",
+        "-XX:InitiatingHeapOccupancyPercent=35",
+        "-XX:+ExplicitGCInvokesConcurrent",
+        "-XX:+ExitOnOutOfMemoryError",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={log4j_config}",
+    ]
+
+
+def kafka_command(settings: StackSettings, classpath_dir: Path, log4j_config: Path) -> list[str]:
+    return [
+        settings.java,
+        *kafka_jvm_args(settings, log4j_config),
+        "-cp",
+        f"{classpath_dir}/*",
+        KAFKA_MAIN_CLASS,
+        str(settings.kafka_dir / "server.properties"),
+    ]
+
+
+def kafka_format_command(
+    settings: StackSettings, classpath_dir: Path, log4j_config: Path, cluster_id: str
+) -> list[str]:
+    return [
+        settings.java,
+        # The formatter is a short-lived tool: a small heap starts faster than the broker's.
+        "-Xmx256m",
+        f"-Dlog4j2.configurationFile={log4j_config}",
+        "-cp",
+        f"{classpath_dir}/*",
+        KAFKA_STORAGE_TOOL_CLASS,
+        "format",
+        "-t",
+        cluster_id,
+        "-c",
+        str(settings.kafka_dir / "server.properties"),
+    ]
+
+
+def cassandra_command(
+    settings: StackSettings, classpath_dir: Path, jamm_jar: Path, logback_config: Path
+) -> list[str]:
+    base = settings.cassandra_dir
+    return [
+        settings.java,
+        f"-Xms{settings.cassandra_heap}",
+        f"-Xmx{settings.cassandra_heap}",
+        "-Xss256k",
+        "-XX:+UseG1GC",
+        "-XX:+ParallelRefProcEnabled",
+        "-XX:MaxGCPauseMillis=300",
+        # Caps Cassandra's CPU-derived thread pools (and the JIT/GC threads) on bigger machines too.
+        "-XX:ActiveProcessorCount=2",
+        "-XX:+ExitOnOutOfMemoryError",
+        # Skips the hsperfdata mmap file that Cassandra's own scripts disable too.
+        "-XX:+PerfDisableSharedMem",
+        "-Djava.net.preferIPv4Stack=true",
+        # Cassandra measures on-heap object sizes with jamm, which must be loaded as an agent.
+        f"-javaagent:{jamm_jar}",
+        *CASSANDRA_JVM17_MODULE_FLAGS,
+        # Netty settings Cassandra's jvm17-server.options sets for direct-buffer performance.
+        "-Dio.netty.tryReflectionSetAccessible=true",
+        "-Dio.netty.allocator.useCacheForAllThreads=true",
+        "-Dio.netty.allocator.maxOrder=11",
+        f"-Dcassandra.config={(base / 'cassandra.yaml').as_uri()}",
+        f"-Dcassandra.storagedir={base}",
+        f"-Dcassandra.logdir={settings.logs_dir}",
+        "-Dcassandra-foreground=yes",
+        f"-Dlogback.configurationFile={logback_config}",
+        # One node has no peers to wait for: skip gossip settling and the 30 s ring delay.
+        "-Dcassandra.skip_wait_for_gossip_to_settle=0",
+        "-Dcassandra.ring_delay_ms=100",
+        # No -Dcassandra.jmx.*.port: JMX stays off, so no extra port can collide with other JVMs.
+        "-cp",
+        f"{classpath_dir}/*",
+        CASSANDRA_MAIN_CLASS,
+    ]

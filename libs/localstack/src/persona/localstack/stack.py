@@ -1,0 +1,363 @@
+"""Lifecycle of the local stack: up (start + wait healthy + init), down, status, log locations."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from confluent_kafka import KafkaException
+
+from persona.localstack import configs, procs
+from persona.localstack.clients import cassandra_session, kafka_admin
+from persona.localstack.errors import StackError
+from persona.localstack.jars import find_jar, resolve_classpath
+from persona.localstack.schema import InitReport, init_schema
+from persona.localstack.settings import StackSettings
+
+SERVICES: tuple[str, ...] = ("kafka", "cassandra")
+MIN_JAVA_MAJOR = 17  # Kafka 4.x brokers require Java 17.
+LOG_TAIL_LINES = 30
+
+Progress = Callable[[str], None]
+
+
+def print_progress(message: str) -> None:
+    """Default progress sink: stderr, so a command's stdout stays machine-readable."""
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    port: int
+    pid: int | None
+    healthy: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class UpReport:
+    started: tuple[str, ...]
+    already_running: tuple[str, ...]
+    # Seconds since `up` began at which each phase finished ("resolve", "kafka", "cassandra", "init").
+    timings: dict[str, float]
+    init: InitReport | None
+
+
+def pid_file(settings: StackSettings, service: str) -> Path:
+    return settings.run_dir / f"{service}.pid"
+
+
+def log_file(settings: StackSettings, service: str) -> Path:
+    _check_service(service)
+    return settings.logs_dir / f"{service}.log"
+
+
+def service_port(settings: StackSettings, service: str) -> int:
+    """The client-facing port of a service."""
+    _check_service(service)
+    return settings.kafka_port if service == "kafka" else settings.cassandra_port
+
+
+def _service_ports(settings: StackSettings, service: str) -> dict[str, int]:
+    if service == "kafka":
+        return {"kafka": settings.kafka_port, "kafka controller": settings.kafka_controller_port}
+    return {"cassandra": settings.cassandra_port, "cassandra storage": settings.cassandra_storage_port}
+
+
+def _check_service(service: str) -> None:
+    if service not in SERVICES:
+        raise StackError(f"unknown service {service!r}; expected one of {', '.join(SERVICES)}")
+
+
+def _process_markers(settings: StackSettings, service: str) -> tuple[str, ...]:
+    # The main class plus the service's directory under home: a recycled pid, or the same service of
+    # another checkout's stack, never matches.
+    if service == "kafka":
+        return (configs.KAFKA_MAIN_CLASS, str(settings.kafka_dir))
+    return (configs.CASSANDRA_MAIN_CLASS, str(settings.cassandra_dir))
+
+
+def running_pid(settings: StackSettings, service: str) -> int | None:
+    """The pid of this home's ``service`` if it is running (per its pid file), else None."""
+    pid = procs.read_pid(pid_file(settings, service))
+    if pid is None or not procs.is_service_process(pid, _process_markers(settings, service)):
+        return None
+    return pid
+
+
+def probe(settings: StackSettings, service: str, timeout: float = 3.0) -> tuple[bool, str]:
+    """Protocol-level health of a service: (healthy, detail)."""
+    _check_service(service)
+    port = service_port(settings, service)
+    if not procs.tcp_accepts(port):
+        return False, f"nothing accepts connections on 127.0.0.1:{port}"
+    if service == "kafka":
+        try:
+            metadata = kafka_admin(settings).list_topics(timeout=timeout)
+        except KafkaException as error:
+            return False, f"metadata request failed: {error}"
+        return True, f"cluster {metadata.cluster_id}, {len(metadata.topics)} topics"
+    try:
+        with cassandra_session(settings, connect_timeout=timeout, metadata=False) as session:
+            row = session.execute("SELECT release_version FROM system.local", timeout=timeout).one()
+    except Exception as error:  # every driver failure (no host, timeout, protocol) means "not healthy"
+        return False, f"query failed: {error}"
+    return True, f"Cassandra {row.release_version}"
+
+
+def java_major_version(version_output: str) -> int | None:
+    """The major version from ``java -version`` output (``"17.0.15"`` -> 17, ``"1.8.0_392"`` -> 8)."""
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', version_output)
+    if match is None:
+        return None
+    major = int(match.group(1))
+    return int(match.group(2) or 0) if major == 1 else major
+
+
+def check_java(settings: StackSettings) -> str:
+    """The java executable to use, after checking it exists and is new enough."""
+    java = shutil.which(settings.java)
+    if java is None:
+        raise StackError(
+            f"Java {MIN_JAVA_MAJOR}+ is required to run Kafka and Cassandra, but {settings.java!r} was "
+            "not found: install it (e.g. apt-get install openjdk-17-jre-headless) or set PERSONA_JAVA "
+            "or JAVA_HOME"
+        )
+    result = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60, check=False)
+    major = java_major_version(result.stderr + result.stdout)
+    if major is None or major < MIN_JAVA_MAJOR:
+        raise StackError(
+            f"{java} is Java {major if major is not None else '(unknown version)'}; Kafka 4 and "
+            f"Cassandra 5 need Java {MIN_JAVA_MAJOR}: set PERSONA_JAVA or JAVA_HOME to a Java "
+            f"{MIN_JAVA_MAJOR} installation"
+        )
+    return java
+
+
+@contextlib.contextmanager
+def _stack_lock(settings: StackSettings) -> Iterator[None]:
+    """Serialize up/down of one home, so two concurrent `up`s cannot both start a service."""
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    with (settings.run_dir / "stack.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _log_tail(settings: StackSettings, service: str) -> str:
+    path = log_file(settings, service)
+    lines = procs.tail_lines(path, LOG_TAIL_LINES)
+    if not lines:
+        return f"({path} is empty)"
+    return f"last {len(lines)} lines of {path}:\n" + "\n".join(lines)
+
+
+def _check_ports_free(settings: StackSettings, services: Sequence[str]) -> None:
+    problems = []
+    for service in services:
+        for label, port in procs.busy_ports(_service_ports(settings, service)).items():
+            owner = procs.describe_port_owner(port)
+            problems.append(f"port {port} ({label}) is already in use{f' by {owner}' if owner else ''}")
+    if problems:
+        raise StackError(
+            "cannot start the local stack: "
+            + "; ".join(problems)
+            + ". Stop that process, or choose other ports with PERSONA_KAFKA_PORT, "
+            "PERSONA_KAFKA_CONTROLLER_PORT, PERSONA_CASSANDRA_PORT, PERSONA_CASSANDRA_STORAGE_PORT."
+        )
+
+
+def _start_kafka(settings: StackSettings, java: str, classpath: Path) -> int:
+    settings.kafka_dir.mkdir(parents=True, exist_ok=True)
+    (settings.kafka_dir / "server.properties").write_text(configs.render_kafka_properties(settings))
+    log4j_config = settings.infra_dir / "kafka" / "log4j2.yaml"
+    run_settings = _with_java(settings, java)
+    if not (settings.kafka_dir / "data" / "meta.properties").is_file():
+        # KRaft refuses to start on unformatted storage; formatting once writes the cluster id.
+        command = configs.kafka_format_command(
+            run_settings, classpath, log4j_config, configs.new_kafka_cluster_id()
+        )
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+        if result.returncode != 0:
+            output = (result.stdout + result.stderr).strip().splitlines()[-LOG_TAIL_LINES:]
+            raise StackError("formatting Kafka storage failed:\n" + "\n".join(output))
+    return procs.start_detached(
+        configs.kafka_command(run_settings, classpath, log4j_config),
+        log_file(settings, "kafka"),
+        cwd=settings.kafka_dir,
+    )
+
+
+def _start_cassandra(settings: StackSettings, java: str, classpath: Path) -> int:
+    settings.cassandra_dir.mkdir(parents=True, exist_ok=True)
+    (settings.cassandra_dir / "cassandra.yaml").write_text(configs.render_cassandra_yaml(settings))
+    command = configs.cassandra_command(
+        _with_java(settings, java),
+        classpath,
+        jamm_jar=find_jar(classpath, "jamm"),
+        logback_config=settings.infra_dir / "cassandra" / "logback.xml",
+    )
+    # Cassandra mlockall()s at start-up. With -Xms = -Xmx that pins the whole heap (and every mapped
+    # jar) in RAM: ~1.3 GB resident for an idle local node. A zero memlock limit makes that call fail
+    # harmlessly (Cassandra logs a warning and goes on), so the node only holds what it touches.
+    return procs.start_detached(
+        command, log_file(settings, "cassandra"), cwd=settings.cassandra_dir, forbid_mlock=True
+    )
+
+
+def _with_java(settings: StackSettings, java: str) -> StackSettings:
+    return dataclasses.replace(settings, java=java)
+
+
+_STARTERS: dict[str, Callable[[StackSettings, str, Path], int]] = {
+    "kafka": _start_kafka,
+    "cassandra": _start_cassandra,
+}
+
+
+def _wait_healthy(
+    settings: StackSettings,
+    services: Sequence[str],
+    started: Sequence[str],
+    began: float,
+    deadline: float,
+    progress: Progress,
+) -> dict[str, float]:
+    """Poll each service until it answers at protocol level; fail fast when a started one dies."""
+    ready_at: dict[str, float] = {}
+    pending = list(services)
+    while pending:
+        for service in list(pending):
+            pid = procs.read_pid(pid_file(settings, service))
+            if pid is not None and not procs.process_alive(pid) and service in started:
+                raise StackError(f"{service} exited during start-up; {_log_tail(settings, service)}")
+            healthy, detail = probe(settings, service, timeout=2.0)
+            if healthy:
+                pending.remove(service)
+                ready_at[service] = time.monotonic() - began
+                progress(f"{service} healthy after {ready_at[service]:.1f} s ({detail})")
+        if pending and time.monotonic() >= deadline:
+            service = pending[0]
+            raise StackError(
+                f"{service} did not become healthy within {deadline - began:.0f} s; "
+                f"{_log_tail(settings, service)}\n"
+                "Run `persona stack down` and `persona stack up` again, or read the whole log with "
+                f"`persona stack logs {service}`."
+            )
+        if pending:
+            time.sleep(0.25)  # polling interval while the JVMs start
+    return ready_at
+
+
+def up(
+    settings: StackSettings,
+    *,
+    progress: Progress = print_progress,
+    timeout: float = 180.0,
+    run_init: bool = True,
+) -> UpReport:
+    """Start whatever is not running, wait until everything is healthy, then bootstrap the schema.
+
+    Idempotent: healthy services started earlier from the same home are left alone.
+    """
+    began = time.monotonic()
+    deadline = began + timeout
+    timings: dict[str, float] = {}
+    with _stack_lock(settings):
+        to_start = [service for service in SERVICES if running_pid(settings, service) is None]
+        already_running = tuple(service for service in SERVICES if service not in to_start)
+        for service in to_start:
+            # Whatever the pid file says, that process is gone (or is not ours): forget it.
+            pid_file(settings, service).unlink(missing_ok=True)
+        if to_start:
+            _check_ports_free(settings, to_start)
+            java = check_java(settings)
+            classpaths = {service: resolve_classpath(settings, service, progress) for service in to_start}
+            timings["resolve"] = time.monotonic() - began
+            for service in to_start:
+                progress(f"starting {service}…")
+                pid = _STARTERS[service](settings, java, classpaths[service])
+                procs.write_pid(pid_file(settings, service), pid)
+        timings.update(_wait_healthy(settings, SERVICES, to_start, began, deadline, progress))
+        report = None
+        if run_init:
+            report = init_schema(settings)
+            timings["init"] = time.monotonic() - began
+    return UpReport(started=tuple(to_start), already_running=already_running, timings=timings, init=report)
+
+
+def down(
+    settings: StackSettings,
+    *,
+    wipe: bool = False,
+    only: Sequence[str] | None = None,
+    timeout: float = 30.0,
+    progress: Progress = print_progress,
+) -> dict[str, str]:
+    """Stop services (SIGTERM, then SIGKILL after ``timeout``); data is kept unless ``wipe``.
+
+    ``only`` limits which services are stopped (a test session stops only what it started). Returns
+    per service "stopped", "killed" or "not running".
+    """
+    services = list(only) if only is not None else list(SERVICES)
+    for service in services:
+        _check_service(service)
+    if wipe and only is not None:
+        raise StackError("wipe removes the data of every service, so it cannot be limited to some")
+    outcome: dict[str, str] = {}
+    with _stack_lock(settings):
+        pids = {service: running_pid(settings, service) for service in services}
+        live = {service: pid for service, pid in pids.items() if pid is not None}
+        if live:
+            progress(f"stopping {', '.join(live)}…")
+        ended = procs.stop_processes(live.values(), timeout)
+        for service in services:
+            pid = pids[service]
+            outcome[service] = ended[pid] if pid is not None else "not running"
+            pid_file(settings, service).unlink(missing_ok=True)
+        if wipe:
+            _wipe(settings, progress)
+    return outcome
+
+
+def _wipe(settings: StackSettings, progress: Progress) -> None:
+    targets = [settings.kafka_dir, settings.cassandra_dir, settings.logs_dir]
+    # The warehouse is stack data only when it lives under home; an external one is never touched.
+    if settings.warehouse.is_relative_to(settings.home):
+        targets.append(settings.warehouse)
+    else:
+        progress(f"keeping the external Paimon warehouse {settings.warehouse}")
+    for target in targets:
+        if target.exists():
+            shutil.rmtree(target)
+            progress(f"removed {target}")
+
+
+def status(settings: StackSettings, timeout: float = 3.0) -> list[ServiceStatus]:
+    """Per service: client port, pid (when started from this home), protocol-level health, detail."""
+    result = []
+    for service in SERVICES:
+        pid = running_pid(settings, service)
+        healthy, detail = probe(settings, service, timeout=timeout)
+        if healthy and pid is None:
+            detail += f" (not started from {settings.home})"
+        elif not healthy and pid is not None:
+            detail = f"process running but not answering (starting?): {detail}"
+        result.append(
+            ServiceStatus(
+                name=service, port=service_port(settings, service), pid=pid, healthy=healthy, detail=detail
+            )
+        )
+    return result
