@@ -43,6 +43,8 @@ class PipelineSettings:
     kafka_bootstrap: str = "127.0.0.1:9092"
     cassandra_hosts: tuple[str, ...] = ("127.0.0.1",)
     cassandra_port: int = 9042
+    inventory_keyspace: str = "supply"
+    inventory_table: str = "inventory_projection"
     warehouse: str = ".persona/warehouse"
     topics: Topics = field(default_factory=Topics)
     # Paimon commit interval of the sink flow (DESIGN §5, default 10 s); also its Bytewax epoch.
@@ -71,6 +73,8 @@ class PipelineSettings:
             kafka_bootstrap=bootstrap,
             cassandra_hosts=hosts,
             cassandra_port=_int(env, "PERSONA_CASSANDRA_PORT", 9042),
+            inventory_keyspace=env.get("PERSONA_INVENTORY_KEYSPACE", "supply"),
+            inventory_table=env.get("PERSONA_INVENTORY_TABLE", "inventory_projection"),
             warehouse=env.get("PERSONA_WAREHOUSE") or str(home / "warehouse"),
             topics=Topics.with_prefix(prefix) if prefix else Topics(),
             commit_interval_seconds=_float(env, "PERSONA_COMMIT_INTERVAL", 10.0),

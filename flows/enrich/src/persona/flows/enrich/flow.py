@@ -167,7 +167,12 @@ def build_flow(
         from persona.inventory import CassandraInventory, InventoryCache
 
         inventory = InventoryCache(
-            CassandraInventory(settings.cassandra_hosts, settings.cassandra_port),
+            CassandraInventory(
+                settings.cassandra_hosts,
+                settings.cassandra_port,
+                keyspace=settings.inventory_keyspace,
+                table=settings.inventory_table,
+            ),
             ttl_seconds=settings.inventory_ttl_seconds,
         )
     topics = settings.topics

@@ -1,0 +1,269 @@
+"""End to end on the real stack: events and orders in Kafka, inventory in Cassandra, profiles in
+Paimon -> the three flows as separate processes -> ``marketing_segments`` and
+``marketing_segments_rt`` equal to ``persona replay`` over the same input.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+import pytest
+
+from persona.contracts import Ok, parse_decision_message, parse_dlq_record, parse_order_change
+from persona.datagen import DataGenerator, GeneratorConfig, WireRecord
+from persona.decisions.replay import run_replay
+from persona.inventory import CassandraInventory, StockLevel
+from persona.kafka import Topics, make_producer, produce_all, read_topic
+from persona.localstack import StackSettings, cassandra_session, create_topic
+from persona.paimon import PaimonWarehouse, TableWriter, ensure_tables
+from persona.pipeline.runner import FlowProcess
+
+pytestmark = pytest.mark.integration
+
+T = TypeVar("T")
+START_MS = int(dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC).timestamp() * 1000)
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float, flows: list[FlowProcess]) -> T:
+    """Poll ``probe`` until it returns a value; fail with the flows' logs when the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value is not None:
+            return value
+        dead = [f.name for f in flows if not f.alive()]
+        if dead or time.monotonic() > deadline:
+            logs = "\n".join(f"--- {f.name} ---\n{f.log_tail()}" for f in flows)
+            pytest.fail(f"timed out waiting for {what}; dead flows: {dead}\n{logs}")
+        time.sleep(0.2)  # poll interval of the deadline loop, not a fixed wait for a result
+
+
+@dataclass
+class Scenario:
+    topics: Topics
+    warehouse: Path
+    inventory_table: str
+    env: dict[str, str]
+    state_dir: Path
+    stack: StackSettings
+
+
+@pytest.fixture
+def scenario(stack: StackSettings, tmp_path: Path) -> Iterator[Scenario]:
+    tag = uuid.uuid4().hex[:10]
+    topics = Topics.with_prefix(f"e2e_{tag}_")
+    for name in [*topics.all_topics(), Topics.dlq(topics.order_facts), Topics.dlq(topics.segment_decisions)]:
+        config = {"cleanup.policy": "compact"} if name in topics.compacted() else None
+        create_topic(stack, name, 2, config)
+    table = f"inventory_{tag}"
+    with cassandra_session(stack, "supply") as session:
+        session.execute(
+            f"CREATE TABLE {table} (sku_id text PRIMARY KEY, available_qty bigint, reserved_qty bigint, "
+            "updated_at timestamp)"
+        )
+    warehouse = tmp_path / "warehouse"
+    ensure_tables(warehouse)
+    env = {
+        "PERSONA_KAFKA_BOOTSTRAP": stack.kafka_bootstrap,
+        "PERSONA_CASSANDRA_PORT": str(stack.cassandra_contact[1]),
+        "PERSONA_TOPIC_PREFIX": f"e2e_{tag}_",
+        "PERSONA_WAREHOUSE": str(warehouse),
+        "PERSONA_INVENTORY_TABLE": table,
+        "PERSONA_COMMIT_INTERVAL": "1",
+        "PERSONA_GROUP_PREFIX": f"e2e-{tag}",
+    }
+    yield Scenario(topics, warehouse, table, env, tmp_path / "state", stack)
+    with cassandra_session(stack, "supply") as session:
+        session.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _write_inputs(gen: DataGenerator, records: list[WireRecord], folder: Path) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {name: folder / f"{name}.jsonl" for name in ("events", "orders", "profiles", "inventory")}
+    paths["events"].write_bytes(b"".join(r.value + b"\n" for r in records if r.kind == "event"))
+    paths["orders"].write_bytes(b"".join(r.value + b"\n" for r in records if r.kind == "order"))
+    paths["profiles"].write_bytes(b"".join(gen.profile_json(p) + b"\n" for p in gen.profile_rows()))
+    paths["inventory"].write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in gen.inventory_rows(START_MS)))
+    return paths
+
+
+def _load_stores(gen: DataGenerator, s: Scenario) -> None:
+    writer = TableWriter(PaimonWarehouse(s.warehouse), "customer_profile", commit_user="e2e-loader")
+    writer.extend(gen.profile_rows())
+    writer.commit()
+    writer.close()
+    store = CassandraInventory(
+        [s.stack.cassandra_contact[0]], s.stack.cassandra_contact[1], table=s.inventory_table
+    )
+    try:
+        store.upsert_many(
+            StockLevel(
+                r["sku_id"],
+                r["available_qty"],
+                r["reserved_qty"],
+                dt.datetime.fromtimestamp(START_MS / 1000, dt.UTC),
+            )
+            for r in gen.inventory_rows(START_MS)
+        )
+    finally:
+        store.close()
+
+
+def _replay(paths: dict[str, Path], out: Path) -> list[dict[str, Any]]:
+    run_replay(
+        paths["events"], paths["orders"], paths["profiles"], paths["inventory"], out, out.with_suffix(".dlq")
+    )
+    return [orjson.loads(line) for line in out.read_bytes().splitlines()]
+
+
+def test_streaming_output_equals_replay(scenario: Scenario, tmp_path: Path) -> None:
+    s = scenario
+    gen = DataGenerator(
+        GeneratorConfig(
+            seed=11,
+            customers=40,
+            skus=30,
+            order_fraction=0.2,
+            malformed_fraction=0.03,
+            duplicate_fraction=0.03,
+        )
+    )
+    records = gen.records(500, START_MS, 60_000)
+    paths = _write_inputs(gen, records, tmp_path / "input")
+    expected = _replay(paths, tmp_path / "replay.jsonl")
+    _load_stores(gen, s)
+
+    flows = [FlowProcess(name, s.state_dir, s.env, snapshot_seconds=1) for name in ("cdc", "enrich", "sink")]
+    for f in flows:
+        f.start()
+    try:
+        producer = make_producer(s.stack.kafka_bootstrap)
+        valid_orders = 0
+        # Produce in time order. Orders reach the enrich flow through the cdc flow, so before the events
+        # that follow a run of order changes we wait until those facts are through: the streaming
+        # order then equals replay's time order.
+        i = 0
+        while i < len(records):
+            kind = records[i].kind
+            j = i
+            while j < len(records) and records[j].kind == kind:
+                j += 1
+            run = records[i:j]
+            topic = s.topics.orders_cdc if kind == "order" else s.topics.behavior_events
+            produce_all(producer, topic, ((r.key, r.value) for r in run))
+            if kind == "order":
+                valid_orders += sum(isinstance(parse_order_change(r.value), Ok) for r in run)
+                target = valid_orders
+                wait_for(
+                    f"{target} order facts",
+                    lambda target=target: (
+                        True
+                        if len(
+                            read_topic(
+                                s.stack.kafka_bootstrap, s.topics.order_facts, min_count=target, timeout=2
+                            )
+                        )
+                        >= target
+                        else None
+                    ),
+                    90,
+                    flows,
+                )
+            i = j
+
+        # Kafka marketing_segments_rt: the k-th decision of a customer carries version k.
+        by_customer: dict[int, list[dict[str, Any]]] = {}
+        for d in expected:
+            by_customer.setdefault(d["customer_id"], []).append(d)
+        rt = wait_for(
+            f"{len(expected)} rt rows",
+            lambda: (
+                got
+                if len(
+                    got := read_topic(
+                        s.stack.kafka_bootstrap,
+                        s.topics.marketing_segments_rt,
+                        min_count=len(expected),
+                        timeout=2,
+                    )
+                )
+                >= len(expected)
+                else None
+            ),
+            120,
+            flows,
+        )
+        messages = [parse_decision_message(r.value or b"") for r in rt]
+        seen: dict[tuple[int, int], Any] = {}
+        for m in messages:
+            assert isinstance(m, Ok)
+            seen[(m.value.decision.customer_id, m.value.version)] = m.value.decision
+        assert len(seen) == len(expected), "every decision once per (customer, version)"
+        for customer_id, decisions in by_customer.items():
+            for version, want in enumerate(decisions, start=1):
+                got = seen[(customer_id, version)]
+                assert got.segment == want["segment"], (customer_id, version)
+                assert list(got.recommendation) == want["recommendation"], (customer_id, version)
+                assert (got.score is None) == (want["score"] is None)
+                if want["score"] is not None:
+                    assert got.score == pytest.approx(want["score"], abs=1e-6)
+
+        # Paimon marketing_segments: the latest decision of every customer, committed.
+        warehouse = PaimonWarehouse(s.warehouse)
+
+        def paimon_rows() -> list[dict[str, Any]] | None:
+            rows = warehouse.read_arrow("marketing_segments").to_pylist()
+            done = {r["customer_id"]: r["version"] for r in rows} == {
+                c: len(d) for c, d in by_customer.items()
+            }
+            return rows if done else None
+
+        rows = wait_for("marketing_segments committed", paimon_rows, 60, flows)
+        for row in rows:
+            want = by_customer[row["customer_id"]][-1]
+            assert row["segment"] == want["segment"]
+            assert row["recommendation"] == want["recommendation"]
+
+        audit = wait_for(
+            "segment_decisions committed",
+            lambda: (
+                rows
+                if len(rows := warehouse.read_arrow("segment_decisions").to_pylist()) >= len(expected)
+                else None
+            ),
+            60,
+            flows,
+        )
+        assert sorted(r["event_id"] for r in audit) == sorted(d["event_id"] for d in expected)
+
+        # Bad events went to the DLQ with their reasons and original bytes, as many as replay rejected.
+        replay_dlq = [orjson.loads(line) for line in (tmp_path / "replay.dlq").read_bytes().splitlines()]
+        want_bad = sorted(d["raw"] for d in replay_dlq if d["topic"] == "behavior_events")
+        dlq = wait_for(
+            f"{len(want_bad)} dead letters",
+            lambda: (
+                got
+                if len(
+                    got := read_topic(
+                        s.stack.kafka_bootstrap, Topics.dlq(s.topics.behavior_events), timeout=5
+                    )
+                )
+                >= len(want_bad)
+                else None
+            ),
+            30,
+            flows,
+        )
+        parsed = [parse_dlq_record(r.value or b"") for r in dlq]
+        assert all(isinstance(p, Ok) and p.value.reason for p in parsed)
+        assert sorted(p.value.raw.decode() for p in parsed if isinstance(p, Ok)) == want_bad
+    finally:
+        for f in flows:
+            f.stop()
