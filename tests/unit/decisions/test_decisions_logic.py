@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from datetime import date
 from decimal import Decimal
 
@@ -206,7 +207,7 @@ def test_profile_with_null_rfm_fields() -> None:
 
 def seg(
     p: CustomerProfile | None,
-    inventory: dict[str, int | None],
+    inventory: Mapping[str, int | None],
     state: CustomerState = EMPTY_STATE,
     e: BehaviorEvent | None = None,
     cfg: LogicV1Config = CFG,
@@ -305,7 +306,7 @@ def history(*skus_and_types: tuple[str | None, str]) -> CustomerState:
     return state
 
 
-def recommend(state: CustomerState, e: BehaviorEvent, inventory: dict[str, int | None]) -> tuple[str, ...]:
+def recommend(state: CustomerState, e: BehaviorEvent, inventory: Mapping[str, int | None]) -> tuple[str, ...]:
     return decide(e, None, state, inventory, CFG, NOW)[0].recommendation
 
 
@@ -365,14 +366,21 @@ def test_candidate_skus_cover_everything_decide_reads() -> None:
     assert candidate_skus(state, event("X", event_type="search"), CFG) == ("X", "B", "A")
     assert candidate_skus(state, event(None, event_type="page_view"), CFG) == ("B", "A")
 
-    class Recording(dict[str, int | None]):
+    class Recording(Mapping[str, int | None]):
+        """Every SKU is in stock; remembers which SKUs decide asked for."""
+
         def __init__(self) -> None:
-            super().__init__()
             self.asked: set[str] = set()
 
-        def get(self, key: str, default: object = None) -> int | None:  # type: ignore[override]
+        def __getitem__(self, key: str) -> int | None:
             self.asked.add(key)
             return 5
+
+        def __iter__(self) -> Iterator[str]:
+            return iter(())
+
+        def __len__(self) -> int:
+            return 0
 
     for e in (event("C"), event("X", event_type="search"), event(None, event_type="page_view")):
         inv = Recording()

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from persona.contracts import parse_dlq_record, time_to_ms
+from persona.contracts import Ok, parse_dlq_record, time_to_ms
 from persona.decisions import LogicV1Config
 from persona.decisions.replay import run_replay
 
@@ -171,7 +171,7 @@ def test_hand_built_scenario(scenario: dict[str, Path]) -> None:
     }
 
     dlq = [parse_dlq_record(line) for line in s["dlq"].read_bytes().splitlines()]
-    records = [r.value for r in dlq if hasattr(r, "value")]
+    records = [r.value for r in dlq if isinstance(r, Ok)]
     assert len(records) == 6
     assert {r.raw for r in records} >= {b"{", b"not json", ORDERS[-1], EVENTS[7], EVENTS[8]}
     assert all(r.reason for r in records)

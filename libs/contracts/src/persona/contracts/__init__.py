@@ -6,6 +6,7 @@ Pure code (no I/O): parsers take the raw bytes of a Kafka value / JSON line and 
 
 from persona.contracts.parsing import (
     MAX_RECORD_BYTES,
+    RawBytes,
     parse_behavior_event,
     parse_customer_profile,
     parse_decision_message,
@@ -76,6 +77,7 @@ __all__ = [
     "Ok",
     "OrderFact",
     "ParseResult",
+    "RawBytes",
     "behavior_event_to_dict",
     "behavior_event_to_json",
     "customer_profile_to_dict",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Final
+from typing import Annotated, Final, TypeAlias
 
 import msgspec
 from msgspec import Meta
@@ -37,6 +37,8 @@ from persona.contracts.result import Err, Ok, ParseResult
 from persona.contracts.timeutil import MAX_TIME_STRING, time_to_ms
 
 MAX_RECORD_BYTES: Final = 1024 * 1024
+RawBytes: TypeAlias = bytes | bytearray | memoryview
+"""What the parsers take: a Kafka value or a file line, without copying it first."""
 MAX_ID_CHARS: Final = 256  # event_id, sku_id, session_id, channel
 MAX_LABEL_CHARS: Final = 64  # event_type, segment, lifecycle_stage, status, logic_version
 MAX_CURRENCY_CHARS: Final = 16
@@ -169,20 +171,20 @@ def _amount(value: Decimal, field: str) -> Decimal:
     return value.copy_abs() if value == 0 else value
 
 
-def _too_large(raw: bytes, what: str) -> Err | None:
+def _too_large(raw: RawBytes, what: str) -> Err | None:
     if len(raw) > MAX_RECORD_BYTES:
         return Err(f"{what}: record of {len(raw)} bytes exceeds {MAX_RECORD_BYTES}", bytes(raw))
     return None
 
 
-def _decode_error(what: str, e: Exception, raw: bytes) -> Err:
+def _decode_error(what: str, e: Exception, raw: RawBytes) -> Err:
     return Err(f"{what}: {e}", bytes(raw))
 
 
 # --- parsers --------------------------------------------------------------------------------------------
 
 
-def parse_behavior_event(raw: bytes) -> ParseResult[BehaviorEvent]:
+def parse_behavior_event(raw: RawBytes) -> ParseResult[BehaviorEvent]:
     """A `behavior_events` value. ``sku_id``, ``session_id``, ``channel`` may be absent (= null).
 
     An empty ``sku_id`` string is normalized to null: trackers send "" for "no product", and promoting
@@ -225,7 +227,7 @@ def _order_fact(row: _OrderRowWire, op: str, ts_ms: int, deleted: bool) -> Order
     )
 
 
-def parse_order_change(raw: bytes) -> ParseResult[OrderFact]:
+def parse_order_change(raw: RawBytes) -> ParseResult[OrderFact]:
     """A Debezium `orders_cdc` envelope: ``c``/``u``/``r`` use ``after``, ``d`` uses ``before``.
 
     Kafka tombstones (null value after a delete) are not records: callers skip ``None`` values before
@@ -257,7 +259,7 @@ def parse_order_change(raw: bytes) -> ParseResult[OrderFact]:
     return Ok(fact)
 
 
-def parse_inventory_row(raw: bytes) -> ParseResult[InventoryRow]:
+def parse_inventory_row(raw: RawBytes) -> ParseResult[InventoryRow]:
     """An `inventory_projection` row / `inventory_changes` message. Negative quantities are rejected."""
     if (too_large := _too_large(raw, "inventory_row")) is not None:
         return too_large
@@ -280,7 +282,7 @@ def _rfm_date(value: str) -> date:
         raise _Reject(f"rfm_as_of: invalid date {value!r}") from None
 
 
-def parse_customer_profile(raw: bytes) -> ParseResult[CustomerProfile]:
+def parse_customer_profile(raw: RawBytes) -> ParseResult[CustomerProfile]:
     """A `customer_profile` row as JSON: monetary decimal string (or number), rfm_as_of ``YYYY-MM-DD``."""
     if (too_large := _too_large(raw, "customer_profile")) is not None:
         return too_large
@@ -304,7 +306,7 @@ def parse_customer_profile(raw: bytes) -> ParseResult[CustomerProfile]:
     )
 
 
-def parse_decision_message(raw: bytes) -> ParseResult[DecisionMessage]:
+def parse_decision_message(raw: RawBytes) -> ParseResult[DecisionMessage]:
     """A `marketing_segments_rt` JSON value (the row plus ``version``), for consumers and tests."""
     if (too_large := _too_large(raw, "decision")) is not None:
         return too_large
@@ -324,7 +326,7 @@ def parse_decision_message(raw: bytes) -> ParseResult[DecisionMessage]:
     return Ok(DecisionMessage(decision, w.version))
 
 
-def parse_dlq_record(raw: bytes) -> ParseResult[DlqRecord]:
+def parse_dlq_record(raw: RawBytes) -> ParseResult[DlqRecord]:
     """A dead-letter record written by ``dlq_record_to_json``; ``raw`` is restored to the original bytes."""
     try:
         w = _DLQ_DECODER.decode(raw)

@@ -48,6 +48,8 @@ def build_flow(
     messages = op.input(
         "orders_cdc", flow, source or kafka_source(settings, [settings.topics.orders_cdc], "cdc")
     )
-    out = op.map("normalize", messages, lambda m: normalize(settings, m))
+    # Debezium follows a delete with a tombstone (null value) for log compaction: nothing to normalize.
+    changes = op.filter("skip_tombstones", messages, lambda m: m.value is not None)
+    out = op.map("normalize", changes, lambda m: normalize(settings, m))
     op.output("out", out, sink or kafka_sink(settings))
     return flow
