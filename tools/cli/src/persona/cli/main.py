@@ -14,6 +14,7 @@ from collections.abc import Sequence
 COMMAND_MODULES = (
     "persona.cli.stack_cmd",
     "persona.cli.replay_cmd",
+    "persona.cli.segments_cmd",
 )
 
 

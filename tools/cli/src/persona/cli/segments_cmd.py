@@ -1,0 +1,133 @@
+"""`persona segments show|explain` and `persona sql`: read the warehouse through pypaimon.
+
+``show`` prints a customer's current ``marketing_segments`` row; ``explain`` the decision in force at
+a time (the newest ``segment_decisions`` row of the customer whose event time is at or before it)
+with every input it used; ``sql`` runs any query through pypaimon's embedded DataFusion engine,
+including ``VERSION AS OF <snapshot>`` time travel and system tables such as ``"t$snapshots"``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from typing import Any
+
+import orjson
+
+from persona.contracts import time_to_ms
+from persona.paimon import PaimonWarehouse
+from persona.pipeline import PipelineSettings
+
+
+def register(subparsers: Any) -> None:
+    segments = subparsers.add_parser("segments", help="the current segment of a customer, and why")
+    sub = segments.add_subparsers(dest="segments_command", metavar="SUBCOMMAND", required=True)
+    show = sub.add_parser("show", help="the current marketing_segments row of a customer")
+    show.add_argument("customer_id", type=int)
+    show.set_defaults(func=run_show)
+    explain = sub.add_parser("explain", help="the decision in force at a time, with its inputs and rule")
+    explain.add_argument("customer_id", type=int)
+    explain.add_argument("--at", default=None, help="ISO-8601 time with offset or Z (default: now)")
+    explain.set_defaults(func=run_explain)
+
+    sql = subparsers.add_parser("sql", help="run SQL over the Paimon warehouse (DataFusion)")
+    sql.add_argument("query", help='e.g. "SELECT segment, count(*) FROM marketing_segments GROUP BY segment"')
+    sql.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
+    sql.set_defaults(func=run_sql)
+
+
+def _warehouse() -> PaimonWarehouse:
+    return PaimonWarehouse(PipelineSettings.from_env(os.environ).warehouse)
+
+
+def format_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    def cell(value: Any) -> str:
+        if value is None:
+            return "NULL"
+        if isinstance(value, list):
+            return "[" + ", ".join(str(v) for v in value) + "]"
+        return str(value)
+
+    cells = [[cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
+    lines = [" | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines.append("-+-".join("-" * w for w in widths))
+    lines += [" | ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(lines)
+
+
+def run_sql(args: argparse.Namespace) -> int:
+    try:
+        table = _warehouse().sql(args.query)
+    except Exception as error:
+        print(f"sql: {error}", file=sys.stderr)
+        return 1
+    rows = table.to_pylist()
+    if args.json:
+        for row in rows:
+            print(orjson.dumps(row, default=str).decode())
+    else:
+        print(format_table(rows, table.column_names))
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    rows = _warehouse().sql(f"SELECT * FROM marketing_segments WHERE customer_id = {int(args.customer_id)}")
+    found = rows.to_pylist()
+    if not found:
+        print(f"customer {args.customer_id}: no segment yet", file=sys.stderr)
+        return 1
+    print(format_table(found, rows.column_names))
+    return 0
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    at_ms = time_to_ms(args.at) if args.at else int(dt.datetime.now(dt.UTC).timestamp() * 1000)
+    at = dt.datetime.fromtimestamp(at_ms / 1000, dt.UTC).replace(tzinfo=None)
+    query = (
+        "SELECT * FROM segment_decisions "
+        f"WHERE customer_id = {int(args.customer_id)} AND event_time <= TIMESTAMP '{at.isoformat(sep=' ')}' "
+        "ORDER BY event_time DESC, version DESC LIMIT 1"
+    )
+    rows = _warehouse().sql(query).to_pylist()
+    if not rows:
+        print(f"customer {args.customer_id}: no decision at or before {at.isoformat()}Z", file=sys.stderr)
+        return 1
+    print(explain_text(rows[0]))
+    return 0
+
+
+def explain_text(row: dict[str, Any]) -> str:
+    inputs = orjson.loads(row["candidates_json"] or "{}")
+    version_label = row["profile_tag"] or f"snapshot {row['profile_snapshot']}"
+    profile = (
+        "no profile row"
+        if row["profile_segment"] is None and row["profile_rfm_as_of"] is None
+        else (
+            f"segment={row['profile_segment']} recency={row['profile_recency']} "
+            f"frequency={row['profile_frequency']} monetary={row['profile_monetary']} "
+            f"as of {row['profile_rfm_as_of']} ({version_label})"
+        )
+    )
+    candidates = ", ".join(
+        f"{c['sku_id']}={'unknown' if c['sellable'] is None else c['sellable']}"
+        for c in inputs.get("candidates", [])
+    )
+    return "\n".join(
+        [
+            f"customer {row['customer_id']} was {row['segment']} from {row['event_time']}Z "
+            f"(decision version {row['version']}, logic {row['logic_version']}, decided {row['decided_at']}Z)",
+            f"  event:          {row['event_id']} {row['event_type']} sku={row['sku_id']}",
+            f"  rule fired:     {row['rule']}",
+            f"  profile:        {profile}",
+            f"  newer orders:   {inputs.get('adjusting_order_ids', [])}",
+            f"  effective RFM:  recency={row['effective_recency']} frequency={row['effective_frequency']} "
+            f"monetary={row['effective_monetary']}",
+            f"  event SKU sellable: {inputs.get('event_sku_sellable')}",
+            f"  candidates (sellable seen): {candidates or 'none'}",
+            f"  recommendation: {row['recommendation']}  score: {row['score']}",
+        ]
+    )
