@@ -42,6 +42,10 @@ class GeneratorConfig:
     rfm_as_of: dt.date = dt.date(2026, 11, 1)
     # Customers with ids in [1, customers]; SKUs named "SKU-<n>".
     sku_prefix: str = "SKU-"
+    # Distinguishes the event ids and order ids of separate runs over the same stack (the demo run
+    # twice must not look like redelivered duplicates to the flows).
+    run_id: str = ""
+    order_id_base: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +82,7 @@ class DataGenerator:
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.config.seed)
-        self._next_order_id = 1
+        self._next_order_id = self.config.order_id_base + 1
         self._next_event = 1
         self._open_orders: list[_Order] = []
         self._last: WireRecord | None = None
@@ -178,7 +182,7 @@ class DataGenerator:
         customer_id = rng.randint(1, self.config.customers)
         event_type = rng.choices(EVENT_TYPES, EVENT_WEIGHTS)[0]
         sku = self._pick_sku() if event_type in ("view", "add_to_cart") else None
-        event_id = f"e-{self.config.seed}-{self._next_event}"
+        event_id = f"e-{self.config.seed}{self.config.run_id}-{self._next_event}"
         self._next_event += 1
         value = orjson.dumps(
             {

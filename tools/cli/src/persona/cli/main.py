@@ -15,6 +15,8 @@ COMMAND_MODULES = (
     "persona.cli.stack_cmd",
     "persona.cli.replay_cmd",
     "persona.cli.segments_cmd",
+    "persona.cli.generate_cmd",
+    "persona.cli.demo_cmd",
 )
 
 
