@@ -55,11 +55,15 @@ class DictInventory:
     def __init__(self, sellable: dict[str, int]) -> None:
         self.stock = sellable
         self.batches: list[set[str]] = []
+        self.invalidated: list[str] = []
 
     def sellable(self, sku_ids: Iterable[str]) -> dict[str, int | None]:
         asked = set(sku_ids)
         self.batches.append(asked)
         return {s: self.stock.get(s) for s in asked}
+
+    def invalidate(self, sku_id: str) -> None:
+        self.invalidated.append(sku_id)
 
 
 def _lines(path: Path) -> list[bytes]:

@@ -16,6 +16,9 @@ class Topics:
     order_facts: str = "order_facts"
     # enrich flow -> sink flow: each decision with its audit record.
     segment_decisions: str = "segment_decisions"
+    # enrich flow -> itself: customers to re-decide because a SKU they are offered became unsellable
+    # (Bytewax dataflows are acyclic, so the loop goes through Kafka).
+    redecide: str = "redecide"
     marketing_segments_rt: str = "marketing_segments_rt"
 
     @classmethod
@@ -27,11 +30,20 @@ class Topics:
     def dlq(topic: str) -> str:
         return f"{topic}.dlq"
 
+    def consumed(self) -> list[str]:
+        """Topics a flow reads: each has a dead-letter topic for what it cannot use."""
+        return [
+            self.behavior_events,
+            self.orders_cdc,
+            self.inventory_changes,
+            self.order_facts,
+            self.segment_decisions,
+            self.redecide,
+        ]
+
     def all_topics(self) -> list[str]:
-        """Every topic with the dead-letter topics of the three inputs."""
-        names = list(self.__dict__.values())
-        names += [self.dlq(t) for t in (self.behavior_events, self.orders_cdc, self.inventory_changes)]
-        return names
+        """Every topic, dead-letter topics included."""
+        return list(self.__dict__.values()) + [self.dlq(t) for t in self.consumed()]
 
     def compacted(self) -> set[str]:
         # The real-time segments topic holds the latest row per customer (and GDPR tombstones).
