@@ -1,8 +1,8 @@
 """`persona segments show|explain` and `persona sql`: read the warehouse through pypaimon.
 
 ``show`` prints a customer's current ``marketing_segments`` row; ``explain`` the decision in force at
-a time (the newest ``segment_decisions`` row of the customer whose event time is at or before it)
-with every input it used; ``sql`` runs any query through pypaimon's embedded DataFusion engine,
+a time (the newest ``segment_decisions`` row of the customer decided at or before it — a decision is
+in force from the moment it is made until the next one) with every input it used; ``sql`` runs any query through pypaimon's embedded DataFusion engine,
 including ``VERSION AS OF <snapshot>`` time travel and system tables such as ``"t$snapshots"``.
 """
 
@@ -89,8 +89,8 @@ def run_explain(args: argparse.Namespace) -> int:
     at = dt.datetime.fromtimestamp(at_ms / 1000, dt.UTC).replace(tzinfo=None)
     query = (
         "SELECT * FROM segment_decisions "
-        f"WHERE customer_id = {int(args.customer_id)} AND event_time <= TIMESTAMP '{at.isoformat(sep=' ')}' "
-        "ORDER BY event_time DESC, version DESC LIMIT 1"
+        f"WHERE customer_id = {int(args.customer_id)} AND decided_at <= TIMESTAMP '{at.isoformat(sep=' ')}' "
+        "ORDER BY decided_at DESC, version DESC LIMIT 1"
     )
     rows = _warehouse().sql(query).to_pylist()
     if not rows:
@@ -118,9 +118,9 @@ def explain_text(row: dict[str, Any]) -> str:
     )
     return "\n".join(
         [
-            f"customer {row['customer_id']} was {row['segment']} from {row['event_time']}Z "
-            f"(decision version {row['version']}, logic {row['logic_version']}, decided {row['decided_at']}Z)",
-            f"  event:          {row['event_id']} {row['event_type']} sku={row['sku_id']}",
+            f"customer {row['customer_id']} was {row['segment']} from {row['decided_at']}Z "
+            f"(decision version {row['version']}, logic {row['logic_version']})",
+            f"  event:          {row['event_id']} {row['event_type']} sku={row['sku_id']} at {row['event_time']}Z",
             f"  rule fired:     {row['rule']}",
             f"  profile:        {profile}",
             f"  newer orders:   {inputs.get('adjusting_order_ids', [])}",
