@@ -12,11 +12,11 @@ from persona.localstack.errors import StackError
 from persona.localstack.schema import (
     INVENTORY_TABLE,
     SUPPLY_KEYSPACE,
-    TOPICS,
     InitReport,
     TopicSpec,
     init_schema,
     paimon_table_presence,
+    pipeline_topics,
 )
 from persona.localstack.settings import StackSettings
 from persona.localstack.stack import (
@@ -35,7 +35,6 @@ __all__ = [
     "INVENTORY_TABLE",
     "SERVICES",
     "SUPPLY_KEYSPACE",
-    "TOPICS",
     "InitReport",
     "ServiceStatus",
     "StackError",
@@ -49,6 +48,7 @@ __all__ = [
     "kafka_admin",
     "log_file",
     "paimon_table_presence",
+    "pipeline_topics",
     "probe",
     "running_pid",
     "status",

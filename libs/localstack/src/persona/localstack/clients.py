@@ -8,7 +8,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from cassandra import ProtocolVersion
-from cassandra.cluster import Cluster, Session
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
+from cassandra.policies import RoundRobinPolicy
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
@@ -39,6 +40,9 @@ def cassandra_session(
     cluster = Cluster(
         [host],
         port=port,
+        # An explicit profile: the driver warns about an implicit load-balancing policy, and about the
+        # legacy keyword form (DeprecationWarning). One node, so plain round robin.
+        execution_profiles={EXEC_PROFILE_DEFAULT: ExecutionProfile(load_balancing_policy=RoundRobinPolicy())},
         # Pinning v5 (Cassandra 5's newest) skips the driver's downgrade handshake and its log warning.
         protocol_version=ProtocolVersion.V5,
         connect_timeout=connect_timeout,

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
+from persona.localstack.errors import StackError
+
 # Runs the service in the background and prints its pid, then exits: the service is re-parented to
 # init, so it is nobody's child. Were it a child of the Python process that started it (a test
 # session, the bench), it would turn into a zombie when stopped there, and Popen would warn that it
@@ -59,15 +61,30 @@ def process_cmdline(pid: int) -> list[str] | None:
 
 
 def is_service_process(pid: int, markers: Iterable[str]) -> bool:
-    """Whether ``pid`` is alive and its command line holds every marker (guards against pid reuse)."""
+    """Whether ``pid`` is alive and every marker is one of its arguments (guards against pid reuse)."""
     if not process_alive(pid):
         return False
     cmdline = process_cmdline(pid)
     if cmdline is None:
         # No /proc (not Linux): liveness is all we can check.
         return True
-    joined = "\0".join(cmdline)
-    return all(marker in joined for marker in markers)
+    return set(markers) <= set(cmdline)
+
+
+def find_processes(markers: Iterable[str]) -> list[int]:
+    """Live pids having every marker among their arguments (Linux; empty elsewhere)."""
+    wanted = set(markers)
+    found = []
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return []
+    for entry in proc.iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            pid = int(entry.name)
+            cmdline = process_cmdline(pid)
+            if cmdline and wanted <= set(cmdline) and process_alive(pid):
+                found.append(pid)
+    return sorted(found)
 
 
 def start_detached(command: Sequence[str], log_file: Path, cwd: Path, *, forbid_mlock: bool = False) -> int:
@@ -99,7 +116,7 @@ def start_detached(command: Sequence[str], log_file: Path, cwd: Path, *, forbid_
     )
     pid_text = launcher.stdout.strip()
     if launcher.returncode != 0 or not pid_text.isdigit():
-        raise OSError(f"launching {command[0]} failed: {launcher.stderr.strip() or pid_text!r}")
+        raise StackError(f"launching {command[0]} failed: {launcher.stderr.strip() or pid_text!r}")
     return int(pid_text)
 
 
@@ -219,9 +236,18 @@ def describe_port_owner(port: int) -> str | None:
         for descriptor in descriptors:
             try:
                 if os.readlink(descriptor) in targets:
-                    cmdline = process_cmdline(int(proc.name)) or ["?"]
-                    command = " ".join(cmdline)
-                    return f"pid {proc.name} ({command[:160]}{'…' if len(command) > 160 else ''})"
+                    return f"pid {proc.name} ({summarize_command(process_cmdline(int(proc.name)) or ['?'])})"
             except OSError:
                 continue
     return None
+
+
+def summarize_command(cmdline: Sequence[str], limit: int = 160) -> str:
+    """A short human form of a command line: for a JVM, what follows the classpath (main class, args)."""
+    if cmdline and Path(cmdline[0]).name == "java":
+        for flag in ("-cp", "-classpath", "--class-path", "-jar"):
+            if flag in cmdline[:-1]:
+                cmdline = ["java", "…", *cmdline[cmdline.index(flag) + 2 :]]
+                break
+    command = " ".join(cmdline)
+    return command if len(command) <= limit else command[: limit - 1] + "…"

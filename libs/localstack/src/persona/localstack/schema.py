@@ -22,21 +22,23 @@ class TopicSpec:
     config: dict[str, str] = field(default_factory=dict)
 
 
-# The pipeline's topics (DESIGN.md §1, §3, §5). Internal hops: order_facts (cdc flow -> enrich flow)
-# and segment_decisions (enrich flow -> sink flow).
-TOPICS: tuple[TopicSpec, ...] = (
-    TopicSpec("behavior_events"),
-    TopicSpec("behavior_events.dlq"),
-    TopicSpec("orders_cdc"),
-    TopicSpec("orders_cdc.dlq"),
-    TopicSpec("inventory_changes"),
-    TopicSpec("inventory_changes.dlq"),
-    TopicSpec("order_facts"),
-    TopicSpec("segment_decisions"),
-    # Keyed by customer_id and read as "latest row per customer": compaction keeps exactly that, and
-    # GDPR erasure relies on tombstones being compacted away.
-    TopicSpec("marketing_segments_rt", {"cleanup.policy": "compact"}),
-)
+def pipeline_topics() -> tuple[TopicSpec, ...]:
+    """Every topic the flows use, dead-letter topics included, with its topic-level config.
+
+    persona.kafka.Topics is the one list of topic names (the flows read it too), so a topic added
+    there is created here without a second edit.
+    """
+    from persona.kafka import Topics
+
+    topics = Topics()
+    # Compacted topics are keyed "latest row per key" streams (marketing_segments_rt: one row per
+    # customer, and GDPR erasure relies on its tombstones being compacted away).
+    compacted = topics.compacted()
+    return tuple(
+        TopicSpec(name, {"cleanup.policy": "compact"} if name in compacted else {})
+        for name in topics.all_topics()
+    )
+
 
 INVENTORY_TABLE_CQL = (
     f"CREATE TABLE IF NOT EXISTS {SUPPLY_KEYSPACE}.{INVENTORY_TABLE} ("
@@ -61,7 +63,7 @@ def ensure_kafka_topics(settings: StackSettings) -> tuple[list[str], list[str]]:
     present = set(admin.list_topics(timeout=10).topics)
     created: list[str] = []
     existing: list[str] = []
-    for spec in TOPICS:
+    for spec in pipeline_topics():
         label = f"kafka topic {spec.name}"
         if spec.name in present:
             existing.append(label)

@@ -111,19 +111,19 @@ class StackSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str], cwd: Path | None = None) -> StackSettings:
         """Build settings from an environment mapping (normally ``os.environ``) at an entry point."""
-        cwd = cwd if cwd is not None else Path(os.getcwd())
+        cwd = (cwd if cwd is not None else Path(os.getcwd())).absolute()
+
+        def path_from_env(name: str) -> Path | None:
+            # Relative paths are taken from cwd; the result is absolute because the services run
+            # with other working directories.
+            value = env.get(name)
+            return cwd / value if value else None
+
         repo_root = _default_repo_root(cwd)
-        home = Path(env["PERSONA_HOME"]) if env.get("PERSONA_HOME") else (repo_root or cwd) / ".persona"
-        home = home.absolute()
-        warehouse = home / "warehouse"
-        if env.get("PERSONA_WAREHOUSE"):
-            warehouse = Path(env["PERSONA_WAREHOUSE"]).absolute()
-        jar_cache = (
-            Path(env["PERSONA_JAR_CACHE"]).absolute()
-            if env.get("PERSONA_JAR_CACHE")
-            else _default_cache_root(env) / "persona" / "jars"
-        )
-        maven_repo = Path(env["PERSONA_MAVEN_REPO"]).absolute() if env.get("PERSONA_MAVEN_REPO") else None
+        home = path_from_env("PERSONA_HOME") or (repo_root or cwd) / ".persona"
+        warehouse = path_from_env("PERSONA_WAREHOUSE") or home / "warehouse"
+        jar_cache = path_from_env("PERSONA_JAR_CACHE") or _default_cache_root(env) / "persona" / "jars"
+        maven_repo = path_from_env("PERSONA_MAVEN_REPO")
         return cls(
             home=home,
             repo_root=repo_root,

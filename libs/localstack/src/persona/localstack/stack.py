@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from persona.localstack.schema import InitReport, init_schema
 from persona.localstack.settings import StackSettings
 
 SERVICES: tuple[str, ...] = ("kafka", "cassandra")
+START_ORDER: tuple[str, ...] = ("cassandra", "kafka")
 MIN_JAVA_MAJOR = 17  # Kafka 4.x brokers require Java 17.
 LOG_TAIL_LINES = 30
 
@@ -80,19 +82,28 @@ def _check_service(service: str) -> None:
 
 
 def _process_markers(settings: StackSettings, service: str) -> tuple[str, ...]:
-    # The main class plus the service's directory under home: a recycled pid, or the same service of
-    # another checkout's stack, never matches.
+    # Exact arguments: the main class plus one naming this home, so a recycled pid, or the same
+    # service of another home's stack, never matches.
     if service == "kafka":
-        return (configs.KAFKA_MAIN_CLASS, str(settings.kafka_dir))
-    return (configs.CASSANDRA_MAIN_CLASS, str(settings.cassandra_dir))
+        return (configs.KAFKA_MAIN_CLASS, str(settings.kafka_dir / "server.properties"))
+    return (configs.CASSANDRA_MAIN_CLASS, f"-Dcassandra.storagedir={settings.cassandra_dir}")
 
 
 def running_pid(settings: StackSettings, service: str) -> int | None:
-    """The pid of this home's ``service`` if it is running (per its pid file), else None."""
+    """The pid of this home's ``service`` if it is running, else None.
+
+    The pid file is the fast path; when it is missing or stale, the process table is searched too, so
+    a lost pid file never leads to a second instance (or to wiping data under a live one).
+    """
+    markers = _process_markers(settings, service)
     pid = procs.read_pid(pid_file(settings, service))
-    if pid is None or not procs.is_service_process(pid, _process_markers(settings, service)):
+    if pid is not None and procs.is_service_process(pid, markers):
+        return pid
+    found = procs.find_processes(markers)
+    if not found:
         return None
-    return pid
+    procs.write_pid(pid_file(settings, service), found[0])
+    return found[0]
 
 
 def probe(settings: StackSettings, service: str, timeout: float = 3.0) -> tuple[bool, str]:
@@ -156,25 +167,44 @@ def _stack_lock(settings: StackSettings) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+# Written to a service's log before each start, so an error shows only the current start's lines
+# (logs are appended across restarts).
+START_MARKER = "==== persona.localstack: starting"
+
+
+def _mark_start(settings: StackSettings, service: str) -> None:
+    path = log_file(settings, service)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as log:
+        log.write(f"{START_MARKER} {service} at {time.strftime('%Y-%m-%d %H:%M:%S')} ====\n")
+
+
 def _log_tail(settings: StackSettings, service: str) -> str:
     path = log_file(settings, service)
-    lines = procs.tail_lines(path, LOG_TAIL_LINES)
+    lines = procs.tail_lines(path, 2000)
+    starts = [index for index, line in enumerate(lines) if line.startswith(START_MARKER)]
+    lines = lines[starts[-1] + 1 :] if starts else lines
+    lines = lines[-LOG_TAIL_LINES:]
     if not lines:
-        return f"({path} is empty)"
+        return f"{path} has nothing from this start"
     return f"last {len(lines)} lines of {path}:\n" + "\n".join(lines)
 
 
 def _check_ports_free(settings: StackSettings, services: Sequence[str]) -> None:
-    problems = []
+    by_owner: dict[str, list[str]] = {}
     for service in services:
         for label, port in procs.busy_ports(_service_ports(settings, service)).items():
-            owner = procs.describe_port_owner(port)
-            problems.append(f"port {port} ({label}) is already in use{f' by {owner}' if owner else ''}")
+            owner = procs.describe_port_owner(port) or "another process"
+            by_owner.setdefault(owner, []).append(f"{port} ({label})")
+    problems = [
+        f"{'ports' if len(ports) > 1 else 'port'} {', '.join(ports)} already in use by {owner}"
+        for owner, ports in by_owner.items()
+    ]
     if problems:
         raise StackError(
             "cannot start the local stack: "
             + "; ".join(problems)
-            + ". Stop that process, or choose other ports with PERSONA_KAFKA_PORT, "
+            + ". Stop it, or choose other ports with PERSONA_KAFKA_PORT, "
             "PERSONA_KAFKA_CONTROLLER_PORT, PERSONA_CASSANDRA_PORT, PERSONA_CASSANDRA_STORAGE_PORT."
         )
 
@@ -209,9 +239,9 @@ def _start_cassandra(settings: StackSettings, java: str, classpath: Path) -> int
         jamm_jar=find_jar(classpath, "jamm"),
         logback_config=settings.infra_dir / "cassandra" / "logback.xml",
     )
-    # Cassandra mlockall()s at start-up. With -Xms = -Xmx that pins the whole heap (and every mapped
-    # jar) in RAM: ~1.3 GB resident for an idle local node. A zero memlock limit makes that call fail
-    # harmlessly (Cassandra logs a warning and goes on), so the node only holds what it touches.
+    # Cassandra mlockall()s at start-up whenever it may. With -Xms = -Xmx that pins the whole heap (and
+    # every mapped jar) in RAM: 1.3 GB resident for an idle local node, measured. Forbidding mlock
+    # makes that call fail harmlessly (Cassandra logs a WARN and goes on): ~600 MB resident.
     return procs.start_detached(
         command, log_file(settings, "cassandra"), cwd=settings.cassandra_dir, forbid_mlock=True
     )
@@ -230,7 +260,6 @@ _STARTERS: dict[str, Callable[[StackSettings, str, Path], int]] = {
 def _wait_healthy(
     settings: StackSettings,
     services: Sequence[str],
-    started: Sequence[str],
     began: float,
     deadline: float,
     progress: Progress,
@@ -241,8 +270,8 @@ def _wait_healthy(
     while pending:
         for service in list(pending):
             pid = procs.read_pid(pid_file(settings, service))
-            if pid is not None and not procs.process_alive(pid) and service in started:
-                raise StackError(f"{service} exited during start-up; {_log_tail(settings, service)}")
+            if pid is not None and not procs.process_alive(pid):
+                raise StackError(f"{service} exited before it became healthy; {_log_tail(settings, service)}")
             healthy, detail = probe(settings, service, timeout=2.0)
             if healthy:
                 pending.remove(service)
@@ -284,13 +313,19 @@ def up(
         if to_start:
             _check_ports_free(settings, to_start)
             java = check_java(settings)
-            classpaths = {service: resolve_classpath(settings, service, progress) for service in to_start}
+            # Two Maven runs on a cold machine: in parallel they take little more than one.
+            with ThreadPoolExecutor(max_workers=len(to_start)) as pool:
+                futures = {s: pool.submit(resolve_classpath, settings, s, progress) for s in to_start}
+                classpaths = {service: future.result() for service, future in futures.items()}
             timings["resolve"] = time.monotonic() - began
-            for service in to_start:
+            # Cassandra first: it is the slower one to become healthy, and Kafka's first start
+            # formats its storage (a JVM run of its own) before launching.
+            for service in sorted(to_start, key=START_ORDER.index):
                 progress(f"starting {service}…")
+                _mark_start(settings, service)
                 pid = _STARTERS[service](settings, java, classpaths[service])
                 procs.write_pid(pid_file(settings, service), pid)
-        timings.update(_wait_healthy(settings, SERVICES, to_start, began, deadline, progress))
+        timings.update(_wait_healthy(settings, SERVICES, began, deadline, progress))
         report = None
         if run_init:
             report = init_schema(settings)

@@ -1,0 +1,42 @@
+"""Shared fixtures: the real local stack (brought up once per session) and unique resource names."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from persona.localstack import StackError, StackSettings, down, up
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[StackSettings]:
+    """The local stack, healthy and initialized, for integration tests.
+
+    Uses ``PERSONA_HOME`` (and the other PERSONA_* settings) when set, else the repository's
+    ``.persona/``. An already running healthy stack is reused as is; at the end of the session only
+    the services this fixture started are stopped, so a developer's running stack stays up.
+    """
+    settings = StackSettings.from_env(os.environ)
+    try:
+        report = up(settings)
+    except StackError as error:
+        pytest.fail(f"the local stack could not be brought up:\n{error}", pytrace=False)
+    yield settings
+    if report.started:
+        down(settings, only=report.started)
+
+
+@pytest.fixture
+def unique_name() -> Callable[[str], str]:
+    """``unique_name(prefix)`` -> ``prefix_<12 hex>``: a name no other test or run uses.
+
+    Valid as a Kafka topic and as a Cassandra table name (letters, digits, underscores; short).
+    """
+
+    def make(prefix: str) -> str:
+        return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+    return make
