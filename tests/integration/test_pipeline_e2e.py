@@ -21,7 +21,7 @@ from persona.datagen import DataGenerator, GeneratorConfig, WireRecord
 from persona.decisions.replay import run_replay
 from persona.inventory import CassandraInventory, StockLevel
 from persona.kafka import Topics, make_producer, produce_all, read_topic
-from persona.localstack import StackSettings, cassandra_session, create_topic
+from persona.localstack import StackSettings, cassandra_session, create_topic, kafka_admin
 from persona.paimon import PaimonWarehouse, TableWriter, ensure_tables
 from persona.pipeline.runner import FlowProcess
 
@@ -59,7 +59,8 @@ class Scenario:
 def scenario(stack: StackSettings, tmp_path: Path) -> Iterator[Scenario]:
     tag = uuid.uuid4().hex[:10]
     topics = Topics.with_prefix(f"e2e_{tag}_")
-    for name in [*topics.all_topics(), Topics.dlq(topics.order_facts), Topics.dlq(topics.segment_decisions)]:
+    names = topics.all_topics()
+    for name in names:
         config = {"cleanup.policy": "compact"} if name in topics.compacted() else None
         create_topic(stack, name, 2, config)
     table = f"inventory_{tag}"
@@ -82,6 +83,9 @@ def scenario(stack: StackSettings, tmp_path: Path) -> Iterator[Scenario]:
     yield Scenario(topics, warehouse, table, env, tmp_path / "state", stack)
     with cassandra_session(stack, "supply") as session:
         session.execute(f"DROP TABLE IF EXISTS {table}")
+    admin = kafka_admin(stack)
+    for future in admin.delete_topics(names, operation_timeout=30).values():
+        future.result()
 
 
 def _write_inputs(gen: DataGenerator, records: list[WireRecord], folder: Path) -> dict[str, Path]:
@@ -161,17 +165,13 @@ def test_streaming_output_equals_replay(scenario: Scenario, tmp_path: Path) -> N
             if kind == "order":
                 valid_orders += sum(isinstance(parse_order_change(r.value), Ok) for r in run)
                 target = valid_orders
+                enrich = flows[1]
+                # Barrier: the enrich flow has durably processed every order fact so far (its own
+                # recovery snapshot says so), so no later event can overtake them.
                 wait_for(
-                    f"{target} order facts",
-                    lambda target=target: (
-                        True
-                        if len(
-                            read_topic(
-                                s.stack.kafka_bootstrap, s.topics.order_facts, min_count=target, timeout=2
-                            )
-                        )
-                        >= target
-                        else None
+                    f"enrich to apply {target} order facts",
+                    lambda target=target, enrich=enrich: (
+                        True if enrich.committed_offsets(s.topics.order_facts) >= target else None
                     ),
                     90,
                     flows,

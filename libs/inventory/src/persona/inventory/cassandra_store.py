@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from cassandra.cluster import Cluster, NoHostAvailable, Session
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
 from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.policies import ConstantReconnectionPolicy, RoundRobinPolicy
 
@@ -31,7 +31,11 @@ class CassandraInventory:
         self._cluster = Cluster(
             list(contact_points),
             port=port,
-            load_balancing_policy=RoundRobinPolicy(),
+            execution_profiles={
+                EXEC_PROFILE_DEFAULT: ExecutionProfile(
+                    load_balancing_policy=RoundRobinPolicy(), request_timeout=request_timeout
+                )
+            },
             # Keep trying in the background after an outage so reads resume by themselves.
             reconnection_policy=ConstantReconnectionPolicy(delay=1.0, max_attempts=None),
             protocol_version=5,
@@ -48,15 +52,14 @@ class CassandraInventory:
     def _connect(self) -> Session:
         if self._session is None:
             try:
-                session = self._cluster.connect(self._keyspace)
+                session = self._cluster.connect()
             except NoHostAvailable as error:
                 raise InventoryReadError(f"Cassandra unreachable: {error}") from error
-            session.default_timeout = self._timeout
             self._select = session.prepare(
-                f"SELECT sku_id, available_qty, reserved_qty, updated_at FROM {self._table} WHERE sku_id = ?"
+                f"SELECT sku_id, available_qty, reserved_qty, updated_at FROM {self._keyspace}.{self._table} WHERE sku_id = ?"
             )
             self._upsert = session.prepare(
-                f"INSERT INTO {self._table} (sku_id, available_qty, reserved_qty, updated_at)"
+                f"INSERT INTO {self._keyspace}.{self._table} (sku_id, available_qty, reserved_qty, updated_at)"
                 " VALUES (?, ?, ?, ?)"
             )
             self._session = session
