@@ -6,86 +6,23 @@ Paimon -> the three flows as separate processes -> ``marketing_segments`` and
 from __future__ import annotations
 
 import datetime as dt
-import time
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 import pytest
+from pipeline_support import Scenario, load_stores, wait_for
 
 from persona.contracts import Ok, parse_decision_message, parse_dlq_record, parse_order_change
 from persona.datagen import DataGenerator, GeneratorConfig, WireRecord
 from persona.decisions.replay import run_replay
-from persona.inventory import CassandraInventory, StockLevel
 from persona.kafka import Topics, make_producer, produce_all, read_topic
-from persona.localstack import StackSettings, cassandra_session, create_topic, kafka_admin
-from persona.paimon import PaimonWarehouse, TableWriter, ensure_tables
+from persona.paimon import PaimonWarehouse
 from persona.pipeline.runner import FlowProcess
 
 pytestmark = pytest.mark.integration
 
-T = TypeVar("T")
 START_MS = int(dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC).timestamp() * 1000)
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float, flows: list[FlowProcess]) -> T:
-    """Poll ``probe`` until it returns a value; fail with the flows' logs when the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value is not None:
-            return value
-        dead = [f.name for f in flows if not f.alive()]
-        if dead or time.monotonic() > deadline:
-            logs = "\n".join(f"--- {f.name} ---\n{f.log_tail()}" for f in flows)
-            pytest.fail(f"timed out waiting for {what}; dead flows: {dead}\n{logs}")
-        time.sleep(0.2)  # poll interval of the deadline loop, not a fixed wait for a result
-
-
-@dataclass
-class Scenario:
-    topics: Topics
-    warehouse: Path
-    inventory_table: str
-    env: dict[str, str]
-    state_dir: Path
-    stack: StackSettings
-
-
-@pytest.fixture
-def scenario(stack: StackSettings, tmp_path: Path) -> Iterator[Scenario]:
-    tag = uuid.uuid4().hex[:10]
-    topics = Topics.with_prefix(f"e2e_{tag}_")
-    names = topics.all_topics()
-    for name in names:
-        config = {"cleanup.policy": "compact"} if name in topics.compacted() else None
-        create_topic(stack, name, 2, config)
-    table = f"inventory_{tag}"
-    with cassandra_session(stack, "supply") as session:
-        session.execute(
-            f"CREATE TABLE {table} (sku_id text PRIMARY KEY, available_qty bigint, reserved_qty bigint, "
-            "updated_at timestamp)"
-        )
-    warehouse = tmp_path / "warehouse"
-    ensure_tables(warehouse)
-    env = {
-        "PERSONA_KAFKA_BOOTSTRAP": stack.kafka_bootstrap,
-        "PERSONA_CASSANDRA_PORT": str(stack.cassandra_contact[1]),
-        "PERSONA_TOPIC_PREFIX": f"e2e_{tag}_",
-        "PERSONA_WAREHOUSE": str(warehouse),
-        "PERSONA_INVENTORY_TABLE": table,
-        "PERSONA_COMMIT_INTERVAL": "1",
-        "PERSONA_GROUP_PREFIX": f"e2e-{tag}",
-    }
-    yield Scenario(topics, warehouse, table, env, tmp_path / "state", stack)
-    with cassandra_session(stack, "supply") as session:
-        session.execute(f"DROP TABLE IF EXISTS {table}")
-    admin = kafka_admin(stack)
-    for future in admin.delete_topics(names, operation_timeout=30).values():
-        future.result()
 
 
 def _write_inputs(gen: DataGenerator, records: list[WireRecord], folder: Path) -> dict[str, Path]:
@@ -96,28 +33,6 @@ def _write_inputs(gen: DataGenerator, records: list[WireRecord], folder: Path) -
     paths["profiles"].write_bytes(b"".join(gen.profile_json(p) + b"\n" for p in gen.profile_rows()))
     paths["inventory"].write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in gen.inventory_rows(START_MS)))
     return paths
-
-
-def _load_stores(gen: DataGenerator, s: Scenario) -> None:
-    writer = TableWriter(PaimonWarehouse(s.warehouse), "customer_profile", commit_user="e2e-loader")
-    writer.extend(gen.profile_rows())
-    writer.commit()
-    writer.close()
-    store = CassandraInventory(
-        [s.stack.cassandra_contact[0]], s.stack.cassandra_contact[1], table=s.inventory_table
-    )
-    try:
-        store.upsert_many(
-            StockLevel(
-                r["sku_id"],
-                r["available_qty"],
-                r["reserved_qty"],
-                dt.datetime.fromtimestamp(START_MS / 1000, dt.UTC),
-            )
-            for r in gen.inventory_rows(START_MS)
-        )
-    finally:
-        store.close()
 
 
 def _replay(paths: dict[str, Path], out: Path) -> list[dict[str, Any]]:
@@ -142,7 +57,7 @@ def test_streaming_output_equals_replay(scenario: Scenario, tmp_path: Path) -> N
     records = gen.records(500, START_MS, 60_000)
     paths = _write_inputs(gen, records, tmp_path / "input")
     expected = _replay(paths, tmp_path / "replay.jsonl")
-    _load_stores(gen, s)
+    load_stores(gen, s, START_MS)
 
     flows = [FlowProcess(name, s.state_dir, s.env, snapshot_seconds=1) for name in ("cdc", "enrich", "sink")]
     for f in flows:

@@ -1,0 +1,3 @@
+from pipeline_support import scenario
+
+__all__ = ["scenario"]

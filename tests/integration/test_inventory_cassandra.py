@@ -1,0 +1,45 @@
+"""The Cassandra inventory adapter and its cache against the real node."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from persona.inventory import CassandraInventory, InventoryCache, StockLevel
+from persona.localstack import StackSettings, cassandra_session
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def table(stack: StackSettings) -> Iterator[str]:
+    name = f"inv_{uuid.uuid4().hex[:10]}"
+    with cassandra_session(stack, "supply") as session:
+        session.execute(
+            f"CREATE TABLE {name} (sku_id text PRIMARY KEY, available_qty bigint, reserved_qty bigint, updated_at timestamp)"
+        )
+    yield name
+    with cassandra_session(stack, "supply") as session:
+        session.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def test_batched_reads_sellable_and_unknown(stack: StackSettings, table: str) -> None:
+    host, port = stack.cassandra_contact
+    store = CassandraInventory([host], port, table=table)
+    try:
+        at = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
+        levels = [StockLevel(f"S{i}", 10 + i, i * 2, at) for i in range(300)]
+        assert store.upsert_many(levels) == 300
+        found = store.read_many([f"S{i}" for i in range(0, 400, 7)])
+        assert {k: v.sellable for k, v in found.items()} == {
+            f"S{i}": max(0, 10 - i) for i in range(0, 300, 7)
+        }, "rows beyond S299 do not exist: absent from the result (unknown)"
+        assert found["S7"].updated_at is not None
+        cache = InventoryCache(store, ttl_seconds=60)
+        assert cache.sellable(["S1", "S20", "NOPE"]) == {"S1": 9, "S20": 0, "NOPE": None}
+        assert cache.stats.reads == 1
+    finally:
+        store.close()
