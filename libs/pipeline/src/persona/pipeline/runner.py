@@ -7,6 +7,7 @@ moment resumes from its last snapshot.
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -46,7 +47,8 @@ def flow_command(name: str, recovery_dir: Path, snapshot_seconds: float) -> list
         "-r",
         str(recovery_dir),
         "-s",
-        str(snapshot_seconds),
+        # bytewax.run takes whole seconds; a sub-second interval rounds up to one.
+        str(max(1, math.ceil(snapshot_seconds))),
         "-b",
         "0",
     ]

@@ -31,7 +31,7 @@ from persona.kafka import Topics, end_offsets
 from persona.localstack import StackError, StackSettings, up
 from persona.paimon import PaimonWarehouse
 from persona.pipeline import PipelineSettings
-from persona.pipeline.runner import FlowProcess
+from persona.pipeline.runner import FlowProcess, committed_input_offsets
 
 
 def register(subparsers: Any) -> None:
@@ -107,6 +107,27 @@ def _dlq_total(bootstrap: str, topics: Topics) -> int:
     return total
 
 
+def _wait_ready(flows: list[FlowProcess], timeout: float) -> bool:
+    """Ready = each flow has completed an epoch (its recovery store says so): its Kafka inputs are
+    assigned and every step is built, so the first events are not timed against start-up."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        dead = [f for f in flows if not f.alive()]
+        if dead:
+            for f in dead:
+                print(f"demo: flow {f.name} exited during start-up:\n{f.log_tail()}", file=sys.stderr)
+            for f in flows:
+                f.stop()
+            return False
+        if all(committed_input_offsets(f.recovery_dir, f"persona_{f.name}.in") for f in flows):
+            return True
+        time.sleep(0.2)  # polling interval of the readiness check
+    print("demo: flows did not become ready in time; see their logs", file=sys.stderr)
+    for f in flows:
+        f.stop()
+    return False
+
+
 def run(args: argparse.Namespace) -> int:
     stack_settings = StackSettings.from_env(os.environ)
     try:
@@ -122,7 +143,11 @@ def run(args: argparse.Namespace) -> int:
     }
     settings = PipelineSettings.from_env({**os.environ, **flow_env})
     run_id = dt.datetime.now(dt.UTC).strftime("-%Y%m%d%H%M%S")
-    gen = DataGenerator(generator_config(args, run_id=run_id, order_id_base=int(time.time()) * 1000))
+    # Profiles as of yesterday, as if last night's RFM job had run.
+    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    gen = DataGenerator(
+        generator_config(args, run_id=run_id, order_id_base=int(time.time()) * 1000, rfm_as_of=yesterday)
+    )
     print("seeding profiles into Paimon and inventory into Cassandra…", file=sys.stderr)
     profiles, skus = seed_stores(gen, settings)
     print(f"  {profiles} profiles, {skus} SKUs ({len(gen.unknown_skus)} more SKUs are unknown to Cassandra)")
@@ -143,6 +168,9 @@ def run(args: argparse.Namespace) -> int:
     dlq_at_start = _dlq_total(settings.kafka_bootstrap, settings.topics)
     for f in flows:
         f.start()
+    print("starting the cdc, enrich and sink flows…", file=sys.stderr)
+    if not _wait_ready(flows, timeout=120):
+        return 1
     print(f"flows started (logs: {state_dir / 'logs'}); streaming {args.rate:.0f} records/s — Ctrl-C to stop")
     watcher.start()
 

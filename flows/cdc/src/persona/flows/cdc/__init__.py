@@ -45,9 +45,8 @@ def build_flow(
 ) -> Dataflow:
     settings = settings or PipelineSettings.from_env()
     flow = Dataflow("persona_cdc")
-    messages = op.input(
-        "orders_cdc", flow, source or kafka_source(settings, [settings.topics.orders_cdc], "cdc")
-    )
+    # Step ids are part of the recovery contract: every flow's Kafka input is "in".
+    messages = op.input("in", flow, source or kafka_source(settings, [settings.topics.orders_cdc], "cdc"))
     # Debezium follows a delete with a tombstone (null value) for log compaction: nothing to normalize.
     changes = op.filter("skip_tombstones", messages, lambda m: m.value is not None)
     out = op.map("normalize", changes, lambda m: normalize(settings, m))
