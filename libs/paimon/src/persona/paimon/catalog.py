@@ -20,7 +20,8 @@ class PaimonWarehouse:
     """A local (or later S3) Paimon warehouse opened through pypaimon's filesystem catalog."""
 
     def __init__(self, warehouse: str | Path, database: str = DATABASE) -> None:
-        self.warehouse = str(warehouse)
+        # DataFusion's catalog wants a URL or an absolute path.
+        self.warehouse = str(warehouse) if "://" in str(warehouse) else str(Path(warehouse).resolve())
         self.database = database
         self._catalog: Any = None
 

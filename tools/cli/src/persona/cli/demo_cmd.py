@@ -22,7 +22,7 @@ from typing import Any
 
 from confluent_kafka import Consumer
 
-from persona.cli.generate_cmd import add_generator_args, generator_config, seed_stores
+from persona.cli.generate_cmd import add_generator_args, generator_config, local_pipeline_env, seed_stores
 from persona.cli.segments_cmd import format_table
 from persona.contracts import Ok, parse_decision_message
 from persona.datagen import DataGenerator
@@ -135,12 +135,7 @@ def run(args: argparse.Namespace) -> int:
     except StackError as error:
         print(f"demo: {error}", file=sys.stderr)
         return 1
-    flow_env = {
-        "PERSONA_KAFKA_BOOTSTRAP": stack_settings.kafka_bootstrap,
-        "PERSONA_CASSANDRA_PORT": str(stack_settings.cassandra_contact[1]),
-        "PERSONA_WAREHOUSE": str(stack_settings.warehouse),
-        "PERSONA_COMMIT_INTERVAL": str(args.commit_interval),
-    }
+    flow_env = {**local_pipeline_env(stack_settings), "PERSONA_COMMIT_INTERVAL": str(args.commit_interval)}
     settings = PipelineSettings.from_env({**os.environ, **flow_env})
     run_id = dt.datetime.now(dt.UTC).strftime("-%Y%m%d%H%M%S")
     # Profiles as of yesterday, as if last night's RFM job had run.

@@ -13,6 +13,7 @@ from typing import Any
 from persona.datagen import DataGenerator, GeneratorConfig
 from persona.datagen.loaders import load_inventory, load_profiles, stream_to_kafka, write_files
 from persona.inventory import CassandraInventory
+from persona.localstack import StackSettings
 from persona.paimon import PaimonWarehouse, ensure_tables
 from persona.pipeline import PipelineSettings
 
@@ -91,8 +92,19 @@ def seed_stores(gen: DataGenerator, settings: PipelineSettings) -> tuple[int, in
     return profiles, skus
 
 
+def local_pipeline_env(stack: StackSettings) -> dict[str, str]:
+    """The environment that points the flows and tools at the local stack."""
+    return {
+        "PERSONA_KAFKA_BOOTSTRAP": stack.kafka_bootstrap,
+        "PERSONA_CASSANDRA_PORT": str(stack.cassandra_contact[1]),
+        "PERSONA_WAREHOUSE": str(stack.warehouse),
+    }
+
+
 def run_stack(args: argparse.Namespace) -> int:
-    settings = PipelineSettings.from_env(os.environ)
+    settings = PipelineSettings.from_env(
+        {**os.environ, **local_pipeline_env(StackSettings.from_env(os.environ))}
+    )
     run_id = dt.datetime.now(dt.UTC).strftime("-%Y%m%d%H%M%S")
     gen = DataGenerator(generator_config(args, run_id=run_id, order_id_base=int(time.time()) * 1000))
     profiles, skus = seed_stores(gen, settings)

@@ -15,10 +15,11 @@ import sys
 from typing import Any
 
 import orjson
+import pyarrow as pa
 
 from persona.contracts import time_to_ms
+from persona.localstack import StackSettings
 from persona.paimon import PaimonWarehouse
-from persona.pipeline import PipelineSettings
 
 
 def register(subparsers: Any) -> None:
@@ -39,7 +40,16 @@ def register(subparsers: Any) -> None:
 
 
 def _warehouse() -> PaimonWarehouse:
-    return PaimonWarehouse(PipelineSettings.from_env(os.environ).warehouse)
+    # The local stack's warehouse (PERSONA_WAREHOUSE / PERSONA_HOME), wherever the command runs from.
+    return PaimonWarehouse(StackSettings.from_env(os.environ).warehouse)
+
+
+def _query(sql: str) -> pa.Table | None:
+    try:
+        return _warehouse().sql(sql)
+    except Exception as error:
+        print(f"persona: cannot read the warehouse: {error}", file=sys.stderr)
+        return None
 
 
 def format_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
@@ -60,10 +70,8 @@ def format_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
 
 
 def run_sql(args: argparse.Namespace) -> int:
-    try:
-        table = _warehouse().sql(args.query)
-    except Exception as error:
-        print(f"sql: {error}", file=sys.stderr)
+    table = _query(args.query)
+    if table is None:
         return 1
     rows = table.to_pylist()
     if args.json:
@@ -75,7 +83,9 @@ def run_sql(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    rows = _warehouse().sql(f"SELECT * FROM marketing_segments WHERE customer_id = {int(args.customer_id)}")
+    rows = _query(f"SELECT * FROM marketing_segments WHERE customer_id = {int(args.customer_id)}")
+    if rows is None:
+        return 1
     found = rows.to_pylist()
     if not found:
         print(f"customer {args.customer_id}: no segment yet", file=sys.stderr)
@@ -92,7 +102,10 @@ def run_explain(args: argparse.Namespace) -> int:
         f"WHERE customer_id = {int(args.customer_id)} AND decided_at <= TIMESTAMP '{at.isoformat(sep=' ')}' "
         "ORDER BY decided_at DESC, version DESC LIMIT 1"
     )
-    rows = _warehouse().sql(query).to_pylist()
+    table = _query(query)
+    if table is None:
+        return 1
+    rows = table.to_pylist()
     if not rows:
         print(f"customer {args.customer_id}: no decision at or before {at.isoformat()}Z", file=sys.stderr)
         return 1
