@@ -14,7 +14,8 @@ import pytest
 from pipeline_support import Scenario, load_stores, wait_for
 
 from persona.contracts import Ok, parse_decision_message, parse_dlq_record, parse_order_change
-from persona.datagen import DataGenerator, GeneratorConfig, WireRecord
+from persona.datagen import DataGenerator, GeneratorConfig
+from persona.datagen.loaders import write_files
 from persona.decisions.replay import run_replay
 from persona.kafka import Topics, make_producer, produce_all, read_topic
 from persona.paimon import PaimonWarehouse
@@ -23,16 +24,6 @@ from persona.pipeline.runner import FlowProcess
 pytestmark = pytest.mark.integration
 
 START_MS = int(dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC).timestamp() * 1000)
-
-
-def _write_inputs(gen: DataGenerator, records: list[WireRecord], folder: Path) -> dict[str, Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {name: folder / f"{name}.jsonl" for name in ("events", "orders", "profiles", "inventory")}
-    paths["events"].write_bytes(b"".join(r.value + b"\n" for r in records if r.kind == "event"))
-    paths["orders"].write_bytes(b"".join(r.value + b"\n" for r in records if r.kind == "order"))
-    paths["profiles"].write_bytes(b"".join(gen.profile_json(p) + b"\n" for p in gen.profile_rows()))
-    paths["inventory"].write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in gen.inventory_rows(START_MS)))
-    return paths
 
 
 def _replay(paths: dict[str, Path], out: Path) -> list[dict[str, Any]]:
@@ -55,7 +46,7 @@ def test_streaming_output_equals_replay(scenario: Scenario, tmp_path: Path) -> N
         )
     )
     records = gen.records(500, START_MS, 60_000)
-    paths = _write_inputs(gen, records, tmp_path / "input")
+    paths = write_files(gen, tmp_path / "input", records, START_MS)
     expected = _replay(paths, tmp_path / "replay.jsonl")
     load_stores(gen, s, START_MS)
 

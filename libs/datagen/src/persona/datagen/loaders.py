@@ -14,7 +14,7 @@ from pathlib import Path
 
 import orjson
 
-from persona.datagen.generator import DataGenerator
+from persona.datagen.generator import DataGenerator, WireRecord
 from persona.inventory import CassandraInventory, StockLevel
 from persona.kafka import Topics, make_producer
 from persona.paimon import PaimonWarehouse, TableWriter
@@ -32,25 +32,19 @@ class StreamStats:
 
 
 def write_files(
-    gen: DataGenerator, out_dir: Path, records: int, start_ms: int, step_ms: float
-) -> dict[str, int]:
-    """The four replay inputs of one scenario; returns line counts per file."""
+    gen: DataGenerator, out_dir: Path, records: list[WireRecord], inventory_ms: int
+) -> dict[str, Path]:
+    """The four replay inputs of one scenario (events, orders, profiles, inventory as of
+    ``inventory_ms``); returns their paths by name."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    counts = {"events": 0, "orders": 0, "profiles": 0, "inventory": 0}
-    with (out_dir / "events.jsonl").open("wb") as events, (out_dir / "orders.jsonl").open("wb") as orders:
-        for record in gen.records(records, start_ms, step_ms):
-            target = events if record.kind == "event" else orders
-            target.write(record.value + b"\n")
-            counts["events" if record.kind == "event" else "orders"] += 1
-    with (out_dir / "profiles.jsonl").open("wb") as f:
-        for row in gen.profile_rows():
-            f.write(gen.profile_json(row) + b"\n")
-            counts["profiles"] += 1
-    with (out_dir / "inventory.jsonl").open("wb") as f:
-        for inv in gen.inventory_rows(start_ms):
-            f.write(orjson.dumps(inv) + b"\n")
-            counts["inventory"] += 1
-    return counts
+    paths = {name: out_dir / f"{name}.jsonl" for name in ("events", "orders", "profiles", "inventory")}
+    paths["events"].write_bytes(b"".join(r.value + b"\n" for r in records if r.kind == "event"))
+    paths["orders"].write_bytes(b"".join(r.value + b"\n" for r in records if r.kind == "order"))
+    paths["profiles"].write_bytes(b"".join(gen.profile_json(p) + b"\n" for p in gen.profile_rows()))
+    paths["inventory"].write_bytes(
+        b"".join(orjson.dumps(r) + b"\n" for r in gen.inventory_rows(inventory_ms))
+    )
+    return paths
 
 
 def load_profiles(gen: DataGenerator, warehouse: PaimonWarehouse, table: str = "customer_profile") -> int:

@@ -70,7 +70,9 @@ def run_files(args: argparse.Namespace) -> int:
     from persona.contracts import time_to_ms
 
     gen = DataGenerator(generator_config(args))
-    counts = write_files(gen, args.out, args.records, time_to_ms(args.start), args.step_ms)
+    start_ms = time_to_ms(args.start)
+    paths = write_files(gen, args.out, gen.records(args.records, start_ms, args.step_ms), start_ms)
+    counts = {name: path.read_bytes().count(b"\n") for name, path in paths.items()}
     print(", ".join(f"{name}: {n} lines" for name, n in counts.items()) + f" -> {args.out}")
     return 0
 
