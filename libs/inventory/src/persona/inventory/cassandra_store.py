@@ -9,6 +9,7 @@ from typing import Any
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
 from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.policies import ConstantReconnectionPolicy, RoundRobinPolicy
+from cassandra.query import tuple_factory
 
 from persona.inventory.protocol import StockLevel
 
@@ -33,7 +34,11 @@ class CassandraInventory:
             port=port,
             execution_profiles={
                 EXEC_PROFILE_DEFAULT: ExecutionProfile(
-                    load_balancing_policy=RoundRobinPolicy(), request_timeout=request_timeout
+                    load_balancing_policy=RoundRobinPolicy(),
+                    request_timeout=request_timeout,
+                    # Plain tuples: the driver's default builds a namedtuple class for every result
+                    # set, which the enrich flow's profile showed at ~12% of its time.
+                    row_factory=tuple_factory,
                 )
             },
             # Keep trying in the background after an outage so reads resume by themselves.
@@ -85,12 +90,12 @@ class CassandraInventory:
         for ok, rows in results:
             if not ok:  # pragma: no cover - raise_on_first_error raises instead
                 raise InventoryReadError(f"Cassandra read failed: {rows}")
-            for row in rows:
-                found[row.sku_id] = StockLevel(
-                    sku_id=row.sku_id,
-                    available_qty=int(row.available_qty or 0),
-                    reserved_qty=int(row.reserved_qty or 0),
-                    updated_at=row.updated_at,
+            for sku_id, available_qty, reserved_qty, updated_at in rows:
+                found[sku_id] = StockLevel(
+                    sku_id=sku_id,
+                    available_qty=int(available_qty or 0),
+                    reserved_qty=int(reserved_qty or 0),
+                    updated_at=updated_at,
                 )
         return found
 

@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "persona.cli.segments_cmd",
     "persona.cli.generate_cmd",
     "persona.cli.demo_cmd",
+    "persona.cli.bench_cmd",
 )
 
 

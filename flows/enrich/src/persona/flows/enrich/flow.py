@@ -74,6 +74,12 @@ class EnrichState:
     version: int = 0
     last_event: BehaviorEvent | None = None
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> EnrichState:
+        # Bytewax deep-copies every touched state at each snapshot. A state is never mutated (each
+        # transition builds a new one, persona.decisions' states included), so the copy can be
+        # the state itself; the profile showed the deep copy at ~10% of the flow's time.
+        return self
+
 
 @dataclass(frozen=True, slots=True)
 class Pending:

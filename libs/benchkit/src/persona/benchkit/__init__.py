@@ -1,0 +1,1 @@
+"""persona.benchkit: the sustained-throughput and freshness benchmark behind `persona bench`."""

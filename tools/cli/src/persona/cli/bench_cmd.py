@@ -1,0 +1,152 @@
+"""`persona bench`: sustained throughput and end-to-end freshness of the three flows on the stack.
+
+The engine is ``persona.benchkit``; this module parses options, prints the summary and writes the
+JSON report (and, with ``--plots``, PNG plots). The last line printed is exactly
+``throughput_eps=N p99_rt_s=X p99_paimon_s=Y``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from persona.benchkit.stats import next_rates, report_line
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "bench", help="sustained throughput and freshness of the flows on the local stack"
+    )
+    parser.add_argument("--quick", action="store_true", help="smaller data and a short run (< 3 minutes)")
+    parser.add_argument("--customers", type=int, default=None, help="default 1,000,000 (quick: 100,000)")
+    parser.add_argument("--skus", type=int, default=None, help="default 100,000 (quick: 10,000)")
+    parser.add_argument(
+        "--rate", type=float, default=30_000, help="records/s offered (events + ~5%% orders); 0: unpaced"
+    )
+    parser.add_argument("--warmup", type=float, default=None, help="seconds before measuring (default 30)")
+    parser.add_argument("--seconds", type=float, default=None, help="seconds measured (default 120)")
+    parser.add_argument(
+        "--step-rate",
+        metavar="START,FACTOR,MAX",
+        default=None,
+        help="step mode: offered rates START, START*FACTOR, ... up to MAX; finds the highest held "
+        "with p99 event → Paimon ≤ 30 s",
+    )
+    parser.add_argument("--step-seconds", type=float, default=60.0, help="seconds per step")
+    parser.add_argument("--commit-interval", type=float, default=10.0, help="sink commit interval")
+    parser.add_argument("--partitions", type=int, default=4, help="partitions of every private topic")
+    parser.add_argument("--profile-enrich", type=Path, default=None, help="pyinstrument text report path")
+    parser.add_argument("--out", type=Path, default=Path("bench/out"), help="where the JSON report goes")
+    parser.add_argument("--plots", type=Path, default=None, help="write PNG plots into this directory")
+    parser.add_argument("--keep", action="store_true", help="keep the run's warehouse and state")
+    parser.set_defaults(func=run)
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from persona.benchkit.harness import BenchConfig
+
+    quick = args.quick
+    cfg = BenchConfig(
+        customers=args.customers or (100_000 if quick else 1_000_000),
+        skus=args.skus or (10_000 if quick else 100_000),
+        rate=args.rate,
+        warmup_s=args.warmup if args.warmup is not None else (15.0 if quick else 30.0),
+        measure_s=args.seconds if args.seconds is not None else (45.0 if quick else 120.0),
+        step_s=args.step_seconds,
+        commit_interval=args.commit_interval,
+        partitions=args.partitions,
+        pool_size=200_000 if quick else 400_000,
+        ceiling_s=3.0 if quick else 5.0,
+        drain_timeout_s=40.0 if quick else 90.0,
+        profile_enrich=args.profile_enrich,
+        keep=args.keep,
+    )
+    if args.step_rate:
+        start, factor, maximum = (float(x) for x in args.step_rate.split(","))
+        cfg.step_rates = [float(r) for r in next_rates(start, factor, maximum)]
+        cfg.warmup_s = 0.0
+    return cfg
+
+
+def _s(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.2f}s"
+
+
+def run(args: argparse.Namespace) -> int:
+    from persona.benchkit.harness import run_bench
+
+    cfg = _config(args)
+    started = time.monotonic()
+    report = run_bench(cfg)
+    data = report.to_json()
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"bench-{report.tag}.json"
+    path.write_text(json.dumps(data, indent=1, default=str))
+    m = report.machine
+    print(
+        f"\n== persona bench {report.tag} ({m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}) =="
+    )
+    print(
+        f"data: {report.load['profiles']:,.0f} profiles ({report.load['profiles_s']:.1f}s), "
+        f"{report.load['skus']:,.0f} SKUs in Cassandra ({report.load['skus_s']:.1f}s); "
+        f"flows ready in {report.flows_ready_s:.1f}s"
+    )
+    print(f"producer ceiling (one process): {report.producer_ceiling_eps:,.0f} records/s")
+    print(
+        "window          offered rec/s  events/s  decisions/s   rt p50/p95/p99            Paimon p50/p95/p99        missing"
+    )
+    for w in report.windows:
+        print(
+            f"{w.name:<15} {w.offered_eps:>13,.0f} {w.offered_events_eps:>9,.0f} {w.throughput_eps:>12,.0f}   "
+            f"{_s(w.rt_p50_s)}/{_s(w.rt_p95_s)}/{_s(w.rt_p99_s):<10} "
+            f"{_s(w.paimon_p50_s)}/{_s(w.paimon_p95_s)}/{_s(w.paimon_p99_s):<10} {w.missing_fraction:.1%}"
+        )
+    _print_resources(data["samples"], report.windows[0].start_ms / 1000)
+    main = report.main
+    print(
+        f"floor: a bare confluent-kafka consumer drained {report.floor_records:,} input records at "
+        f"{report.floor_eps:,.0f}/s; persona end to end = {main.throughput_eps / report.floor_eps:.1%} of it"
+    )
+    if cfg.step_rates:
+        held = report.highest_held_eps
+        print(
+            "highest offered rate held with p99 event → Paimon ≤ 30 s: "
+            + ("none" if held is None else f"{held:,.0f} records/s")
+        )
+    if cfg.profile_enrich is not None and cfg.profile_enrich.exists():
+        from persona.benchkit.profile import summarize
+
+        summary = summarize(cfg.profile_enrich, limit=30)
+        top = cfg.profile_enrich.with_suffix(".top.txt")
+        top.write_text(summary + "\n")
+        print(f"enrich profile (py-spy, measured window): {cfg.profile_enrich}; summary {top}")
+    if args.plots is not None:
+        from persona.benchkit.plots import plot_report
+
+        for p in plot_report(data, args.plots, f"bench-{report.tag}"):
+            print(f"plot: {p}")
+    print(f"report: {path} ({time.monotonic() - started:.0f}s in all)")
+    print(report_line(main.throughput_eps, main.rt_p99_s, main.paimon_p99_s))
+    sys.stdout.flush()
+    return 0
+
+
+def _print_resources(samples: list[dict[str, Any]], window_start_s: float) -> None:
+    """Mean CPU and first/last RSS of each process over the measured part of the run."""
+    measured = [s for s in samples if s["t"] >= window_start_s]
+    if not measured:
+        return
+    parts = []
+    for name in ("cdc", "enrich", "sink", "kafka", "cassandra"):
+        cpu = [s[f"{name}_cpu"] for s in measured if f"{name}_cpu" in s]
+        rss = [s[f"{name}_rss_mib"] for s in measured if f"{name}_rss_mib" in s]
+        if cpu and rss:
+            parts.append(f"{name} {sum(cpu) / len(cpu):.0f}% CPU, RSS {rss[0]:.0f}→{rss[-1]:.0f} MiB")
+    lags = [s.get("enrich_lag", 0) + s.get("sink_lag", 0) + s.get("cdc_lag", 0) for s in measured]
+    print("resources while measured: " + "; ".join(parts))
+    print(f"consumer lag (all flows, records): max {max(lags):,}, last {lags[-1]:,}")
