@@ -38,6 +38,8 @@ def test_batched_reads_sellable_and_unknown(stack: StackSettings, table: str) ->
             f"S{i}": max(0, 10 - i) for i in range(0, 300, 7)
         }, "rows beyond S299 do not exist: absent from the result (unknown)"
         assert found["S7"].updated_at is not None
+        many = store.read_many([f"S{i}" for i in range(350)])  # several IN-chunks of 100
+        assert set(many) == {f"S{i}" for i in range(300)}
         cache = InventoryCache(store, ttl_seconds=60)
         assert cache.sellable(["S1", "S20", "NOPE"]) == {"S1": 9, "S20": 0, "NOPE": None}
         assert cache.stats.reads == 1

@@ -45,12 +45,17 @@ class StockAfterChange(DictInventory):
 
 def test_sku_index_requests_redecisions_only_for_customers_currently_offered_the_sku() -> None:
     step = step_sku_index(SETTINGS, clock=lambda: 1_800_000_000.0)
-    state, out = step(None, Offered(customer_id=1, version=1, recommended=True))
-    state, out = step(state, Offered(customer_id=2, version=4, recommended=True))
-    # Customer 2's newer decision no longer offers it.
-    state, out = step(state, Offered(customer_id=2, version=5, recommended=False))
-    # A stale "not offered" (older version) does not remove customer 1.
-    state, out = step(state, Offered(customer_id=1, version=0, recommended=False))
+    state, out = step(None, (Offered(customer_id=1, version=1, recommended=True),))
+    # In one batch: customer 2 is offered it, then its newer decision no longer offers it; a stale
+    # "not offered" (older version) does not remove customer 1.
+    state, out = step(
+        state,
+        (
+            Offered(customer_id=2, version=4, recommended=True),
+            Offered(customer_id=2, version=5, recommended=False),
+            Offered(customer_id=1, version=0, recommended=False),
+        ),
+    )
     assert state == {1: 1} and out == []
     # Still sellable: nothing to do.
     state, out = step(state, InventoryRow("A", 5, 1))

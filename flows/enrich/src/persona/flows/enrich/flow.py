@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import bytewax.operators as op
 import msgspec
@@ -81,8 +81,7 @@ class EnrichState:
         return self
 
 
-@dataclass(frozen=True, slots=True)
-class Pending:
+class Pending(NamedTuple):
     """An event ready to decide: the customer's state as of this event and its version."""
 
     event: BehaviorEvent
@@ -90,9 +89,11 @@ class Pending:
     version: int
 
 
-@dataclass(frozen=True, slots=True)
-class Offered:
-    """Index update: as of ``version``, customer ``customer_id`` is (or is no longer) offered the SKU."""
+class Offered(NamedTuple):
+    """Index update: as of ``version``, customer ``customer_id`` is (or is no longer) offered the SKU.
+
+    A NamedTuple (built in C), not a frozen dataclass: one is made per candidate SKU of every decision.
+    """
 
     customer_id: int
     version: int
@@ -162,7 +163,7 @@ def step_customer(
     return mapper
 
 
-Decided = tuple[str, RawMessage] | tuple[str, tuple[str, Offered]]
+Decided = tuple[str, RawMessage] | tuple[str, tuple[str, tuple[Offered, ...]]]
 
 
 def decide_batch(
@@ -183,15 +184,20 @@ def decide_batch(
         stock = inventory.sellable(skus)
         now_ms = int(clock() * 1000)
         out: list[Decided] = []
+        # Index updates grouped per SKU for the whole batch: one item per SKU through the keyed
+        # index step instead of one per candidate (per-item operator overhead dominated otherwise).
+        offers: dict[str, list[Offered]] = {}
         for key, pending in batch:
             event = pending.event
             decision, audit = decide(event, profiles.get(event.user_id), pending.state, stock, config, now_ms)
             value = encode_envelope(DecisionEnvelope(pending.version, decision, audit))
             out.append(("decision", KafkaSinkMessage(key=key.encode(), value=value, topic=topic)))
-            offered = set(decision.recommendation)
+            offered = decision.recommendation
+            prefix = config.recommendation_prefix
             for candidate in audit.candidates:
-                rec = config.recommendation_prefix + candidate.sku_id in offered
-                out.append(("index", (candidate.sku_id, Offered(event.user_id, pending.version, rec))))
+                offer = Offered(event.user_id, pending.version, prefix + candidate.sku_id in offered)
+                offers.setdefault(candidate.sku_id, []).append(offer)
+        out.extend(("index", (sku, tuple(updates))) for sku, updates in offers.items())
         return out
 
     return mapper
@@ -200,7 +206,8 @@ def decide_batch(
 def step_sku_index(
     settings: PipelineSettings, clock: Callable[[], float]
 ) -> Callable[
-    [dict[int, int] | None, Offered | InventoryRow], tuple[dict[int, int] | None, list[RawMessage]]
+    [dict[int, int] | None, tuple[Offered, ...] | InventoryRow],
+    tuple[dict[int, int] | None, list[RawMessage]],
 ]:
     """Per SKU: which customers' current recommendation holds it (customer -> version that did).
 
@@ -209,16 +216,18 @@ def step_sku_index(
     topic = settings.topics.redecide
 
     def mapper(
-        offered_to: dict[int, int] | None, item: Offered | InventoryRow
+        offered_to: dict[int, int] | None, item: tuple[Offered, ...] | InventoryRow
     ) -> tuple[dict[int, int] | None, list[RawMessage]]:
+        # This step owns its dict (nothing else holds it), so it is updated in place.
         offered_to = offered_to if offered_to is not None else {}
-        if isinstance(item, Offered):
-            known = offered_to.get(item.customer_id)
-            if item.recommended:
-                if known is None or item.version >= known:
-                    offered_to = {**offered_to, item.customer_id: item.version}
-            elif known is not None and item.version > known:
-                offered_to = {k: v for k, v in offered_to.items() if k != item.customer_id}
+        if isinstance(item, tuple):
+            for offer in item:
+                known = offered_to.get(offer.customer_id)
+                if offer.recommended:
+                    if known is None or offer.version >= known:
+                        offered_to[offer.customer_id] = offer.version
+                elif known is not None and offer.version > known:
+                    del offered_to[offer.customer_id]
             return (offered_to or None), []
         if item.sellable > 0 or not offered_to:
             return (offered_to or None), []
