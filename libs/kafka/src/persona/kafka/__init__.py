@@ -1,12 +1,12 @@
 """persona.kafka: the one adapter to Kafka (confluent-kafka) outside the Bytewax connectors.
 
-Producers and consumers for the generator, the demo, tests and benchmarks, and consumer-lag
-measurement. Topic names are contracts of DESIGN §3 and live in ``topics``.
+Producers and consumers for the generator, the demo, tests and benchmarks (consumer lag comes from
+each flow's Bytewax recovery store: persona.pipeline.runner.committed_input_offsets).
+Topic names are contracts of DESIGN §3 and live in ``topics``.
 """
 
 from persona.kafka.client import (
     ConsumedRecord,
-    consumer_lag,
     end_offsets,
     make_producer,
     produce_all,
@@ -17,7 +17,6 @@ from persona.kafka.topics import Topics
 __all__ = [
     "ConsumedRecord",
     "Topics",
-    "consumer_lag",
     "end_offsets",
     "make_producer",
     "produce_all",

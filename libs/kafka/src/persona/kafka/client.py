@@ -141,18 +141,3 @@ def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
         return result
     finally:
         consumer.close()
-
-
-def consumer_lag(bootstrap: str, group_id: str, topic: str) -> dict[int, int]:
-    """Per-partition lag of a consumer group: end offset minus committed offset."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group_id})
-    try:
-        ends = end_offsets(bootstrap, topic)
-        committed = consumer.committed([TopicPartition(topic, p) for p in ends], timeout=10)
-        lag = {}
-        for tp in committed:
-            position = tp.offset if tp.offset >= 0 else 0
-            lag[tp.partition] = max(0, ends[tp.partition] - position)
-        return lag
-    finally:
-        consumer.close()

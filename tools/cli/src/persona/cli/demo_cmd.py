@@ -22,6 +22,7 @@ from typing import Any
 
 from confluent_kafka import Consumer
 
+from persona.benchkit.stats import percentile
 from persona.cli.generate_cmd import add_generator_args, generator_config, local_pipeline_env, seed_stores
 from persona.cli.segments_cmd import format_table
 from persona.contracts import Ok, parse_decision_message
@@ -48,14 +49,6 @@ def register(subparsers: Any) -> None:
         "--commit-interval", type=float, default=5.0, help="Paimon commit interval of the sink"
     )
     parser.set_defaults(func=run)
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
 
 
 @dataclass
