@@ -78,3 +78,23 @@ def test_size_bound_evicts_instead_of_growing() -> None:
         clock.now += 0.01
         cache.sellable([str(i)])
     assert len(cache._entries) <= 10
+
+
+def test_an_inventory_change_replaces_the_cached_stock_without_a_read_and_late_older_ones_are_ignored() -> (
+    None
+):
+    from persona.contracts import InventoryRow
+
+    clock = FakeClock()
+    reader = RecordingReader({"a": (20, 5)})
+    cache = InventoryCache(reader, ttl_seconds=5, clock=clock)
+    assert cache.sellable(["a"]) == {"a": 15}
+    cache.record_change(InventoryRow("a", 4, 4, updated_at_ms=2_000))
+    assert cache.sellable(["a"]) == {"a": 0}, "the change's own quantities, not the projection's"
+    cache.record_change(InventoryRow("a", 9, 0, updated_at_ms=1_000))  # older than the one recorded
+    assert cache.sellable(["a"]) == {"a": 0}
+    cache.record_change(InventoryRow("new", 7, 2))  # unknown SKU, no updated_at: applies
+    assert cache.sellable(["new"]) == {"new": 5}
+    assert reader.calls == [["a"]]
+    clock.now += 5  # a recorded change expires like a read: the projection is asked again
+    assert cache.sellable(["a"]) == {"a": 15} and reader.calls[-1] == ["a"]

@@ -1,29 +1,32 @@
 """DESIGN §5: when a SKU becomes unsellable, customers whose current recommendation holds it are
-re-decided. The enrich flow keeps a per-SKU index of who is offered what, turns an unsellable
-``inventory_changes`` record into ``redecide`` requests, and decides those customers again."""
+re-decided. Each enrich shard keeps an index of which of its customers are offered which SKU; an
+``inventory_changes`` record reaches every shard, replaces the SKU's cached stock, and a shard
+re-decides its customers offered a now unsellable SKU at once."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import dataclasses
+import pickle
 
-import msgspec
 import orjson
-from bytewax.connectors.kafka import KafkaSinkMessage, KafkaSourceMessage
+import pytest
 from bytewax.testing import TestingSink, TestingSource, run_main
+from flow_io import batches, records
 from test_flows_golden import DictInventory, DictProfiles
 
-from persona.contracts import InventoryRow
+from persona.contracts import BehaviorEvent, InventoryRow, parse_behavior_event
+from persona.contracts.result import Ok
 from persona.flows import enrich
-from persona.flows.enrich.flow import Offered, Redecide, step_sku_index
-from persona.pipeline import PipelineSettings, decode_envelope
+from persona.flows.enrich import CustomerShard, ShardSnapshot
+from persona.flows.enrich.flow import EnrichContext
+from persona.pipeline import DecisionEnvelope, PipelineSettings, decode_envelope
+from persona.pipeline.kafka_wiring import OutRecord
 
 SETTINGS = PipelineSettings()
 
 
-def _event(
-    event_id: str, customer: int, sku: str, second: int
-) -> KafkaSourceMessage[bytes | None, bytes | None]:
-    value = orjson.dumps(
+def _event_json(event_id: str, customer: int, sku: str, second: int) -> bytes:
+    return orjson.dumps(
         {
             "event_id": event_id,
             "user_id": customer,
@@ -32,80 +35,143 @@ def _event(
             "event_time": f"2026-11-20T10:00:{second:02d}Z",
         }
     )
-    return KafkaSourceMessage(key=str(customer).encode(), value=value, topic=SETTINGS.topics.behavior_events)
 
 
-class StockAfterChange(DictInventory):
-    """Stock as Cassandra would show it: an invalidated SKU (its change arrived) reads as sold out."""
-
-    def invalidate(self, sku_id: str) -> None:
-        super().invalidate(sku_id)
-        self.stock[sku_id] = 0
+def _event(event_id: str, customer: int, sku: str, second: int) -> BehaviorEvent:
+    parsed = parse_behavior_event(_event_json(event_id, customer, sku, second))
+    assert isinstance(parsed, Ok)
+    return parsed.value
 
 
-def test_sku_index_requests_redecisions_only_for_customers_currently_offered_the_sku() -> None:
-    step = step_sku_index(SETTINGS, clock=lambda: 1_800_000_000.0)
-    state, out = step(None, (Offered(customer_id=1, version=1, recommended=True),))
-    # In one batch: customer 2 is offered it, then its newer decision no longer offers it; a stale
-    # "not offered" (older version) does not remove customer 1.
-    state, out = step(
-        state,
-        (
-            Offered(customer_id=2, version=4, recommended=True),
-            Offered(customer_id=2, version=5, recommended=False),
-            Offered(customer_id=1, version=0, recommended=False),
-        ),
+def _decided(out: list[OutRecord]) -> list[DecisionEnvelope]:
+    return [decode_envelope(v or b"") for t, _k, v in out if t == SETTINGS.topics.segment_decisions]
+
+
+def _shard(inventory: DictInventory, resume: ShardSnapshot | None = None) -> CustomerShard:
+    ctx = EnrichContext(SETTINGS, DictProfiles({}), inventory, clock=lambda: 1_800_000_000.0)
+    return CustomerShard(ctx, resume)
+
+
+def _run(shard: CustomerShard, *items: object) -> list[OutRecord]:
+    out, keep = shard.on_batch([list(items)])  # type: ignore[list-item]
+    assert keep is CustomerShard.RETAIN
+    return [r for batch in out for r in batch]
+
+
+def test_unsellable_change_redecides_exactly_the_customers_currently_offered_the_sku() -> None:
+    inventory = DictInventory({"A": 4, "B": 9})
+    shard = _shard(inventory)
+    first = _decided(
+        _run(shard, _event("e-1", 7, "B", 1), _event("e-2", 7, "A", 2), _event("e-3", 8, "B", 3))
     )
-    assert state == {1: 1} and out == []
-    # Still sellable: nothing to do.
-    state, out = step(state, InventoryRow("A", 5, 1))
-    assert out == [] and state == {1: 1}
-    state, out = step(state, InventoryRow("A", 5, 5, updated_at_ms=1_700_000_000_000))
-    assert state is None
-    assert [(m.topic, m.key) for m in out] == [(SETTINGS.topics.redecide, b"1")]
-    assert orjson.loads(out[0].value or b"") == {
-        "customer_id": 1,
-        "sku_id": "A",
-        "since_version": 1,
-        "changed_at_ms": 1_700_000_000_000,
-    }
+    assert [(d.audit.event_id, d.version, d.decision.recommendation) for d in first] == [
+        ("e-1", 1, ("sku:B",)),
+        ("e-2", 2, ("sku:A", "sku:B")),
+        ("e-3", 1, ("sku:B",)),
+    ]
+    assert shard.offered_to == {"A": {7}, "B": {7, 8}}
+
+    # Still sellable: the stock is recorded, nobody is re-decided.
+    assert _run(shard, InventoryRow("A", 5, 1, updated_at_ms=1_700_000_000_000)) == []
+    # Sold out (available == reserved): customer 7 is re-decided from its last event, 8 is not.
+    sold_out = InventoryRow("A", 3, 3, updated_at_ms=1_700_000_000_001)
+    again = _decided(_run(shard, sold_out))
+    assert inventory.changes[-1] == sold_out
+    assert [(d.audit.event_id, d.version, d.decision.recommendation) for d in again] == [
+        ("e-2~redecide-3", 3, ("sku:B",)),
+    ]
+    assert again[0].audit.event_time_ms == first[1].audit.event_time_ms, "same inputs as the last decision"
+    assert shard.offered_to == {"B": {7, 8}}
+    # A second sell-out of the same SKU finds nobody offered it.
+    assert _run(shard, sold_out) == []
 
 
-def test_unsellable_change_emits_redecide_and_a_redecide_request_decides_again() -> None:
-    inventory = StockAfterChange({"A": 4, "B": 9})
-    out: list[KafkaSinkMessage[bytes | None, bytes | None]] = []
+def test_a_customer_whose_newer_decision_dropped_the_sku_is_not_redecided() -> None:
+    inventory = DictInventory({"A": 4, "B": 9})
+    shard = _shard(inventory)
+    _run(shard, _event("e-1", 7, "A", 1))
+    assert shard.offered_to == {"A": {7}}
+    # A goes out of stock as Cassandra sees it (no change record yet): the next decision drops it.
+    inventory.stock["A"] = 0
+    _run(shard, _event("e-2", 7, "B", 2))
+    assert shard.offered_to == {"B": {7}} and shard.offered == {7: ("B",)}
+    assert _run(shard, InventoryRow("A", 0, 0)) == []
+
+
+def test_decisions_before_a_change_in_the_same_batch_see_the_stock_before_it() -> None:
+    inventory = DictInventory({"A": 4})
+    shard = _shard(inventory)
+    out = _decided(_run(shard, _event("e-1", 7, "A", 1), InventoryRow("A", 1, 1), _event("e-2", 7, "A", 2)))
+    assert [(d.audit.event_id, d.decision.recommendation) for d in out] == [
+        ("e-1", ("sku:A",)),
+        ("e-1~redecide-2", ()),
+        ("e-2", ()),
+    ]
+    assert [d.version for d in out] == [1, 2, 3]
+
+
+def test_a_restored_shard_rebuilds_its_offer_index_and_keeps_versions() -> None:
+    inventory = DictInventory({"A": 4, "B": 9})
+    shard = _shard(inventory)
+    _run(shard, _event("e-1", 7, "A", 1), _event("e-2", 8, "B", 2))
+    snapshot = pickle.loads(pickle.dumps(shard.snapshot()))  # as Bytewax recovery stores it
+    restored = _shard(inventory, snapshot)
+    assert restored.offered_to == shard.offered_to == {"A": {7}, "B": {8}}
+    again = _decided(_run(restored, InventoryRow("A", 0, 0)))
+    assert [(d.audit.event_id, d.version) for d in again] == [("e-1~redecide-2", 2)]
+    # A duplicate of an event decided before the snapshot is still recognised.
+    assert _run(restored, _event("e-2", 8, "B", 2)) == []
+
+
+def test_a_snapshot_does_not_change_when_the_shard_goes_on() -> None:
+    shard = _shard(DictInventory({"A": 4}))
+    _run(shard, _event("e-1", 7, "A", 1))
+    snapshot = shard.snapshot()
+    _run(shard, _event("e-2", 7, "A", 2), _event("e-3", 9, "A", 3))
+    assert set(snapshot.customers) == {7} and snapshot.customers[7].version == 1
+
+
+def test_restoring_state_of_another_shard_count_fails_with_a_clear_error() -> None:
+    shard = _shard(DictInventory({}))
+    snapshot = dataclasses.replace(shard.snapshot(), shards=SETTINGS.enrich_shards + 1)
+    with pytest.raises(RuntimeError, match="PERSONA_ENRICH_SHARDS"):
+        _shard(DictInventory({}), snapshot)
+
+
+def test_through_the_flow_a_change_reaches_every_shard() -> None:
+    # Customers 7 and 8 live in different shards; both are offered A, and both are re-decided.
+    settings = dataclasses.replace(SETTINGS, enrich_shards=4)
+    assert 7 % 4 != 8 % 4
+    inventory = DictInventory({"A": 4, "B": 9})
     change = orjson.dumps(
         {"sku_id": "A", "available_qty": 3, "reserved_qty": 3, "updated_at": 1_700_000_000_000}
     )
-    request = Redecide(customer_id=7, sku_id="A", since_version=2, changed_at_ms=1_700_000_000_000)
-    stream = [
-        _event("e-1", 7, "B", 1),
-        _event("e-2", 7, "A", 2),
-        _event("e-3", 8, "B", 3),
-        KafkaSourceMessage(key=b"A", value=change, topic=SETTINGS.topics.inventory_changes),
-        KafkaSourceMessage(key=b"7", value=msgspec.json.encode(request), topic=SETTINGS.topics.redecide),
-    ]
+    stream = batches(
+        [
+            (settings.topics.behavior_events, b"7", _event_json("e-1", 7, "A", 1)),
+            (settings.topics.behavior_events, b"8", _event_json("e-2", 8, "A", 2)),
+            (settings.topics.behavior_events, b"9", _event_json("e-3", 9, "B", 3)),
+            (settings.topics.inventory_changes, b"A", change),
+            (settings.topics.inventory_changes, b"A", b"{not json"),
+        ]
+    )
+    items: list[tuple[str, list[OutRecord]]] = []
     flow = enrich.build_flow(
-        SETTINGS,
-        TestingSource(stream, batch_size=1),
-        TestingSink(out),
+        settings,
+        TestingSource(stream),
+        TestingSink(items),
         profiles=DictProfiles({}),
         inventory=inventory,
         clock=lambda: 1_800_000_000.0,
     )
-    # One epoch per source batch (of one item): each item passes every step before the next one.
-    run_main(flow, epoch_interval=timedelta(0))
-    requests = [orjson.loads(m.value or b"") for m in out if m.topic == SETTINGS.topics.redecide]
-    assert requests == [
-        {"customer_id": 7, "sku_id": "A", "since_version": 2, "changed_at_ms": 1_700_000_000_000}
-    ]
-    assert inventory.invalidated == ["A"]
-    decided = [decode_envelope(m.value or b"") for m in out if m.topic == SETTINGS.topics.segment_decisions]
-    assert [(d.audit.event_id, d.version) for d in decided if d.decision.customer_id == 7][:2] == [
-        ("e-1", 1),
-        ("e-2", 2),
-    ]
-    assert decided[1].decision.recommendation == ("sku:A", "sku:B")
-    again = [d for d in decided if d.audit.event_id.startswith("e-2~redecide")]
-    assert len(again) == 1 and again[0].version == 3
-    assert again[0].decision.recommendation == ("sku:B",), "the sold-out SKU is no longer offered"
+    run_main(flow)
+    out = records(items)
+    again = sorted(
+        (d.decision.customer_id, d.audit.event_id, d.decision.recommendation)
+        for d in (decode_envelope(v or b"") for t, _k, v in out if t == settings.topics.segment_decisions)
+        if "~redecide" in d.audit.event_id
+    )
+    assert again == [(7, "e-1~redecide-2", ()), (8, "e-2~redecide-2", ())]
+    assert [k for t, k, _v in out if t == "inventory_changes.dlq"] == [b"A"]
+    # Every shard recorded the change (the cache is per process; recording it again is harmless).
+    assert len(inventory.changes) == settings.enrich_shards

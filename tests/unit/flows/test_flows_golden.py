@@ -13,23 +13,23 @@ from pathlib import Path
 
 import orjson
 import pytest
-from bytewax.connectors.kafka import KafkaSinkMessage, KafkaSourceMessage
 from bytewax.testing import TestingSink, TestingSource, run_main
+from flow_io import batches, records
 
 from persona.contracts import (
     CustomerProfile,
+    InventoryRow,
     Ok,
     parse_behavior_event,
     parse_customer_profile,
+    parse_decision_message,
     parse_dlq_record,
     parse_inventory_row,
     parse_order_change,
 )
 from persona.flows import cdc, enrich
-from persona.flows.sink import audit_row, segment_row
 from persona.pipeline import PipelineSettings, decode_envelope
-
-Raw = KafkaSinkMessage[bytes | None, bytes | None]
+from persona.pipeline.kafka_wiring import OutRecord
 
 
 def golden_dir() -> Path:
@@ -55,37 +55,37 @@ class DictInventory:
     def __init__(self, sellable: dict[str, int]) -> None:
         self.stock = sellable
         self.batches: list[set[str]] = []
-        self.invalidated: list[str] = []
+        self.changes: list[InventoryRow] = []
 
     def sellable(self, sku_ids: Iterable[str]) -> dict[str, int | None]:
         asked = set(sku_ids)
         self.batches.append(asked)
         return {s: self.stock.get(s) for s in asked}
 
-    def invalidate(self, sku_id: str) -> None:
-        self.invalidated.append(sku_id)
+    def record_change(self, row: InventoryRow) -> None:
+        self.changes.append(row)
+        self.stock[row.sku_id] = row.sellable
 
 
 def _lines(path: Path) -> list[bytes]:
     return [line for line in path.read_bytes().splitlines() if line.strip()]
 
 
-def _run_cdc(settings: PipelineSettings, lines: list[bytes]) -> list[Raw]:
-    out: list[Raw] = []
-    messages = [KafkaSourceMessage(key=None, value=v, topic=settings.topics.orders_cdc) for v in lines]
+def _run_cdc(settings: PipelineSettings, lines: list[bytes]) -> list[OutRecord]:
+    out: list[tuple[str, list[OutRecord]]] = []
+    messages = batches((settings.topics.orders_cdc, None, v) for v in lines)
     run_main(cdc.build_flow(settings, TestingSource(messages), TestingSink(out)))
-    return out
+    return records(out)
 
 
-def _time_of(
-    msg: KafkaSourceMessage[bytes | None, bytes | None], settings: PipelineSettings
-) -> tuple[int, int]:
+def _time_of(msg: OutRecord, settings: PipelineSettings) -> tuple[int, int]:
     # Processing order of DESIGN/replay: by time, order changes first on ties, file order otherwise.
-    if msg.topic == settings.topics.order_facts:
-        fact = parse_order_change(msg.value or b"")
+    topic, _key, value = msg
+    if topic == settings.topics.order_facts:
+        fact = parse_order_change(value or b"")
         assert isinstance(fact, Ok)
         return (fact.value.ts_ms, 0)
-    event = parse_behavior_event(msg.value or b"")
+    event = parse_behavior_event(value or b"")
     return (event.value.event_time_ms, 1) if isinstance(event, Ok) else (0, 1)
 
 
@@ -93,20 +93,15 @@ def test_cdc_then_enrich_reproduce_the_golden_decisions() -> None:
     golden = golden_dir()
     settings = PipelineSettings()
     facts = _run_cdc(settings, _lines(golden / "orders.jsonl"))
-    order_dlq = [m for m in facts if m.topic == "orders_cdc.dlq"]
-    order_facts = [m for m in facts if m.topic == settings.topics.order_facts]
+    order_dlq = [m for m in facts if m[0] == "orders_cdc.dlq"]
+    order_facts = [m for m in facts if m[0] == settings.topics.order_facts]
     assert order_facts
-    for m in order_facts:
-        fact = parse_order_change(m.value or b"")
-        assert isinstance(fact, Ok) and m.key == str(fact.value.customer_id).encode(), "keyed by customer"
+    for _topic, key, value in order_facts:
+        fact = parse_order_change(value or b"")
+        assert isinstance(fact, Ok) and key == str(fact.value.customer_id).encode(), "keyed by customer"
 
-    stream = [
-        KafkaSourceMessage(key=m.key, value=m.value, topic=settings.topics.order_facts) for m in order_facts
-    ]
-    stream += [
-        KafkaSourceMessage(key=None, value=v, topic=settings.topics.behavior_events)
-        for v in _lines(golden / "events.jsonl")
-    ]
+    stream = list(order_facts)
+    stream += [(settings.topics.behavior_events, None, v) for v in _lines(golden / "events.jsonl")]
     stream.sort(key=lambda m: _time_of(m, settings))  # stable: file order kept on ties
 
     profiles = {}
@@ -121,19 +116,21 @@ def test_cdc_then_enrich_reproduce_the_golden_decisions() -> None:
             stock[row.value.sku_id] = row.value.sellable
     inventory = DictInventory(stock)
 
-    out: list[Raw] = []
+    items: list[tuple[str, list[OutRecord]]] = []
+    polled = batches(stream)
     flow = enrich.build_flow(
         settings,
-        TestingSource(stream, batch_size=64),
-        TestingSink(out),
+        TestingSource(polled),
+        TestingSink(items),
         profiles=DictProfiles(profiles),
         inventory=inventory,
         clock=lambda: 1_800_000_000.0,
     )
     run_main(flow)
+    out = records(items)
 
-    decisions = [decode_envelope(m.value or b"") for m in out if m.topic == settings.topics.segment_decisions]
-    dlq = [m for m in out if m.topic == "behavior_events.dlq"]
+    decisions = [decode_envelope(m[2] or b"") for m in out if m[0] == settings.topics.segment_decisions]
+    dlq = [m for m in out if m[0] == "behavior_events.dlq"]
     expected = [orjson.loads(line) for line in _lines(golden / "expected.jsonl")]
 
     got = {env.audit.event_id: env for env in decisions}
@@ -158,19 +155,25 @@ def test_cdc_then_enrich_reproduce_the_golden_decisions() -> None:
     # Every line that is not a valid event is in the DLQ with its reason and original bytes.
     invalid = [v for v in _lines(golden / "events.jsonl") if not isinstance(parse_behavior_event(v), Ok)]
     assert len(dlq) == len(invalid) > 0
-    records = [parse_dlq_record(m.value or b"") for m in dlq]
-    assert all(isinstance(r, Ok) and r.value.reason for r in records)
-    assert sorted(r.value.raw for r in records if isinstance(r, Ok)) == sorted(invalid)
+    dead = [parse_dlq_record(m[2] or b"") for m in dlq]
+    assert all(isinstance(r, Ok) and r.value.reason for r in dead)
+    assert sorted(r.value.raw for r in dead if isinstance(r, Ok)) == sorted(invalid)
     invalid_orders = [v for v in _lines(golden / "orders.jsonl") if not isinstance(parse_order_change(v), Ok)]
     assert len(order_dlq) == len(invalid_orders)
 
-    # Inventory was read in batches, not per event.
-    assert len(inventory.batches) < len(decisions) / 4
+    # Inventory was read in batches, not per event: at most one lookup per shard per polled batch.
+    assert len(inventory.batches) <= settings.enrich_shards * len(polled) < len(decisions)
 
-    # The sink's Paimon rows carry what the audit needs.
-    row = audit_row(decisions[0])
-    assert row["event_id"] == decisions[0].audit.event_id and row["rule"]
-    assert segment_row(decisions[0])["version"] == decisions[0].version
+    # Each decision is on marketing_segments_rt as the enrich flow makes it: same row, same version,
+    # keyed by customer, in the same order as the decisions.
+    rt = [m for m in out if m[0] == settings.topics.marketing_segments_rt]
+    assert len(rt) == len(decisions)
+    for (_topic, key, value), env in zip(rt, decisions, strict=True):
+        message = parse_decision_message(value or b"")
+        assert isinstance(message, Ok), value
+        assert key == str(env.decision.customer_id).encode()
+        assert message.value.version == env.version
+        assert message.value.decision == env.decision
 
 
 def test_a_redelivered_event_gets_no_second_decision() -> None:
@@ -193,11 +196,11 @@ def test_a_redelivered_event_gets_no_second_decision() -> None:
             "event_time": "2026-11-20T10:00:01Z",
         }
     )
-    stream = [
-        KafkaSourceMessage(key=b"7", value=v, topic=settings.topics.behavior_events)
-        for v in (event, other, event)
-    ]
-    out: list[Raw] = []
+    # The repeat comes in a later poll, as a redelivery would.
+    stream = batches([(settings.topics.behavior_events, b"7", v) for v in (event, other)]) + batches(
+        [(settings.topics.behavior_events, b"7", event)]
+    )
+    out: list[tuple[str, list[OutRecord]]] = []
     run_main(
         enrich.build_flow(
             settings,
@@ -208,7 +211,9 @@ def test_a_redelivered_event_gets_no_second_decision() -> None:
             clock=lambda: 1_800_000_000.0,
         )
     )
-    decided = [decode_envelope(m.value or b"") for m in out]
+    decided = [
+        decode_envelope(m[2] or b"") for m in records(out) if m[0] == settings.topics.segment_decisions
+    ]
     assert [(d.audit.event_id, d.version, d.decision.recommendation) for d in decided] == [
         ("e-1", 1, ("sku:A",)),
         ("e-2", 2, ("sku:A",)),

@@ -226,7 +226,7 @@ class Offsets:
 def flow_inputs(topics: Topics) -> dict[str, list[str]]:
     return {
         "cdc": [topics.orders_cdc],
-        "enrich": [topics.behavior_events, topics.order_facts, topics.inventory_changes, topics.redecide],
+        "enrich": [topics.behavior_events, topics.order_facts, topics.inventory_changes],
         "sink": [topics.segment_decisions],
     }
 

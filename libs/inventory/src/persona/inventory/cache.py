@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from persona.contracts import InventoryRow
 from persona.inventory.cassandra_store import InventoryReadError
 from persona.inventory.protocol import InventoryReader
 
@@ -44,6 +45,8 @@ class InventoryCache:
         self._max_entries = max_entries
         # sku -> (expires_at, sellable or None when the SKU does not exist)
         self._entries: dict[str, tuple[float, int | None]] = {}
+        # sku -> updated_at of the newest inventory change recorded, to ignore late older ones
+        self._changed_at: dict[str, int] = {}
         self.stats = CacheStats()
 
     def sellable(self, sku_ids: Iterable[str]) -> dict[str, int | None]:
@@ -82,6 +85,23 @@ class InventoryCache:
             self._entries[sku] = (expires, value)
             result[sku] = value
         return result
+
+    def record_change(self, row: InventoryRow) -> None:
+        """An ``inventory_changes`` record: its quantities are the SKU's stock from now on, for a TTL.
+
+        The change itself is used rather than a re-read, so a projection that lags the change topic
+        cannot hand the old stock back. A change older (``updated_at``) than one already recorded for
+        the SKU is ignored; a change without ``updated_at`` always applies.
+        """
+        at = row.updated_at_ms
+        if at is not None:
+            last = self._changed_at.get(row.sku_id)
+            if last is not None and at < last:
+                return
+            self._changed_at[row.sku_id] = at
+        if len(self._entries) >= self._max_entries:
+            self._evict_expired(self._clock())
+        self._entries[row.sku_id] = (self._clock() + self._ttl, row.sellable)
 
     def invalidate(self, sku_id: str) -> None:
         """Forget one SKU (an ``inventory_changes`` record says it changed)."""

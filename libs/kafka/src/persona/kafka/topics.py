@@ -14,11 +14,8 @@ class Topics:
     inventory_changes: str = "inventory_changes"
     # cdc flow -> enrich flow: normalized order facts keyed by customer_id.
     order_facts: str = "order_facts"
-    # enrich flow -> sink flow: each decision with its audit record.
+    # enrich flow -> sink flow: each decision with its audit record, for Paimon.
     segment_decisions: str = "segment_decisions"
-    # enrich flow -> itself: customers to re-decide because a SKU they are offered became unsellable
-    # (Bytewax dataflows are acyclic, so the loop goes through Kafka).
-    redecide: str = "redecide"
     marketing_segments_rt: str = "marketing_segments_rt"
 
     @classmethod
@@ -38,7 +35,6 @@ class Topics:
             self.inventory_changes,
             self.order_facts,
             self.segment_decisions,
-            self.redecide,
         ]
 
     def all_topics(self) -> list[str]:

@@ -38,6 +38,8 @@ class TableWriter:
         last = warehouse.last_commit_identifier(table_name, commit_user)
         self._next_identifier = 1 if last is None else last + 1
         self._rows: list[Mapping[str, Any]] = []
+        self._tables: list[pa.Table] = []
+        self._table_rows = 0
 
     def _table_arrow_schema(self) -> pa.Schema:
         from pypaimon.schema.data_types import PyarrowFieldParser
@@ -55,7 +57,7 @@ class TableWriter:
 
     @property
     def pending(self) -> int:
-        return len(self._rows)
+        return len(self._rows) + self._table_rows
 
     def add(self, row: Mapping[str, Any]) -> None:
         self._rows.append(row)
@@ -63,22 +65,35 @@ class TableWriter:
     def extend(self, rows: Iterable[Mapping[str, Any]]) -> None:
         self._rows.extend(rows)
 
+    def add_arrow(self, table: pa.Table) -> None:
+        """Buffer rows already in columns; ``table`` must have this writer's ``schema``."""
+        if table.schema != self._schema:
+            raise ValueError(f"{self.table_name}: rows with schema {table.schema} do not match the table's")
+        if table.num_rows:
+            self._tables.append(table)
+            self._table_rows += table.num_rows
+
     def commit(self) -> CommitResult | None:
         """Write the buffered rows as one snapshot; nothing to write means no snapshot."""
-        if not self._rows:
+        if not self._rows and not self._tables:
             return None
         started = time.perf_counter()
-        names = set(self._schema.names)
-        # Columns added by schema evolution after this writer's rows were built read as null.
-        rows = [{k: v for k, v in row.items() if k in names} for row in self._rows]
-        data = pa.Table.from_pylist(rows, schema=self._schema)
+        tables = list(self._tables)
+        if self._rows:
+            names = set(self._schema.names)
+            # Columns added by schema evolution after this writer's rows were built read as null.
+            rows = [{k: v for k, v in row.items() if k in names} for row in self._rows]
+            tables.append(pa.Table.from_pylist(rows, schema=self._schema))
+        data = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
         identifier = self._next_identifier
         self._write.write_arrow(data)
         messages = self._write.prepare_commit(identifier)
         self._commit.commit(messages, identifier)
         self._next_identifier += 1
-        count = len(self._rows)
+        count = data.num_rows
         self._rows = []
+        self._tables = []
+        self._table_rows = 0
         return CommitResult(
             rows=count,
             commit_identifier=identifier,

@@ -38,6 +38,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name}={raw!r} is not an integer") from None
 
 
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value <= 0:
+        raise SettingsError(f"{name} must be > 0, got {value}")
+    return value
+
+
 @dataclass(frozen=True, kw_only=True)
 class PipelineSettings:
     kafka_bootstrap: str = "127.0.0.1:9092"
@@ -58,6 +65,9 @@ class PipelineSettings:
     # Kafka consumer group id prefix; the flows commit offsets under it for lag monitoring only
     # (Bytewax recovery, not the group, decides where a flow resumes).
     group_prefix: str = "persona"
+    # The enrich flow keeps customer state in this many shards (customer_id % shards), the unit of
+    # its Bytewax state and of its parallelism across workers. Fixed for the life of a recovery store.
+    enrich_shards: int = 4
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PipelineSettings:
@@ -82,6 +92,7 @@ class PipelineSettings:
             profile_refresh_seconds=_float(env, "PERSONA_PROFILE_REFRESH", 5.0),
             table_suffix=env.get("PERSONA_TABLE_SUFFIX", ""),
             group_prefix=env.get("PERSONA_GROUP_PREFIX", "persona"),
+            enrich_shards=_positive_int(env, "PERSONA_ENRICH_SHARDS", 4),
         )
 
     @property

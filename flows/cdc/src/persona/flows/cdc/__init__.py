@@ -2,10 +2,10 @@
 
     python -m bytewax.run "persona.flows.cdc:build_flow()"
 
-Order facts go to ``order_facts`` (keyed by customer_id, so the enrich flow's customer partitioning
-holds); each is the same Debezium shape, normalized (one row, ``before`` for deletes). Duplicates are
-harmless: the enrich flow keeps the latest change per order id. Bad envelopes go to
-``orders_cdc.dlq`` with the reason and the original bytes.
+Order facts go to ``order_facts`` (keyed by customer_id); each is the same Debezium shape,
+normalized (one row, ``before`` for deletes). Duplicates are harmless: the enrich flow keeps the
+latest change per order id. Bad envelopes go to ``orders_cdc.dlq`` with the reason and the
+original bytes. Like the other flows it moves one item per polled batch.
 """
 
 from __future__ import annotations
@@ -13,29 +13,32 @@ from __future__ import annotations
 from typing import Any
 
 import bytewax.operators as op
-from bytewax.connectors.kafka import KafkaSinkMessage, KafkaSourceMessage
 from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
 from persona.contracts import Err, order_fact_to_debezium_json, parse_order_change
 from persona.pipeline import PipelineSettings
-from persona.pipeline.kafka_wiring import RawMessage, dead_letter, kafka_sink, kafka_source
-
-SourceItem = KafkaSourceMessage[bytes | None, bytes | None]
+from persona.pipeline.kafka_wiring import OutRecord, RawBatch, batch_sink, dead_letter, raw_source
 
 
-def normalize(settings: PipelineSettings, msg: SourceItem) -> RawMessage:
-    """One Debezium envelope -> its order fact on ``order_facts``, or a dead letter."""
-    result = parse_order_change(msg.value or b"")
-    if isinstance(result, Err):
-        return dead_letter(settings.topics.orders_cdc, msg.key, msg.value, result.reason)
-    fact = result.value
-    return KafkaSinkMessage(
-        key=str(fact.customer_id).encode(),
-        value=order_fact_to_debezium_json(fact),
-        topic=settings.topics.order_facts,
-    )
+def normalize(settings: PipelineSettings, batch: RawBatch) -> list[tuple[str, list[OutRecord]]]:
+    """The order facts and dead letters of one polled batch, as one output item."""
+    topic = settings.topics.orders_cdc
+    out: list[OutRecord] = []
+    for key, value in batch.records:
+        if value is None:
+            # Debezium follows a delete with a tombstone (null value) for log compaction.
+            continue
+        result = parse_order_change(value)
+        if isinstance(result, Err):
+            out.append(dead_letter(topic, key, value, result.reason))
+            continue
+        fact = result.value
+        out.append(
+            (settings.topics.order_facts, str(fact.customer_id).encode(), order_fact_to_debezium_json(fact))
+        )
+    return [("out", out)] if out else []
 
 
 def build_flow(
@@ -46,9 +49,7 @@ def build_flow(
     settings = settings or PipelineSettings.from_env()
     flow = Dataflow("persona_cdc")
     # Step ids are part of the recovery contract: every flow's Kafka input is "in".
-    messages = op.input("in", flow, source or kafka_source(settings, [settings.topics.orders_cdc], "cdc"))
-    # Debezium follows a delete with a tombstone (null value) for log compaction: nothing to normalize.
-    changes = op.filter("skip_tombstones", messages, lambda m: m.value is not None)
-    out = op.map("normalize", changes, lambda m: normalize(settings, m))
-    op.output("out", out, sink or kafka_sink(settings))
+    batches = op.input("in", flow, source or raw_source(settings, [settings.topics.orders_cdc], "cdc"))
+    out = op.flat_map("normalize", batches, lambda batch: normalize(settings, batch))
+    op.output("out", out, sink or batch_sink(settings))
     return flow

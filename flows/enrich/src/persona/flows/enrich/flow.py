@@ -1,17 +1,24 @@
-"""Wiring of the enrich flow; the decision itself is ``persona.decisions.decide``."""
+"""Wiring of the enrich flow; the decision itself is ``persona.decisions.decide``.
+
+Items are batches, not records: the source hands over the records of one poll, ``route`` parses them
+and splits them by customer shard (``customer_id % shards``), and one ``stateful_batch`` logic per
+shard (``CustomerShard``) keeps its customers' state, decides, and returns every output record of the
+batch as one item. The per-record work is persona's own (parse, state transition, ``decide``,
+encode); Bytewax moves a few items per poll whatever the rate.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 import bytewax.operators as op
 import msgspec
-from bytewax.connectors.kafka import KafkaSinkMessage, KafkaSourceMessage
 from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
+from bytewax.operators import StatefulBatchLogic
 from bytewax.outputs import Sink
 
 from persona.contracts import (
@@ -20,6 +27,7 @@ from persona.contracts import (
     Err,
     InventoryRow,
     OrderFact,
+    decision_to_json,
     parse_behavior_event,
     parse_inventory_row,
     parse_order_change,
@@ -35,15 +43,13 @@ from persona.decisions import (
     prune_orders,
 )
 from persona.pipeline import DecisionEnvelope, PipelineSettings, encode_envelope
-from persona.pipeline.kafka_wiring import RawMessage, dead_letter, kafka_sink, kafka_source
-
-SourceItem = KafkaSourceMessage[bytes | None, bytes | None]
+from persona.pipeline.kafka_wiring import OutRecord, RawBatch, batch_sink, dead_letter, raw_source
 
 
 class Inventory(Protocol):
     def sellable(self, sku_ids: Iterable[str]) -> dict[str, int | None]: ...
 
-    def invalidate(self, sku_id: str) -> None: ...
+    def record_change(self, row: InventoryRow) -> None: ...
 
 
 class Profiles(Protocol):
@@ -52,33 +58,16 @@ class Profiles(Protocol):
     def maybe_refresh(self) -> bool: ...
 
 
-class Redecide(msgspec.Struct, frozen=True):
-    """A request (on the ``redecide`` topic) to decide a customer again: a SKU they are offered
-    became unsellable. ``since_version`` is the decision that recommended it."""
-
-    customer_id: int
-    sku_id: str
-    since_version: int
-    changed_at_ms: int
-
-
-_redecide_encoder = msgspec.json.Encoder()
-_redecide_decoder = msgspec.json.Decoder(Redecide)
-
-
 @dataclass(frozen=True, slots=True)
 class EnrichState:
-    """Bytewax state per customer: decision state, last version handed out, last decided event."""
+    """Per customer: decision state, last version handed out, last decided event (re-decisions)."""
 
     customer: CustomerState = EMPTY_STATE
     version: int = 0
     last_event: BehaviorEvent | None = None
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> EnrichState:
-        # Bytewax deep-copies every touched state at each snapshot. A state is never mutated (each
-        # transition builds a new one, persona.decisions' states included), so the copy can be
-        # the state itself; the profile showed the deep copy at ~10% of the flow's time.
-        return self
+
+_EMPTY = EnrichState()
 
 
 class Pending(NamedTuple):
@@ -89,163 +78,216 @@ class Pending(NamedTuple):
     version: int
 
 
-class Offered(NamedTuple):
-    """Index update: as of ``version``, customer ``customer_id`` is (or is no longer) offered the SKU.
+ShardItem = BehaviorEvent | OrderFact | InventoryRow
+"""What a shard processes, in arrival order: inventory changes reach every shard."""
 
-    A NamedTuple (built in C), not a frozen dataclass: one is made per candidate SKU of every decision.
+
+@dataclass(frozen=True)
+class ShardSnapshot:
+    """What Bytewax recovery stores per shard. The values are immutable, so a shallow copy of the
+    dicts is a consistent snapshot; the per-SKU index is derived from ``offered`` on restore."""
+
+    shards: int
+    customers: dict[int, EnrichState]
+    # customer -> SKU ids its newest decision recommends (absent: none)
+    offered: dict[int, tuple[str, ...]] = field(default_factory=dict)
+
+
+def shard_of(customer_id: int, shards: int) -> str:
+    return str(customer_id % shards)
+
+
+def route(settings: PipelineSettings, batch: RawBatch) -> list[tuple[str, Any]]:
+    """One polled batch -> ``(shard, [items])`` per shard it touches, and ``("dlq", [records])``.
+
+    Order within a shard is the batch's order; an inventory change goes to every shard, because any
+    shard may hold customers offered that SKU.
+    """
+    topics = settings.topics
+    shards = settings.enrich_shards
+    by_shard: dict[str, list[ShardItem]] = {}
+    dlq: list[OutRecord] = []
+    topic = batch.topic
+    if topic == topics.behavior_events:
+        for key, value in batch.records:
+            event = parse_behavior_event(value or b"")
+            if isinstance(event, Err):
+                dlq.append(dead_letter(topic, key, value, event.reason))
+                continue
+            shard = shard_of(event.value.user_id, shards)
+            items = by_shard.get(shard)
+            if items is None:
+                by_shard[shard] = [event.value]
+            else:
+                items.append(event.value)
+    elif topic == topics.order_facts:
+        for key, value in batch.records:
+            order = parse_order_change(value or b"")
+            if isinstance(order, Err):
+                dlq.append(dead_letter(topic, key, value, order.reason))
+                continue
+            by_shard.setdefault(shard_of(order.value.customer_id, shards), []).append(order.value)
+    elif topic == topics.inventory_changes:
+        rows: list[ShardItem] = []
+        for key, value in batch.records:
+            row = parse_inventory_row(value or b"")
+            if isinstance(row, Err):
+                dlq.append(dead_letter(topic, key, value, row.reason))
+                continue
+            rows.append(row.value)
+        if rows:
+            by_shard = {str(i): rows for i in range(shards)}
+    else:
+        raise ValueError(f"the enrich flow does not read topic {topic!r}")
+    out: list[tuple[str, Any]] = list(by_shard.items())
+    if dlq:
+        out.append(("dlq", dlq))
+    return out
+
+
+@dataclass
+class EnrichContext:
+    """What every shard of one process shares: settings, profiles, the inventory cache, a clock."""
+
+    settings: PipelineSettings
+    profiles: Profiles
+    inventory: Inventory
+    clock: Callable[[], float] = time.time
+
+
+class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSnapshot]):
+    """The customers of one shard: their state, and which of them are offered which SKU.
+
+    Per batch: order facts update a customer's orders; each new event (duplicates dropped) gets the
+    customer's next version; then every pending event is decided with one inventory lookup for all
+    their candidate SKUs. An inventory change that makes a SKU unsellable re-decides, in place, every
+    customer of the shard whose current recommendation holds it (DESIGN §5).
     """
 
-    customer_id: int
-    version: int
-    recommended: bool
+    def __init__(self, ctx: EnrichContext, resume: ShardSnapshot | None) -> None:
+        self._ctx = ctx
+        self._config = ctx.settings.logic
+        topics = ctx.settings.topics
+        self._decisions_topic = topics.segment_decisions
+        self._rt_topic = topics.marketing_segments_rt
+        shards = ctx.settings.enrich_shards
+        if resume is not None and resume.shards != shards:
+            raise RuntimeError(
+                f"the recovery store holds enrich state for {resume.shards} shards, but "
+                f"PERSONA_ENRICH_SHARDS is {shards}: the shard count is fixed for a recovery store's life"
+            )
+        self.customers: dict[int, EnrichState] = {} if resume is None else dict(resume.customers)
+        self.offered: dict[int, tuple[str, ...]] = {} if resume is None else dict(resume.offered)
+        # sku -> customers of this shard whose newest decision recommends it
+        self.offered_to: dict[str, set[int]] = {}
+        for customer_id, skus in self.offered.items():
+            for sku in skus:
+                self.offered_to.setdefault(sku, set()).add(customer_id)
 
+    def on_batch(self, values: list[list[ShardItem]]) -> tuple[list[list[OutRecord]], bool]:
+        ctx = self._ctx
+        ctx.profiles.maybe_refresh()
+        config = self._config
+        customers = self.customers
+        out: list[OutRecord] = []
+        pending: list[Pending] = []
+        for items in values:
+            for item in items:
+                if type(item) is BehaviorEvent:
+                    state = customers.get(item.user_id, _EMPTY)
+                    if has_seen(state.customer, item.event_id):
+                        continue  # a duplicate delivery: no second decision
+                    version = state.version + 1
+                    pending.append(Pending(item, state.customer, version))
+                    customers[item.user_id] = EnrichState(
+                        observe_event(state.customer, item, config), version, item
+                    )
+                elif type(item) is OrderFact:
+                    state = customers.get(item.customer_id, _EMPTY)
+                    customer = apply_order(state.customer, item)
+                    profile = ctx.profiles.get(item.customer_id)
+                    if profile is not None:
+                        # Orders the nightly profile already includes can never count again.
+                        customer = prune_orders(customer, profile.rfm_as_of)
+                    if customer is not state.customer:
+                        customers[item.customer_id] = EnrichState(customer, state.version, state.last_event)
+                else:
+                    assert isinstance(item, InventoryRow)
+                    # Decisions before the change see the stock as it was; the change then applies.
+                    self._decide(pending, out)
+                    pending = []
+                    ctx.inventory.record_change(item)
+                    if item.sellable <= 0:
+                        self._decide(self._redecisions(item.sku_id), out)
+        self._decide(pending, out)
+        return ([out] if out else []), StatefulBatchLogic.RETAIN
 
-CustomerItem = BehaviorEvent | OrderFact | Redecide
-# parse() tags each message: "c" customer item keyed by customer id, "s" inventory row keyed by SKU,
-# "dlq" a dead letter.
-Parsed = tuple[str, str, CustomerItem | InventoryRow | RawMessage]
-
-
-def parse(settings: PipelineSettings, msg: SourceItem) -> Parsed:
-    topics = settings.topics
-    raw = msg.value or b""
-    if msg.topic == topics.order_facts:
-        order = parse_order_change(raw)
-        if isinstance(order, Err):
-            return ("dlq", "", dead_letter(topics.order_facts, msg.key, msg.value, order.reason))
-        return ("c", str(order.value.customer_id), order.value)
-    if msg.topic == topics.inventory_changes:
-        row = parse_inventory_row(raw)
-        if isinstance(row, Err):
-            return ("dlq", "", dead_letter(topics.inventory_changes, msg.key, msg.value, row.reason))
-        return ("s", row.value.sku_id, row.value)
-    if msg.topic == topics.redecide:
-        try:
-            request = _redecide_decoder.decode(raw)
-        except (msgspec.DecodeError, msgspec.ValidationError) as error:
-            return ("dlq", "", dead_letter(topics.redecide, msg.key, msg.value, str(error)))
-        return ("c", str(request.customer_id), request)
-    event = parse_behavior_event(raw)
-    if isinstance(event, Err):
-        return ("dlq", "", dead_letter(topics.behavior_events, msg.key, msg.value, event.reason))
-    return ("c", str(event.value.user_id), event.value)
-
-
-def step_customer(
-    settings: PipelineSettings, profiles: Profiles
-) -> Callable[[EnrichState | None, CustomerItem], tuple[EnrichState, list[Pending]]]:
-    config = settings.logic
-
-    def mapper(state: EnrichState | None, item: CustomerItem) -> tuple[EnrichState, list[Pending]]:
-        state = state or EnrichState()
-        if isinstance(item, OrderFact):
-            customer = apply_order(state.customer, item)
-            profile = profiles.get(item.customer_id)
-            if profile is not None:
-                # Orders the nightly profile already includes can never count again.
-                customer = prune_orders(customer, profile.rfm_as_of)
-            return EnrichState(customer, state.version, state.last_event), []
-        if isinstance(item, Redecide):
+    def _redecisions(self, sku_id: str) -> list[Pending]:
+        """The customers offered ``sku_id`` (now unsellable), decided again on their last event."""
+        pending: list[Pending] = []
+        for customer_id in sorted(self.offered_to.pop(sku_id, ())):
+            state = self.customers[customer_id]
             last = state.last_event
             if last is None:
-                return state, []
+                continue
             version = state.version + 1
             # Same inputs as the last decision, fresh stock. The audit row gets its own id so the
             # original decision's row stays; the state is not observed again.
             again = msgspec.structs.replace(last, event_id=f"{last.event_id}~redecide-{version}")
-            return EnrichState(state.customer, version, last), [Pending(again, state.customer, version)]
-        if has_seen(state.customer, item.event_id):
-            return state, []  # a duplicate delivery: no second decision
-        version = state.version + 1
-        pending = Pending(item, state.customer, version)
-        return EnrichState(observe_event(state.customer, item, config), version, item), [pending]
+            self.customers[customer_id] = EnrichState(state.customer, version, last)
+            pending.append(Pending(again, state.customer, version))
+        return pending
 
-    return mapper
-
-
-Decided = tuple[str, RawMessage] | tuple[str, tuple[str, tuple[Offered, ...]]]
-
-
-def decide_batch(
-    settings: PipelineSettings,
-    profiles: Profiles,
-    inventory: Inventory,
-    clock: Callable[[], float],
-) -> Callable[[list[tuple[str, Pending]]], list[Decided]]:
-    config = settings.logic
-    topic = settings.topics.segment_decisions
-
-    def mapper(batch: list[tuple[str, Pending]]) -> list[Decided]:
-        profiles.maybe_refresh()
+    def _decide(self, pending: list[Pending], out: list[OutRecord]) -> None:
+        if not pending:
+            return
+        ctx = self._ctx
+        config = self._config
         skus: set[str] = set()
-        for _key, pending in batch:
-            skus.update(candidate_skus(pending.state, pending.event, config))
-        # One batched read (cache misses only) for the whole batch.
-        stock = inventory.sellable(skus)
-        now_ms = int(clock() * 1000)
-        out: list[Decided] = []
-        # Index updates grouped per SKU for the whole batch: one item per SKU through the keyed
-        # index step instead of one per candidate (per-item operator overhead dominated otherwise).
-        offers: dict[str, list[Offered]] = {}
-        for key, pending in batch:
-            event = pending.event
-            decision, audit = decide(event, profiles.get(event.user_id), pending.state, stock, config, now_ms)
-            value = encode_envelope(DecisionEnvelope(pending.version, decision, audit))
-            out.append(("decision", KafkaSinkMessage(key=key.encode(), value=value, topic=topic)))
-            offered = decision.recommendation
-            prefix = config.recommendation_prefix
-            for candidate in audit.candidates:
-                offer = Offered(event.user_id, pending.version, prefix + candidate.sku_id in offered)
-                offers.setdefault(candidate.sku_id, []).append(offer)
-        out.extend(("index", (sku, tuple(updates))) for sku, updates in offers.items())
-        return out
+        for p in pending:
+            skus.update(candidate_skus(p.state, p.event, config))
+        # One lookup (cache misses read together) for every candidate of the batch.
+        stock = ctx.inventory.sellable(skus)
+        now_ms = int(ctx.clock() * 1000)
+        profiles = ctx.profiles
+        offered = self.offered
+        offered_to = self.offered_to
+        decisions_topic = self._decisions_topic
+        rt_topic = self._rt_topic
+        for p in pending:
+            event = p.event
+            customer_id = event.user_id
+            decision, audit = decide(event, profiles.get(customer_id), p.state, stock, config, now_ms)
+            key = str(customer_id).encode()
+            out.append((decisions_topic, key, encode_envelope(DecisionEnvelope(p.version, decision, audit))))
+            # The decision is on marketing_segments_rt as soon as it is made (DESIGN §5).
+            out.append((rt_topic, key, decision_to_json(decision, p.version)))
+            # The recommended SKUs are exactly the examined candidates with stock > 0.
+            now = tuple(c.sku_id for c in audit.candidates if c.sellable)
+            before = offered.get(customer_id, ())
+            if now == before:
+                continue
+            for sku in before:
+                if sku not in now:
+                    holders = offered_to.get(sku)
+                    if holders is not None:
+                        holders.discard(customer_id)
+                        if not holders:
+                            del offered_to[sku]
+            for sku in now:
+                if sku not in before:
+                    holders = offered_to.get(sku)
+                    if holders is None:
+                        offered_to[sku] = {customer_id}
+                    else:
+                        holders.add(customer_id)
+            if now:
+                offered[customer_id] = now
+            else:
+                del offered[customer_id]
 
-    return mapper
-
-
-def step_sku_index(
-    settings: PipelineSettings, clock: Callable[[], float]
-) -> Callable[
-    [dict[int, int] | None, tuple[Offered, ...] | InventoryRow],
-    tuple[dict[int, int] | None, list[RawMessage]],
-]:
-    """Per SKU: which customers' current recommendation holds it (customer -> version that did).
-
-    When an inventory change makes the SKU unsellable, each of them is sent to be re-decided.
-    """
-    topic = settings.topics.redecide
-
-    def mapper(
-        offered_to: dict[int, int] | None, item: tuple[Offered, ...] | InventoryRow
-    ) -> tuple[dict[int, int] | None, list[RawMessage]]:
-        # This step owns its dict (nothing else holds it), so it is updated in place.
-        offered_to = offered_to if offered_to is not None else {}
-        if isinstance(item, tuple):
-            for offer in item:
-                known = offered_to.get(offer.customer_id)
-                if offer.recommended:
-                    if known is None or offer.version >= known:
-                        offered_to[offer.customer_id] = offer.version
-                elif known is not None and offer.version > known:
-                    del offered_to[offer.customer_id]
-            return (offered_to or None), []
-        if item.sellable > 0 or not offered_to:
-            return (offered_to or None), []
-        now_ms = int(clock() * 1000)
-        requests: list[RawMessage] = [
-            KafkaSinkMessage(
-                key=str(customer_id).encode(),
-                value=_redecide_encoder.encode(
-                    Redecide(customer_id, item.sku_id, version, item.updated_at_ms or now_ms)
-                ),
-                topic=topic,
-            )
-            for customer_id, version in sorted(offered_to.items())
-        ]
-        # Until a new decision offers it again, nobody is offered this SKU.
-        return None, requests
-
-    return mapper
+    def snapshot(self) -> ShardSnapshot:
+        return ShardSnapshot(self._ctx.settings.enrich_shards, dict(self.customers), dict(self.offered))
 
 
 def build_flow(
@@ -280,34 +322,14 @@ def build_flow(
             ),
             ttl_seconds=settings.inventory_ttl_seconds,
         )
-    cache = inventory
+    ctx = EnrichContext(settings, profiles, inventory, clock)
     topics = settings.topics
     flow = Dataflow("persona_enrich")
-    inputs = [topics.behavior_events, topics.order_facts, topics.inventory_changes, topics.redecide]
-    messages = op.input("in", flow, source or kafka_source(settings, inputs, "enrich"))
-    parsed = op.map("parse", messages, lambda m: parse(settings, m))
-    split = op.branch("split_dlq", parsed, lambda item: item[0] == "dlq")
-    dlq = op.map("dlq", split.trues, lambda item: item[2])
-    by_kind = op.branch("split_kind", split.falses, lambda item: item[0] == "c")
-    customer_items = op.map("customer_key", by_kind.trues, lambda item: (item[1], item[2]))
-
-    def invalidate(item: Parsed) -> tuple[str, Any]:
-        # The next read of this SKU goes to Cassandra, not to the cache.
-        cache.invalidate(item[1])
-        return (item[1], item[2])
-
-    stock_changes = op.map("invalidate_cache", by_kind.falses, invalidate)
-    # The branches above leave only customer items in `customer_items`; bytewax's types cannot say so.
-    pending = op.stateful_flat_map("customer", customer_items, step_customer(settings, profiles))  # type: ignore[arg-type]
-    decided = op.flat_map_batch("decide", pending, decide_batch(settings, profiles, inventory, clock))
-    split_decided = op.branch("split_decided", decided, lambda item: item[0] == "decision")
-    decisions = op.map("decisions", split_decided.trues, lambda item: item[1])
-    index_updates = op.map("index_updates", split_decided.falses, lambda item: item[1])
-    redecide = op.stateful_flat_map(
-        "sku_index",
-        op.merge("sku_items", index_updates, stock_changes),
-        step_sku_index(settings, clock),
-    )
-    redecide_out = op.map("redecide_out", redecide, lambda item: item[1])
-    op.output("out", op.merge("all", decisions, redecide_out, dlq), sink or kafka_sink(settings))
+    inputs = [topics.behavior_events, topics.order_facts, topics.inventory_changes]
+    # Step ids are part of the recovery contract: every flow's Kafka input is "in".
+    batches = op.input("in", flow, source or raw_source(settings, inputs, "enrich"))
+    routed = op.flat_map("route", batches, lambda batch: route(settings, batch))
+    split = op.branch("split_dlq", routed, lambda item: item[0] == "dlq")
+    decided = op.stateful_batch("customers", split.falses, lambda resume: CustomerShard(ctx, resume))
+    op.output("out", op.merge("all", decided, split.trues), sink or batch_sink(settings))
     return flow

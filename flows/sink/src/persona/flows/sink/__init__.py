@@ -1,13 +1,13 @@
-"""The sink flow: decisions -> Kafka ``marketing_segments_rt`` (now) and Paimon (at each commit).
+"""The sink flow: decisions (``segment_decisions``) -> Paimon, one commit per commit interval.
 
     python -m bytewax.run "persona.flows.sink:build_flow()" -s 10
 
-Every decision is produced to ``marketing_segments_rt`` as soon as it arrives (JSON keyed by
-customer_id, with the per-customer ``version``). Paimon ``marketing_segments`` (upsert by
-customer_id) and ``segment_decisions`` (the audit, keyed by event_id) are written in one commit per
-commit interval — on the Bytewax epoch, so what recovery counts as done is always committed.
+Paimon ``marketing_segments`` (upsert by customer_id, the newest version of each customer) and
+``segment_decisions`` (the audit, keyed by event_id) are written in one commit per commit interval
+— on the Bytewax epoch, so what recovery counts as done is always committed. The enrich flow has
+already put each decision on ``marketing_segments_rt`` when it made it.
 """
 
-from persona.flows.sink.flow import PaimonSink, audit_row, build_flow, segment_row
+from persona.flows.sink.flow import PaimonSink, audit_table, build_flow, segment_table
 
-__all__ = ["PaimonSink", "audit_row", "build_flow", "segment_row"]
+__all__ = ["PaimonSink", "audit_table", "build_flow", "segment_table"]

@@ -1,0 +1,25 @@
+"""Feeding the flows as their Kafka source does (``RawBatch`` per poll) and reading what they hand to
+their Kafka sink (items whose value is a list of ``(topic, key, value)`` records)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from persona.pipeline.kafka_wiring import OutRecord, RawBatch
+
+
+def batches(messages: Iterable[tuple[str, bytes | None, bytes | None]], size: int = 64) -> list[RawBatch]:
+    """``(topic, key, value)`` messages in order -> batches of consecutive messages of one topic."""
+    out: list[RawBatch] = []
+    for topic, key, value in messages:
+        if out and out[-1].topic == topic and len(out[-1].records) < size:
+            out[-1].records.append((key, value))
+        else:
+            out.append(RawBatch(topic, 0, [(key, value)]))
+    return out
+
+
+def records(items: Iterable[tuple[str, Any]]) -> list[OutRecord]:
+    """Every record of the Kafka sink's items, in order."""
+    return [record for _key, batch in items for record in batch]
