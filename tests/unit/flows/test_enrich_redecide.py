@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
+from decimal import Decimal
 
 import orjson
 import pytest
@@ -14,7 +15,7 @@ from bytewax.testing import TestingSink, TestingSource, run_main
 from flow_io import batches, records
 from test_flows_golden import DictInventory, DictProfiles
 
-from persona.contracts import BehaviorEvent, InventoryRow, parse_behavior_event
+from persona.contracts import BehaviorEvent, InventoryRow, OrderFact, parse_behavior_event
 from persona.contracts.result import Ok
 from persona.flows import enrich
 from persona.flows.enrich import CustomerShard, ShardSnapshot
@@ -69,7 +70,7 @@ def test_unsellable_change_redecides_exactly_the_customers_currently_offered_the
         ("e-2", 2, ("sku:A", "sku:B")),
         ("e-3", 1, ("sku:B",)),
     ]
-    assert shard.offered_to == {"A": {7}, "B": {7, 8}}
+    assert shard.offered_to == {"sku:A": {7}, "sku:B": {7, 8}}
 
     # Still sellable: the stock is recorded, nobody is re-decided.
     assert _run(shard, InventoryRow("A", 5, 1, updated_at_ms=1_700_000_000_000)) == []
@@ -81,7 +82,7 @@ def test_unsellable_change_redecides_exactly_the_customers_currently_offered_the
         ("e-2~redecide-3", 3, ("sku:B",)),
     ]
     assert again[0].audit.event_time_ms == first[1].audit.event_time_ms, "same inputs as the last decision"
-    assert shard.offered_to == {"B": {7, 8}}
+    assert shard.offered_to == {"sku:B": {7, 8}}
     # A second sell-out of the same SKU finds nobody offered it.
     assert _run(shard, sold_out) == []
 
@@ -90,11 +91,11 @@ def test_a_customer_whose_newer_decision_dropped_the_sku_is_not_redecided() -> N
     inventory = DictInventory({"A": 4, "B": 9})
     shard = _shard(inventory)
     _run(shard, _event("e-1", 7, "A", 1))
-    assert shard.offered_to == {"A": {7}}
+    assert shard.offered_to == {"sku:A": {7}}
     # A goes out of stock as Cassandra sees it (no change record yet): the next decision drops it.
     inventory.stock["A"] = 0
     _run(shard, _event("e-2", 7, "B", 2))
-    assert shard.offered_to == {"B": {7}} and shard.offered == {7: ("B",)}
+    assert shard.offered_to == {"sku:B": {7}} and shard.offered == {7: ("sku:B",)}
     assert _run(shard, InventoryRow("A", 0, 0)) == []
 
 
@@ -113,10 +114,23 @@ def test_decisions_before_a_change_in_the_same_batch_see_the_stock_before_it() -
 def test_a_restored_shard_rebuilds_its_offer_index_and_keeps_versions() -> None:
     inventory = DictInventory({"A": 4, "B": 9})
     shard = _shard(inventory)
-    _run(shard, _event("e-1", 7, "A", 1), _event("e-2", 8, "B", 2))
+    order = OrderFact(
+        order_id=5,
+        customer_id=8,
+        status="PAID",
+        total_amount=Decimal("12.34"),
+        currency="EUR",
+        order_time_ms=1_795_000_000_000,
+        updated_at_ms=1_795_000_000_000,
+        op="c",
+        ts_ms=1_795_000_000_001,
+    )
+    _run(shard, _event("e-1", 7, "A", 1), order, _event("e-2", 8, "B", 2))
     snapshot = pickle.loads(pickle.dumps(shard.snapshot()))  # as Bytewax recovery stores it
     restored = _shard(inventory, snapshot)
-    assert restored.offered_to == shard.offered_to == {"A": {7}, "B": {8}}
+    assert restored.customers == shard.customers, "orders (Decimal amounts), recent SKUs, seen ids, versions"
+    assert restored.customers[8].customer.orders[5].total_amount == Decimal("12.34")
+    assert restored.offered_to == shard.offered_to == {"sku:A": {7}, "sku:B": {8}}
     again = _decided(_run(restored, InventoryRow("A", 0, 0)))
     assert [(d.audit.event_id, d.version) for d in again] == [("e-1~redecide-2", 2)]
     # A duplicate of an event decided before the snapshot is still recognised.
@@ -128,7 +142,8 @@ def test_a_snapshot_does_not_change_when_the_shard_goes_on() -> None:
     _run(shard, _event("e-1", 7, "A", 1))
     snapshot = shard.snapshot()
     _run(shard, _event("e-2", 7, "A", 2), _event("e-3", 9, "A", 3))
-    assert set(snapshot.customers) == {7} and snapshot.customers[7].version == 1
+    customers, offered = snapshot.decode()
+    assert set(customers) == {7} and customers[7].version == 1 and offered == {7: ("sku:A",)}
 
 
 def test_restoring_state_of_another_shard_count_fails_with_a_clear_error() -> None:

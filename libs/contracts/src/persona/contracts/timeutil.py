@@ -47,9 +47,23 @@ def time_to_ms(value: object) -> int:
     raise ValueError(f"time must be an ISO-8601 string or integer epoch millis, got {type(value).__name__}")
 
 
+# Seconds-resolution ISO prefixes of recent instants: every decision formats two times, nearly all of
+# them within the same few seconds, and building a datetime for each was a visible per-event cost.
+_ISO_SECONDS: dict[int, str] = {}
+_ISO_SECONDS_MAX = 4096
+
+
 def ms_to_iso(ms: int) -> str:
     """ISO-8601 UTC with milliseconds and ``Z``, e.g. ``2026-11-24T04:31:13.000Z``."""
-    return (_EPOCH_NAIVE + timedelta(milliseconds=ms)).isoformat(timespec="milliseconds") + "Z"
+    seconds, millis = divmod(ms, 1000)
+    prefix = _ISO_SECONDS.get(seconds)
+    if prefix is None:
+        if len(_ISO_SECONDS) >= _ISO_SECONDS_MAX:
+            _ISO_SECONDS.clear()
+        prefix = _ISO_SECONDS[seconds] = (_EPOCH_NAIVE + timedelta(seconds=seconds)).isoformat(
+            timespec="seconds"
+        )
+    return f"{prefix}.{millis:03d}Z"
 
 
 def ms_to_datetime(ms: int) -> datetime:

@@ -105,13 +105,19 @@ def effective_rfm(state: CustomerState, profile: CustomerProfile | None, event_t
     return EffectiveRfm(recency, frequency, monetary, tuple(ids))
 
 
-def candidate_skus(state: CustomerState, event: BehaviorEvent, config: LogicV1Config) -> tuple[str, ...]:
+def candidate_skus(
+    state: CustomerState,
+    event: BehaviorEvent,
+    config: LogicV1Config,
+    recent: tuple[str, ...] | None = None,
+) -> tuple[str, ...]:
     """Every SKU whose sellable quantity ``decide`` may read for this event: the event's own SKU (VIP
     rule, any event type) and the customer's recent view/add_to_cart SKUs including this event's.
 
     The flow batch-reads exactly these from the inventory projection and passes them to ``decide``.
+    ``recent``: ``recent_including(state, event, config)[0]`` when the caller already has it.
     """
-    skus, _ = recent_including(state, event, config)
+    skus = recent_including(state, event, config)[0] if recent is None else recent
     if event.sku_id is not None and event.sku_id not in skus:
         return (event.sku_id, *skus)
     return skus
@@ -124,6 +130,7 @@ def decide(
     inventory: InventoryView,
     config: LogicV1Config,
     now_ms: int,
+    recent: tuple[str, ...] | None = None,
 ) -> tuple[Decision, DecisionAudit]:
     """Decide segment, score and recommendation for ``event`` (DESIGN §4); pure and deterministic.
 
@@ -131,7 +138,8 @@ def decide(
     decision, since this event's SKU is merged in either way. ``inventory`` maps SKU to the sellable
     quantity read now (see ``candidate_skus``); a SKU missing from it, or mapped to None, is unknown and is
     never promoted: it neither qualifies VIP_HIGH_INVENTORY nor is recommended. ``now_ms`` becomes
-    ``updated_at``/``decided_at``.
+    ``updated_at``/``decided_at``. ``recent``: ``recent_including(state, event, config)[0]`` when the caller
+    already has it (the streaming flow does, from ``observe_event``); it is computed otherwise.
     """
     rfm = effective_rfm(state, profile, event.event_time_ms)
 
@@ -166,7 +174,7 @@ def decide(
     limit = config.max_recommendations
     prefix = config.recommendation_prefix
     if limit > 0:
-        for sku in recent_including(state, event, config)[0]:
+        for sku in recent_including(state, event, config)[0] if recent is None else recent:
             qty = inventory.get(sku)
             candidates.append(CandidateSku(sku, qty))
             if qty is not None and qty > 0:

@@ -69,19 +69,17 @@ class _RawPartition(StatefulSourcePartition[RawBatch, int]):
             self._awake = datetime.now(UTC) + _IDLE_BACKOFF
             return []
         self._awake = None
-        records: list[tuple[bytes | None, bytes | None]] = []
-        append = records.append
-        last = -1
-        for m in messages:
-            error = m.error()
-            if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    continue
-                raise RuntimeError(f"error consuming {self._topic}[{self._partition}]: {error}")
-            append((m.key(), m.value()))
-            last = m.offset() or 0
-        if last >= 0:
-            self._offset = last + 1
+        records = [(m.key(), m.value()) for m in messages if m.error() is None]
+        if len(records) < len(messages):
+            for m in messages:
+                error = m.error()
+                if error is not None and error.code() != KafkaError._PARTITION_EOF:
+                    raise RuntimeError(f"error consuming {self._topic}[{self._partition}]: {error}")
+        for m in reversed(messages):
+            if m.error() is None:
+                # Resume after the last record handed on.
+                self._offset = (m.offset() or 0) + 1
+                break
         return [RawBatch(self._topic, self._partition, records)] if records else []
 
     def next_awake(self) -> datetime | None:
