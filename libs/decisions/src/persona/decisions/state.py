@@ -30,7 +30,10 @@ from persona.contracts import RECOMMENDING_EVENT_TYPES, BehaviorEvent, OrderFact
 from persona.decisions.config import DEFAULT_CONFIG, LogicV1Config
 
 
-class CustomerState(msgspec.Struct, frozen=True):
+class CustomerState(msgspec.Struct, frozen=True, gc=False):
+    # gc=False: a flow holds one per customer for its whole life, and the cyclic GC walked all of them on
+    # every full collection (~24% of the decision path, bench/enrich_core_bench.py). It cannot be part of
+    # a cycle: it holds tuples of str/int and dicts of str or of untracked OrderFact structs.
     # Recent view/add_to_cart SKUs, distinct, newest first (by event time; ties: later arrival first), as
     # parallel tuples so the per-event lookups (`tuple.index`) run in C.
     recent_skus: tuple[str, ...] = ()

@@ -20,6 +20,7 @@ from bytewax.outputs import Sink
 from persona.contracts import Err, order_fact_to_debezium_json, parse_order_change
 from persona.pipeline import PipelineSettings
 from persona.pipeline.kafka_wiring import OutRecord, RawBatch, batch_sink, dead_letter, raw_source
+from persona.pipeline.process import prepare_flow_process
 
 
 def normalize(settings: PipelineSettings, batch: RawBatch) -> list[tuple[str, list[OutRecord]]]:
@@ -52,4 +53,6 @@ def build_flow(
     batches = op.input("in", flow, source or raw_source(settings, [settings.topics.orders_cdc], "cdc"))
     out = op.flat_map("normalize", batches, lambda batch: normalize(settings, batch))
     op.output("out", out, sink or batch_sink(settings))
+    if source is None:
+        prepare_flow_process()
     return flow

@@ -44,6 +44,7 @@ from persona.decisions import (
 )
 from persona.pipeline import DecisionEnvelope, PipelineSettings, encode_envelope
 from persona.pipeline.kafka_wiring import OutRecord, RawBatch, batch_sink, dead_letter, raw_source
+from persona.pipeline.process import prepare_flow_process
 
 
 class Inventory(Protocol):
@@ -361,4 +362,6 @@ def build_flow(
     split = op.branch("split_dlq", routed, lambda item: item[0] == "dlq")
     decided = op.stateful_batch("customers", split.falses, lambda resume: CustomerShard(ctx, resume))
     op.output("out", op.merge("all", decided, split.trues), sink or batch_sink(settings))
+    if source is None:
+        prepare_flow_process()
     return flow

@@ -22,6 +22,7 @@ from persona.contracts.timeutil import DAY_MS
 from persona.paimon import PaimonWarehouse, TableWriter
 from persona.pipeline import DecisionEnvelope, PipelineSettings, decode_envelope
 from persona.pipeline.kafka_wiring import OutRecord, RawBatch, batch_sink, dead_letter, raw_source
+from persona.pipeline.process import prepare_flow_process
 
 
 class _CandidatesJson(msgspec.Struct, gc=False):
@@ -231,4 +232,6 @@ def build_flow(
     split = op.branch("split_dlq", parsed, lambda item: item[0] == "dlq")
     op.output("dlq", split.trues, sink or batch_sink(settings))
     op.output("paimon", split.falses, paimon_sink)
+    if source is None:
+        prepare_flow_process()
     return flow

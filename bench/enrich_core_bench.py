@@ -1,0 +1,128 @@
+"""The enrich flow's per-record work in one process, without Kafka, Cassandra or Bytewax: ``route``
+(parse, shard) and ``CustomerShard.on_batch`` (state, inventory lookup, decide, encode both outputs)
+over seeded events, under three settings of Python's cyclic GC, compared within one run.
+
+    uv run python bench/enrich_core_bench.py [--customers 100000] [--events 300000] [--repeat 3]
+
+* ``default``: Python's GC thresholds, as a test process or a naive flow process has them;
+* ``flow``: what ``persona.pipeline.process.prepare_flow_process`` sets in a real flow process;
+* ``off``: no cyclic GC at all (the upper bound; not an option for a long-running process).
+
+Each setting runs in a fresh child process (GC state does not leak between them); the best of
+``--repeat`` runs is reported, with its ratio to ``off``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+
+from persona.contracts import CustomerProfile, InventoryRow
+from persona.datagen import DataGenerator, GeneratorConfig
+from persona.flows.enrich.flow import CustomerShard, EnrichContext, route
+from persona.pipeline import PipelineSettings
+from persona.pipeline.kafka_wiring import RawBatch
+from persona.pipeline.process import prepare_flow_process
+from persona.pipeline.profiles import profiles_from_rows
+
+
+class _Profiles:
+    def __init__(self, profiles: dict[int, CustomerProfile]) -> None:
+        self._profiles = profiles
+
+    def get(self, customer_id: int) -> CustomerProfile | None:
+        return self._profiles.get(customer_id)
+
+    def maybe_refresh(self) -> bool:
+        return False
+
+
+class _Stock:
+    def __init__(self, stock: dict[str, int | None]) -> None:
+        self._stock = stock
+
+    def sellable(self, sku_ids: Iterable[str]) -> dict[str, int | None]:
+        return {s: self._stock.get(s) for s in sku_ids}
+
+    def record_change(self, row: InventoryRow) -> None:
+        self._stock[row.sku_id] = row.sellable
+
+
+def run_once(customers: int, events: int, mode: str) -> float:
+    settings = PipelineSettings()
+    gen = DataGenerator(
+        GeneratorConfig(seed=7, customers=customers, skus=customers // 10, order_fraction=0.0)
+    )
+    profiles = profiles_from_rows(list(gen.profile_rows()), "rfm-bench")
+    stock: dict[str, int | None] = {
+        str(row["sku_id"]): int(row["available_qty"]) - int(row["reserved_qty"])
+        for row in gen.inventory_rows(0)
+    }
+    records = [r for r in gen.records(events, 1_795_000_000_000, 1.0) if r.kind == "event"]
+    topic = settings.topics.behavior_events
+    batches = [
+        RawBatch(topic, 0, [(r.key, r.value) for r in records[i : i + 2000]])
+        for i in range(0, len(records), 2000)
+    ]
+    ctx = EnrichContext(settings, _Profiles(profiles), _Stock(stock), clock=lambda: 1_795_000_100.0)
+    shards: dict[str, CustomerShard] = {}
+    if mode == "flow":
+        prepare_flow_process()
+    elif mode == "off":
+        gc.disable()
+    started = time.perf_counter()
+    decided = 0
+    for batch in batches:
+        for key, items in route(settings, batch):
+            shard = shards.get(key)
+            if shard is None:
+                shard = shards[key] = CustomerShard(ctx, None)
+            out, _ = shard.on_batch([items])
+            decided += sum(len(o) for o in out) // 2
+    elapsed = time.perf_counter() - started
+    return decided / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=300_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--child", choices=["default", "flow", "off"])
+    args = parser.parse_args()
+    if args.child:
+        print(run_once(args.customers, args.events, args.child))
+        return
+    best: dict[str, float] = {}
+    for _ in range(args.repeat):
+        for mode in ("default", "flow", "off"):
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    mode,
+                    "--customers",
+                    str(args.customers),
+                    "--events",
+                    str(args.events),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            best[mode] = max(best.get(mode, 0.0), float(out.stdout.strip().splitlines()[-1]))
+    print(f"enrich core, {args.customers:,} customers, {args.events:,} records, best of {args.repeat}:")
+    print("| GC setting | decisions/s | vs off |")
+    print("|---|---:|---:|")
+    for mode in ("default", "flow", "off"):
+        print(f"| {mode} | {best[mode]:,.0f} | {best[mode] / best['off']:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
