@@ -15,7 +15,6 @@ Each setting runs in a fresh child process (GC state does not leak between them)
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import gc
 import subprocess
 import sys
