@@ -23,6 +23,7 @@ from persona.contracts import (
     behavior_event_to_json,
     customer_profile_to_json,
     decision_audit_to_json,
+    decision_to_dict,
     decision_to_json,
     inventory_row_to_json,
     ms_to_iso,
@@ -80,6 +81,8 @@ def test_decision_json_carries_version_and_iso_times() -> None:
     }
     result = parse_decision_message(decision_to_json(d, 7))
     assert isinstance(result, Ok) and result.value.decision == d and result.value.version == 7
+    # The rt message is the marketing_segments row plus version, fields in the row's order.
+    assert list(orjson.loads(decision_to_json(d, 7))) == list(decision_to_dict(d, 7))
 
 
 def test_decision_null_score() -> None:

@@ -71,7 +71,9 @@ class BenchConfig:
     ceiling_s: float = 5.0
     drain_timeout_s: float = 90.0
     p99_paimon_limit_s: float = 30.0
-    profile_enrich: Path | None = None
+    # py-spy samples this flow during the measured window into ``profile``.
+    profile: Path | None = None
+    profile_flow: str = "enrich"
     keep: bool = False
 
 
@@ -368,7 +370,7 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = _log) -> BenchRepor
         offsets = Offsets(stack.kafka_bootstrap)
         monitor = Monitor(flows, offsets, topics, producer, stack)
         monitor.start()
-        windows = _drive(cfg, producer, flows, log, profile=cfg.profile_enrich)
+        windows = _drive(cfg, producer, flows, log)
         # Keep the load on until every event of the last window is in Paimon (or the deadline).
         _drain(cfg, flows, offsets, topics, windows[-1], log)
         producer.set_rate(-1)
@@ -397,7 +399,7 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = _log) -> BenchRepor
         return BenchReport(
             tag=tag,
             started_at=started_at,
-            config={**asdict(cfg), "profile_enrich": str(cfg.profile_enrich) if cfg.profile_enrich else None},
+            config={**asdict(cfg), "profile": str(cfg.profile) if cfg.profile else None},
             machine=machine_info(),
             load=load,
             producer_ceiling_eps=ceiling,
@@ -408,7 +410,7 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = _log) -> BenchRepor
             highest_held_eps=held,
             samples=monitor.samples,
             series=series,
-            profile_path=str(cfg.profile_enrich) if cfg.profile_enrich else None,
+            profile_path=str(cfg.profile) if cfg.profile else None,
         )
     finally:
         if producer is not None and producer.process.is_alive():
@@ -489,8 +491,6 @@ def _drive(
     producer: Producer,
     flows: list[FlowProcess],
     log: Callable[[str], None],
-    *,
-    profile: Path | None = None,
 ) -> list[Window]:
     if not cfg.step_rates:
         producer.set_rate(cfg.rate)
@@ -498,11 +498,11 @@ def _drive(
         log(f"offering {what}: {cfg.warmup_s:.0f}s warm-up, then {cfg.measure_s:.0f}s measured")
         _hold(producer, flows, cfg.warmup_s)
         spy = None
-        if profile is not None:
-            enrich = next(f for f in flows if f.name == "enrich")
-            assert enrich.process is not None
-            spy = start_profiler(enrich.process.pid, cfg.measure_s, profile)
-            log(f"py-spy samples the enrich flow during the measured window -> {profile}")
+        if cfg.profile is not None:
+            sampled = next(f for f in flows if f.name == cfg.profile_flow)
+            assert sampled.process is not None
+            spy = start_profiler(sampled.process.pid, cfg.measure_s, cfg.profile)
+            log(f"py-spy samples the {sampled.name} flow during the measured window -> {cfg.profile}")
         window = _window(producer, flows, "measure", cfg.rate, cfg.measure_s)
         if spy is not None:
             spy.wait(60)

@@ -40,7 +40,21 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--step-seconds", type=float, default=60.0, help="seconds per step")
     parser.add_argument("--commit-interval", type=float, default=10.0, help="sink commit interval")
     parser.add_argument("--partitions", type=int, default=4, help="partitions of every private topic")
-    parser.add_argument("--profile-enrich", type=Path, default=None, help="pyinstrument text report path")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="py-spy collapsed stacks of --profile-flow, measured window",
+    )
+    parser.add_argument(
+        "--profile-flow",
+        choices=["cdc", "enrich", "sink"],
+        default="enrich",
+        help="the flow --profile samples",
+    )
+    parser.add_argument(
+        "--profile-enrich", type=Path, default=None, help="same as --profile PATH --profile-flow enrich"
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/out"), help="where the JSON report goes")
     parser.add_argument("--plots", type=Path, default=None, help="write PNG plots into this directory")
     parser.add_argument("--keep", action="store_true", help="keep the run's warehouse and state")
@@ -63,7 +77,8 @@ def _config(args: argparse.Namespace) -> Any:
         pool_size=200_000 if quick else 400_000,
         ceiling_s=3.0 if quick else 5.0,
         drain_timeout_s=40.0 if quick else 90.0,
-        profile_enrich=args.profile_enrich,
+        profile=args.profile or args.profile_enrich,
+        profile_flow="enrich" if args.profile_enrich else args.profile_flow,
         keep=args.keep,
     )
     if args.step_rate:
@@ -118,13 +133,13 @@ def run(args: argparse.Namespace) -> int:
             "highest offered rate held with p99 event → Paimon ≤ 30 s: "
             + ("none" if held is None else f"{held:,.0f} records/s")
         )
-    if cfg.profile_enrich is not None and cfg.profile_enrich.exists():
+    if cfg.profile is not None and cfg.profile.exists():
         from persona.benchkit.profile import summarize
 
-        summary = summarize(cfg.profile_enrich, limit=30)
-        top = cfg.profile_enrich.with_suffix(".top.txt")
+        summary = summarize(cfg.profile, limit=30)
+        top = cfg.profile.with_suffix(".top.txt")
         top.write_text(summary + "\n")
-        print(f"enrich profile (py-spy, measured window): {cfg.profile_enrich}; summary {top}")
+        print(f"{cfg.profile_flow} profile (py-spy, measured window): {cfg.profile}; summary {top}")
     if args.plots is not None:
         from persona.benchkit.plots import plot_report
 
