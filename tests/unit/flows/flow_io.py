@@ -23,3 +23,10 @@ def batches(messages: Iterable[tuple[str, bytes | None, bytes | None]], size: in
 def records(items: Iterable[tuple[str, Any]]) -> list[OutRecord]:
     """Every record of the Kafka sink's items, in order."""
     return [record for _key, batch in items for record in batch]
+
+
+def decision_rows(out: Iterable[OutRecord], topic: str = "segment_decisions") -> list[dict[str, Any]]:
+    """The decision (audit) rows of every ``segment_decisions`` message in ``out``, in order."""
+    from persona.pipeline import decode_decisions
+
+    return [row for t, _k, v in out if t == topic for row in decode_decisions(v or b"").to_pylist()]

@@ -12,7 +12,7 @@ from decimal import Decimal
 import orjson
 import pytest
 from bytewax.testing import TestingSink, TestingSource, run_main
-from flow_io import batches, records
+from flow_io import batches, decision_rows, records
 from test_flows_golden import DictInventory, DictProfiles
 
 from persona.contracts import BehaviorEvent, InventoryRow, OrderFact, parse_behavior_event
@@ -20,7 +20,7 @@ from persona.contracts.result import Ok
 from persona.flows import enrich
 from persona.flows.enrich import CustomerShard, ShardSnapshot
 from persona.flows.enrich.flow import EnrichContext
-from persona.pipeline import DecisionEnvelope, PipelineSettings, decode_envelope
+from persona.pipeline import PipelineSettings
 from persona.pipeline.kafka_wiring import OutRecord
 
 SETTINGS = PipelineSettings()
@@ -44,8 +44,9 @@ def _event(event_id: str, customer: int, sku: str, second: int) -> BehaviorEvent
     return parsed.value
 
 
-def _decided(out: list[OutRecord]) -> list[DecisionEnvelope]:
-    return [decode_envelope(v or b"") for t, _k, v in out if t == SETTINGS.topics.segment_decisions]
+def _decided(out: list[OutRecord]) -> list[tuple[str, int, tuple[str, ...]]]:
+    """(event id, version, recommendation) of each decision, in order."""
+    return [(r["event_id"], r["version"], tuple(r["recommendation"])) for r in decision_rows(out)]
 
 
 def _shard(inventory: DictInventory, resume: ShardSnapshot | None = None) -> CustomerShard:
@@ -65,7 +66,7 @@ def test_unsellable_change_redecides_exactly_the_customers_currently_offered_the
     first = _decided(
         _run(shard, _event("e-1", 7, "B", 1), _event("e-2", 7, "A", 2), _event("e-3", 8, "B", 3))
     )
-    assert [(d.audit.event_id, d.version, d.decision.recommendation) for d in first] == [
+    assert first == [
         ("e-1", 1, ("sku:B",)),
         ("e-2", 2, ("sku:A", "sku:B")),
         ("e-3", 1, ("sku:B",)),
@@ -78,10 +79,11 @@ def test_unsellable_change_redecides_exactly_the_customers_currently_offered_the
     sold_out = InventoryRow("A", 3, 3, updated_at_ms=1_700_000_000_001)
     again = _decided(_run(shard, sold_out))
     assert inventory.changes[-1] == sold_out
-    assert [(d.audit.event_id, d.version, d.decision.recommendation) for d in again] == [
-        ("e-2~redecide-3", 3, ("sku:B",)),
-    ]
-    assert again[0].audit.event_time_ms == first[1].audit.event_time_ms, "same inputs as the last decision"
+    assert again == [("e-2~redecide-3", 3, ("sku:B",))]
+    rows = decision_rows(
+        _run(_shard(DictInventory({"A": 4})), _event("e-9", 9, "A", 5), InventoryRow("A", 0, 0))
+    )
+    assert rows[1]["event_time"] == rows[0]["event_time"], "a re-decision has the inputs of the last decision"
     assert shard.offered_to == {"sku:B": {7, 8}}
     # A second sell-out of the same SKU finds nobody offered it.
     assert _run(shard, sold_out) == []
@@ -103,12 +105,7 @@ def test_decisions_before_a_change_in_the_same_batch_see_the_stock_before_it() -
     inventory = DictInventory({"A": 4})
     shard = _shard(inventory)
     out = _decided(_run(shard, _event("e-1", 7, "A", 1), InventoryRow("A", 1, 1), _event("e-2", 7, "A", 2)))
-    assert [(d.audit.event_id, d.decision.recommendation) for d in out] == [
-        ("e-1", ("sku:A",)),
-        ("e-1~redecide-2", ()),
-        ("e-2", ()),
-    ]
-    assert [d.version for d in out] == [1, 2, 3]
+    assert out == [("e-1", 1, ("sku:A",)), ("e-1~redecide-2", 2, ()), ("e-2", 3, ())]
 
 
 def test_a_restored_shard_rebuilds_its_offer_index_and_keeps_versions() -> None:
@@ -132,7 +129,7 @@ def test_a_restored_shard_rebuilds_its_offer_index_and_keeps_versions() -> None:
     assert restored.customers[8].customer.orders[5].total_amount == Decimal("12.34")
     assert restored.offered_to == shard.offered_to == {"sku:A": {7}, "sku:B": {8}}
     again = _decided(_run(restored, InventoryRow("A", 0, 0)))
-    assert [(d.audit.event_id, d.version) for d in again] == [("e-1~redecide-2", 2)]
+    assert [(event_id, version) for event_id, version, _rec in again] == [("e-1~redecide-2", 2)]
     # A duplicate of an event decided before the snapshot is still recognised.
     assert _run(restored, _event("e-2", 8, "B", 2)) == []
 
@@ -182,11 +179,11 @@ def test_through_the_flow_a_change_reaches_every_shard() -> None:
     run_main(flow)
     out = records(items)
     again = sorted(
-        (d.decision.customer_id, d.audit.event_id, d.decision.recommendation)
-        for d in (decode_envelope(v or b"") for t, _k, v in out if t == settings.topics.segment_decisions)
-        if "~redecide" in d.audit.event_id
+        (r["customer_id"], r["event_id"], r["recommendation"])
+        for r in decision_rows(out, settings.topics.segment_decisions)
+        if "~redecide" in r["event_id"]
     )
-    assert again == [(7, "e-1~redecide-2", ()), (8, "e-2~redecide-2", ())]
+    assert again == [(7, "e-1~redecide-2", []), (8, "e-2~redecide-2", [])]
     assert [k for t, k, _v in out if t == "inventory_changes.dlq"] == [b"A"]
     # Every shard recorded the change (the cache is per process; recording it again is harmless).
     assert len(inventory.changes) == settings.enrich_shards

@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 from bytewax.testing import TestingSink, TestingSource, run_main
-from flow_io import batches, records
+from flow_io import batches, decision_rows, records
 
 from persona.contracts import (
     CustomerProfile,
@@ -27,8 +27,9 @@ from persona.contracts import (
     parse_inventory_row,
     parse_order_change,
 )
+from persona.contracts.timeutil import ms_to_datetime
 from persona.flows import cdc, enrich
-from persona.pipeline import PipelineSettings, decode_envelope
+from persona.pipeline import PipelineSettings
 from persona.pipeline.kafka_wiring import OutRecord
 
 
@@ -129,27 +130,27 @@ def test_cdc_then_enrich_reproduce_the_golden_decisions() -> None:
     run_main(flow)
     out = records(items)
 
-    decisions = [decode_envelope(m[2] or b"") for m in out if m[0] == settings.topics.segment_decisions]
+    decisions = decision_rows(out, settings.topics.segment_decisions)
     dlq = [m for m in out if m[0] == "behavior_events.dlq"]
     expected = [orjson.loads(line) for line in _lines(golden / "expected.jsonl")]
 
-    got = {env.audit.event_id: env for env in decisions}
+    got = {row["event_id"]: row for row in decisions}
     assert len(got) == len(decisions), "an event id was decided twice"
     assert set(got) == {e["event_id"] for e in expected}
     for e in expected:
-        env = got[e["event_id"]]
-        assert env.decision.customer_id == e["customer_id"]
-        assert env.decision.segment == e["segment"], e["event_id"]
-        assert list(env.decision.recommendation) == e["recommendation"], e["event_id"]
+        row = got[e["event_id"]]
+        assert row["customer_id"] == e["customer_id"]
+        assert row["segment"] == e["segment"], e["event_id"]
+        assert row["recommendation"] == e["recommendation"], e["event_id"]
         if e["score"] is None:
-            assert env.decision.score is None
+            assert row["score"] is None
         else:
-            assert env.decision.score == pytest.approx(e["score"], abs=1e-6)
+            assert row["score"] == pytest.approx(e["score"], abs=1e-6)
 
     # Versions increase by one per decision of a customer, in processing order.
     versions: dict[int, list[int]] = {}
-    for env in decisions:
-        versions.setdefault(env.decision.customer_id, []).append(env.version)
+    for row in decisions:
+        versions.setdefault(row["customer_id"], []).append(row["version"])
     assert all(v == list(range(1, len(v) + 1)) for v in versions.values())
 
     # Every line that is not a valid event is in the DLQ with its reason and original bytes.
@@ -164,16 +165,25 @@ def test_cdc_then_enrich_reproduce_the_golden_decisions() -> None:
     # Inventory was read in batches, not per event: at most one lookup per shard per polled batch.
     assert len(inventory.batches) <= settings.enrich_shards * len(polled) < len(decisions)
 
-    # Each decision is on marketing_segments_rt as the enrich flow makes it: same row, same version,
-    # keyed by customer, in the same order as the decisions.
-    rt = [m for m in out if m[0] == settings.topics.marketing_segments_rt]
+    # Each decision is on marketing_segments_rt as the enrich flow makes it: the same row and version,
+    # keyed by customer.
+    rt = {}
+    for topic, key, value in out:
+        if topic == settings.topics.marketing_segments_rt:
+            message = parse_decision_message(value or b"")
+            assert isinstance(message, Ok), value
+            assert key == str(message.value.decision.customer_id).encode()
+            rt[(message.value.decision.customer_id, message.value.version)] = message.value.decision
     assert len(rt) == len(decisions)
-    for (_topic, key, value), env in zip(rt, decisions, strict=True):
-        message = parse_decision_message(value or b"")
-        assert isinstance(message, Ok), value
-        assert key == str(env.decision.customer_id).encode()
-        assert message.value.version == env.version
-        assert message.value.decision == env.decision
+    for row in decisions:
+        d = rt[(row["customer_id"], row["version"])]
+        assert (d.segment, list(d.recommendation), d.score) == (
+            row["segment"],
+            row["recommendation"],
+            row["score"],
+        )
+        assert ms_to_datetime(d.event_time_ms).replace(tzinfo=None) == row["event_time"]
+        assert ms_to_datetime(d.updated_at_ms).replace(tzinfo=None) == row["decided_at"]
 
 
 def test_a_redelivered_event_gets_no_second_decision() -> None:
@@ -211,10 +221,8 @@ def test_a_redelivered_event_gets_no_second_decision() -> None:
             clock=lambda: 1_800_000_000.0,
         )
     )
-    decided = [
-        decode_envelope(m[2] or b"") for m in records(out) if m[0] == settings.topics.segment_decisions
-    ]
-    assert [(d.audit.event_id, d.version, d.decision.recommendation) for d in decided] == [
-        ("e-1", 1, ("sku:A",)),
-        ("e-2", 2, ("sku:A",)),
+    decided = decision_rows(records(out), settings.topics.segment_decisions)
+    assert [(d["event_id"], d["version"], d["recommendation"]) for d in decided] == [
+        ("e-1", 1, ["sku:A"]),
+        ("e-2", 2, ["sku:A"]),
     ]

@@ -1,27 +1,37 @@
-"""The sink builds its Paimon rows as Arrow columns straight from the decoded decisions; these are the
-rows DESIGN §3 prescribes for ``marketing_segments`` and the ``segment_decisions`` audit."""
+"""Decisions travel from enrich to the sink as Arrow tables of ``segment_decisions`` audit rows; the
+sink derives the ``marketing_segments`` upserts from them. These are the rows DESIGN §3 prescribes."""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
 
+import msgspec
 import orjson
 import pyarrow as pa
+import pytest
 
 from persona.contracts import CandidateSku, Decision, DecisionAudit
-from persona.flows.sink import audit_table, segment_table
-from persona.flows.sink.flow import conform
+from persona.flows.sink import latest_segments
 from persona.paimon.schema import MARKETING_SEGMENTS, SEGMENT_DECISIONS
-from persona.pipeline import DecisionEnvelope
+from persona.pipeline import (
+    DecisionEnvelope,
+    DecisionsDecodeError,
+    decisions_table,
+    decode_decisions,
+    encode_decisions,
+)
+from persona.pipeline.messages import ROWS_PER_MESSAGE, conform
 
 EVENT_MS = 1_795_000_123_456  # 2026-11-18T11:08:43.456Z
 DECIDED_MS = EVENT_MS + 1_500
 
 
-def _envelope(event_id: str, version: int, snapshot: str | None, found: bool = True) -> DecisionEnvelope:
+def _envelope(
+    event_id: str, version: int, snapshot: str | None, found: bool = True, customer_id: int = 42
+) -> DecisionEnvelope:
     decision = Decision(
-        customer_id=42,
+        customer_id=customer_id,
         segment="VIP_HIGH_INVENTORY",
         recommendation=("sku:A", "sku:C"),
         score=10.5 if found else None,
@@ -34,7 +44,7 @@ def _envelope(event_id: str, version: int, snapshot: str | None, found: bool = T
         event_time_ms=EVENT_MS,
         event_type="view",
         event_sku_id="A",
-        customer_id=42,
+        customer_id=customer_id,
         profile_found=found,
         profile_segment="VIP" if found else None,
         profile_recency=3 if found else None,
@@ -59,7 +69,7 @@ def _envelope(event_id: str, version: int, snapshot: str | None, found: bool = T
 
 
 def test_audit_rows_carry_every_input_of_the_decision() -> None:
-    table = audit_table(
+    table = decisions_table(
         [
             _envelope("e-1", 3, "rfm-20261117"),
             _envelope("e-2", 4, "snapshot:12"),
@@ -89,24 +99,63 @@ def test_audit_rows_carry_every_input_of_the_decision() -> None:
     assert third["profile_segment"] is None and third["profile_monetary"] is None and third["score"] is None
 
 
-def test_segment_rows_are_the_decision_and_its_version() -> None:
-    table = segment_table([_envelope("e-1", 3, None)], MARKETING_SEGMENTS.schema)
-    assert table.to_pylist() == [
-        {
-            "customer_id": 42,
-            "segment": "VIP_HIGH_INVENTORY",
-            "recommendation": ["sku:A", "sku:C"],
-            "score": 10.5,
-            "updated_at": dt.datetime(2026, 11, 18, 11, 8, 44, 956000),
-            "event_time": dt.datetime(2026, 11, 18, 11, 8, 43, 456000),
-            "logic_version": "v1",
-            "version": 3,
-        }
-    ]
+def test_segment_rows_are_the_newest_decision_of_each_customer() -> None:
+    decisions = decisions_table(
+        [
+            _envelope("e-2", 4, None, customer_id=42),
+            _envelope("e-1", 3, None, customer_id=42),
+            _envelope("e-9", 1, None, customer_id=7),
+        ]
+    )
+    table = latest_segments(decisions, MARKETING_SEGMENTS.schema)
+    assert [(r["customer_id"], r["version"]) for r in table.to_pylist()] == [(7, 1), (42, 4)]
+    assert (
+        table.to_pylist()[1]
+        == [
+            {
+                "customer_id": 42,
+                "segment": "VIP_HIGH_INVENTORY",
+                "recommendation": ["sku:A", "sku:C"],
+                "score": 10.5,
+                "updated_at": dt.datetime(2026, 11, 18, 11, 8, 44, 956000),
+                "event_time": dt.datetime(2026, 11, 18, 11, 8, 43, 456000),
+                "logic_version": "v1",
+                "version": 4,
+            }
+        ][0]
+    )
 
 
 def test_a_column_added_by_schema_evolution_reads_as_null() -> None:
     evolved = MARKETING_SEGMENTS.schema.append(pa.field("channel_preference", pa.string()))
-    table = segment_table([_envelope("e-1", 3, None)], evolved)
+    table = latest_segments(decisions_table([_envelope("e-1", 3, None)]), evolved)
     assert table.schema == evolved and table.column("channel_preference").to_pylist() == [None]
     assert conform({}, evolved, 2).column("customer_id").null_count == 2
+
+
+def test_equal_versions_keep_the_later_row() -> None:
+    # A replay after recovery re-sends a decision with its version; the later arrival is the upsert.
+    first, again = _envelope("e-1", 3, None), _envelope("e-1", 3, "rfm-20261117")
+    later = msgspec.structs.replace(again, audit=msgspec.structs.replace(again.audit, segment="ACTIVE"))
+    table = latest_segments(decisions_table([first]), MARKETING_SEGMENTS.schema)
+    assert table.column("segment").to_pylist() == ["VIP_HIGH_INVENTORY"]
+    both = pa.concat_tables([decisions_table([first]), decisions_table([later])])
+    assert latest_segments(both, MARKETING_SEGMENTS.schema).column("segment").to_pylist() == [
+        "VIP_HIGH_INVENTORY"
+    ]
+
+
+def test_messages_round_trip_in_chunks_and_bad_ones_say_why() -> None:
+    envs = [_envelope(f"e-{i}", i, None, customer_id=i) for i in range(1, ROWS_PER_MESSAGE + 2)]
+    messages = list(encode_decisions(envs))
+    assert len(messages) == 2
+    rows = [r for m in messages for r in decode_decisions(m).to_pylist()]
+    assert [r["event_id"] for r in rows] == [e.audit.event_id for e in envs]
+    with pytest.raises(DecisionsDecodeError, match="not an Arrow IPC stream"):
+        decode_decisions(b'{"version": 1}')
+    partial = pa.table({"event_id": ["x"]})
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, partial.schema) as writer:
+        writer.write_table(partial)
+    with pytest.raises(DecisionsDecodeError, match="customer_id"):
+        decode_decisions(sink.getvalue().to_pybytes())

@@ -4,7 +4,20 @@ Kafka source/sink wiring with dead-letter routing, and the Paimon-backed profile
 Imported by the flows and tools; it runs nothing itself and reads no environment at import.
 """
 
-from persona.pipeline.messages import DecisionEnvelope, decode_envelope, encode_envelope
+from persona.pipeline.messages import (
+    DecisionEnvelope,
+    DecisionsDecodeError,
+    decisions_table,
+    decode_decisions,
+    encode_decisions,
+)
 from persona.pipeline.settings import PipelineSettings
 
-__all__ = ["DecisionEnvelope", "PipelineSettings", "decode_envelope", "encode_envelope"]
+__all__ = [
+    "DecisionEnvelope",
+    "DecisionsDecodeError",
+    "PipelineSettings",
+    "decisions_table",
+    "decode_decisions",
+    "encode_decisions",
+]

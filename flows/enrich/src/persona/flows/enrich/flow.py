@@ -42,7 +42,7 @@ from persona.decisions import (
     observe_event,
     prune_orders,
 )
-from persona.pipeline import DecisionEnvelope, PipelineSettings, encode_envelope
+from persona.pipeline import DecisionEnvelope, PipelineSettings, encode_decisions
 from persona.pipeline.kafka_wiring import OutRecord, RawBatch, batch_sink, dead_letter, raw_source
 from persona.pipeline.process import prepare_flow_process
 
@@ -281,18 +281,17 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         profiles = ctx.profiles
         offered = self.offered
         offered_to = self.offered_to
-        decisions_topic = self._decisions_topic
         rt_topic = self._rt_topic
+        envelopes: list[DecisionEnvelope] = []
         for p in pending:
             event = p.event
             customer_id = event.user_id
             decision, audit = decide(
                 event, profiles.get(customer_id), p.state, stock, config, now_ms, p.recent
             )
-            key = str(customer_id).encode()
-            out.append((decisions_topic, key, encode_envelope(DecisionEnvelope(p.version, decision, audit))))
+            envelopes.append(DecisionEnvelope(p.version, decision, audit))
             # The decision is on marketing_segments_rt as soon as it is made (DESIGN §5).
-            out.append((rt_topic, key, decision_to_json(decision, p.version)))
+            out.append((rt_topic, str(customer_id).encode(), decision_to_json(decision, p.version)))
             now = decision.recommendation
             before = offered.get(customer_id, ())
             if now == before:
@@ -315,6 +314,10 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
                 offered[customer_id] = now
             else:
                 del offered[customer_id]
+        # With their audit, for the sink's Paimon commits: columns built once, keyed by the shard (every
+        # customer here has it) so a customer's decisions stay in order.
+        key = shard_of(envelopes[0].decision.customer_id, ctx.settings.enrich_shards).encode()
+        out.extend((self._decisions_topic, key, message) for message in encode_decisions(envelopes))
 
     def snapshot(self) -> ShardSnapshot:
         return ShardSnapshot.of(self._ctx.settings.enrich_shards, self.customers, self.offered)

@@ -8,6 +8,6 @@ Paimon ``marketing_segments`` (upsert by customer_id, the newest version of each
 already put each decision on ``marketing_segments_rt`` when it made it.
 """
 
-from persona.flows.sink.flow import PaimonSink, audit_table, build_flow, segment_table
+from persona.flows.sink.flow import PaimonSink, build_flow, latest_segments
 
-__all__ = ["PaimonSink", "audit_table", "build_flow", "segment_table"]
+__all__ = ["PaimonSink", "build_flow", "latest_segments"]
