@@ -31,10 +31,17 @@ def latest_segments(decisions: pa.Table, schema: pa.Schema) -> pa.Table:
     if decisions.num_rows == 0:
         return conform({}, schema, 0)
     customers = decisions.column("customer_id")
-    # A stable sort: ties in (customer, version) keep their arrival order, so the later one is last.
+    # Ties in (customer, version) are ordered by arrival, explicitly: Arrow's multi-key sort is not
+    # stable, and the later of two equal versions (a replay) must be the one kept.
     order = pc.sort_indices(
-        pa.table({"c": customers, "v": decisions.column("version")}),
-        sort_keys=[("c", "ascending"), ("v", "ascending")],
+        pa.table(
+            {
+                "c": customers,
+                "v": decisions.column("version"),
+                "i": pa.array(range(decisions.num_rows), type=pa.int64()),
+            }
+        ),
+        sort_keys=[("c", "ascending"), ("v", "ascending"), ("i", "ascending")],
     )
     ordered = decisions.take(order)
     ids = ordered.column("customer_id").combine_chunks()
