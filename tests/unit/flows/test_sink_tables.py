@@ -140,7 +140,9 @@ def test_equal_versions_keep_the_later_row() -> None:
     table = latest_segments(decisions_table([first]), MARKETING_SEGMENTS.schema)
     assert table.column("segment").to_pylist() == ["VIP_HIGH_INVENTORY"]
     both = pa.concat_tables([decisions_table([first]), decisions_table([later])])
-    assert latest_segments(both, MARKETING_SEGMENTS.schema).column("segment").to_pylist() == [
+    assert latest_segments(both, MARKETING_SEGMENTS.schema).column("segment").to_pylist() == ["ACTIVE"]
+    reverse = pa.concat_tables([decisions_table([later]), decisions_table([first])])
+    assert latest_segments(reverse, MARKETING_SEGMENTS.schema).column("segment").to_pylist() == [
         "VIP_HIGH_INVENTORY"
     ]
 
