@@ -31,17 +31,11 @@ def latest_segments(decisions: pa.Table, schema: pa.Schema) -> pa.Table:
     if decisions.num_rows == 0:
         return conform({}, schema, 0)
     customers = decisions.column("customer_id")
-    # Ties in (customer, version) are ordered by arrival, explicitly: Arrow's multi-key sort is not
-    # stable, and the later of two equal versions (a replay) must be the one kept.
+    # sort_indices is a stable sort: ties in (customer, version) keep their arrival order, so the
+    # later of two equal versions (a replay) is the last of its group.
     order = pc.sort_indices(
-        pa.table(
-            {
-                "c": customers,
-                "v": decisions.column("version"),
-                "i": pa.array(range(decisions.num_rows), type=pa.int64()),
-            }
-        ),
-        sort_keys=[("c", "ascending"), ("v", "ascending"), ("i", "ascending")],
+        pa.table({"c": customers, "v": decisions.column("version")}),
+        sort_keys=[("c", "ascending"), ("v", "ascending")],
     )
     ordered = decisions.take(order)
     ids = ordered.column("customer_id").combine_chunks()
