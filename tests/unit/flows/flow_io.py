@@ -27,6 +27,11 @@ def records(items: Iterable[tuple[str, Any]]) -> list[OutRecord]:
 
 def decision_rows(out: Iterable[OutRecord], topic: str = "segment_decisions") -> list[dict[str, Any]]:
     """The decision (audit) rows of every ``segment_decisions`` message in ``out``, in order."""
-    from persona.pipeline import decode_decisions
+    from persona.pipeline import decisions_table, decode_decisions
 
-    return [row for t, _k, v in out if t == topic for row in decode_decisions(v or b"").to_pylist()]
+    return [
+        row
+        for t, _k, v in out
+        if t == topic
+        for row in decisions_table(decode_decisions(v or b"")).to_pylist()
+    ]

@@ -1,8 +1,9 @@
 """Wiring of the sink flow and the Paimon sink.
 
-Decisions arrive as Arrow tables (``persona.pipeline.messages``): appended to ``segment_decisions``
-as they are, and reduced to the newest version per customer for ``marketing_segments``; the Paimon
-writers commit once per Bytewax epoch. No per-row Python runs here.
+Each polled batch of ``segment_decisions`` messages becomes one Arrow table of audit rows
+(``persona.pipeline.messages.decisions_table``), appended to ``segment_decisions`` and, at each
+commit, reduced to the newest version per customer for ``marketing_segments``; the Paimon writers
+commit once per Bytewax epoch.
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ from bytewax.inputs import Source
 from bytewax.outputs import FixedPartitionedSink, Sink, StatefulSinkPartition
 
 from persona.paimon import PaimonWarehouse, TableWriter
-from persona.pipeline import DecisionsDecodeError, PipelineSettings, decode_decisions
+from persona.pipeline import (
+    DecisionEnvelope,
+    DecisionsDecodeError,
+    PipelineSettings,
+    decisions_table,
+    decode_decisions,
+)
 from persona.pipeline.kafka_wiring import OutRecord, RawBatch, batch_sink, dead_letter, raw_source
 from persona.pipeline.messages import conform
 from persona.pipeline.process import prepare_flow_process
@@ -59,7 +66,7 @@ def latest_segments(decisions: pa.Table, schema: pa.Schema) -> pa.Table:
     )
 
 
-class _PaimonPartition(StatefulSinkPartition[list[pa.Table], None]):
+class _PaimonPartition(StatefulSinkPartition[list[DecisionEnvelope], None]):
     def __init__(self, settings: PipelineSettings, commit_user: str, clock: Callable[[], float]) -> None:
         warehouse = PaimonWarehouse(settings.warehouse)
         self._segments = TableWriter(warehouse, settings.table("marketing_segments"), commit_user)
@@ -71,12 +78,11 @@ class _PaimonPartition(StatefulSinkPartition[list[pa.Table], None]):
         self._pending: list[pa.Table] = []
         self.commits = 0
 
-    def write_batch(self, values: list[list[pa.Table]]) -> None:
-        schema = self._audit.schema
-        for tables in values:
-            for table in tables:
-                self._audit.add_arrow(conform(_columns(table), schema, table.num_rows))
-                self._pending.append(table)
+    def write_batch(self, values: list[list[DecisionEnvelope]]) -> None:
+        for envs in values:
+            table = decisions_table(envs, self._audit.schema)
+            self._audit.add_arrow(table)
+            self._pending.append(table)
         if self._clock() - self._last_commit >= self._interval:
             self._commit()
 
@@ -103,11 +109,7 @@ class _PaimonPartition(StatefulSinkPartition[list[pa.Table], None]):
             self._audit.close()
 
 
-def _columns(table: pa.Table) -> dict[str, Any]:
-    return {name: table.column(name) for name in table.column_names}
-
-
-class PaimonSink(FixedPartitionedSink[list[pa.Table], None]):
+class PaimonSink(FixedPartitionedSink[list[DecisionEnvelope], None]):
     """One partition: one writer per table and one commit sequence (commit user ``persona-sink``)."""
 
     def __init__(
@@ -131,17 +133,17 @@ class PaimonSink(FixedPartitionedSink[list[pa.Table], None]):
 
 
 def parse(settings: PipelineSettings, batch: RawBatch) -> list[tuple[str, Any]]:
-    """One polled batch -> ``("paimon", [decision tables])`` and ``("dlq", [records])``."""
-    tables: list[pa.Table] = []
+    """One polled batch -> ``("paimon", [decisions])`` and ``("dlq", [records])``."""
+    envs: list[DecisionEnvelope] = []
     dlq: list[OutRecord] = []
     for key, value in batch.records:
         try:
-            tables.append(decode_decisions(value or b""))
+            envs.extend(decode_decisions(value or b""))
         except DecisionsDecodeError as error:
             dlq.append(dead_letter(settings.topics.segment_decisions, key, value, str(error)))
     out: list[tuple[str, Any]] = []
-    if tables:
-        out.append(("paimon", tables))
+    if envs:
+        out.append(("paimon", envs))
     if dlq:
         out.append(("dlq", dlq))
     return out
