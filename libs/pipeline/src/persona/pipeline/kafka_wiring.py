@@ -66,7 +66,10 @@ class _RawPartition(StatefulSourcePartition[RawBatch, int]):
         self._awake: datetime | None = None
 
     def next_batch(self) -> list[RawBatch]:
-        messages = self._consumer.consume(self._batch_size, 0.001)
+        # Never block: the flow's one thread serves every partition, and a wait here (librdkafka waits
+        # the whole timeout whenever fewer than batch_size records are queued) stalls all of them.
+        # POLL_INTERVAL keeps an idle partition from spinning instead.
+        messages = self._consumer.consume(self._batch_size, 0)
         self._awake = None if len(messages) >= self._batch_size else datetime.now(UTC) + POLL_INTERVAL
         if not messages:
             return []
