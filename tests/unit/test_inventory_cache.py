@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from persona.inventory import InventoryCache, InventoryReadError, StockLevel, sellable
 
@@ -98,3 +98,75 @@ def test_an_inventory_change_replaces_the_cached_stock_without_a_read_and_late_o
     assert reader.calls == [["a"]]
     clock.now += 5  # a recorded change expires like a read: the projection is asked again
     assert cache.sellable(["a"]) == {"a": 15} and reader.calls[-1] == ["a"]
+
+
+class AsyncReader(RecordingReader):
+    """Background reads that complete when the test says so (as the driver's thread would)."""
+
+    def __init__(self, levels: dict[str, tuple[int, int]]) -> None:
+        super().__init__(levels)
+        self.started: list[tuple[list[str], Callable[[Mapping[str, StockLevel] | Exception], None]]] = []
+
+    def read_many_async(
+        self, sku_ids: Collection[str], done: Callable[[Mapping[str, StockLevel] | Exception], None]
+    ) -> None:
+        self.started.append((sorted(sku_ids), done))
+
+    def complete(self, index: int = -1, error: Exception | None = None) -> None:
+        skus, done = self.started[index]
+        if error is not None:
+            done(error)
+        else:
+            done({s: StockLevel(s, *self.levels[s], updated_at=None) for s in skus if s in self.levels})
+
+
+def test_a_hit_late_in_its_ttl_is_renewed_in_the_background_once() -> None:
+    clock = FakeClock()
+    reader = AsyncReader({"a": (20, 5), "b": (3, 0)})
+    cache = InventoryCache(reader, ttl_seconds=10, clock=clock)
+    assert cache.sellable(["a", "b"]) == {"a": 15, "b": 3}
+    clock.now += 4  # first half of the TTL: nothing to renew
+    assert cache.sellable(["a"]) == {"a": 15} and reader.started == []
+    clock.now += 2  # second half: a background re-read of "a", and only one while it is in flight
+    reader.levels["a"] = (20, 20)
+    assert cache.sellable(["a"]) == {"a": 15}
+    assert cache.sellable(["a"]) == {"a": 15}
+    assert [skus for skus, _ in reader.started] == [["a"]]
+    reader.complete()
+    clock.now += 8  # past the first read's expiry: the renewed value, with no synchronous read
+    assert cache.sellable(["a"]) == {"a": 0}
+    assert reader.calls == [["a", "b"]]
+    clock.now += 0.5  # "b" was never renewed: it expired and is read synchronously
+    assert cache.sellable(["b"]) == {"b": 3} and reader.calls[-1] == ["b"]
+
+
+def test_a_change_or_invalidation_during_a_background_read_wins_over_its_older_answer() -> None:
+    from persona.contracts import InventoryRow
+
+    clock = FakeClock()
+    reader = AsyncReader({"a": (20, 5), "b": (9, 0)})
+    cache = InventoryCache(reader, ttl_seconds=10, clock=clock)
+    cache.sellable(["a", "b"])
+    clock.now += 6
+    cache.sellable(["a", "b"])  # both renewed in one background read, still in flight
+    cache.record_change(InventoryRow("a", 4, 4, updated_at_ms=1))  # "a" sold out meanwhile
+    cache.invalidate("b")
+    reader.complete()  # the read was sent before the change: its "a" = 15 must not come back
+    assert cache.sellable(["a"]) == {"a": 0}
+    assert cache.sellable(["b"]) == {"b": 9} and reader.calls[-1] == ["b"], "b is read again, not renewed"
+
+
+def test_a_failed_background_read_leaves_entries_to_expire_and_be_read_again() -> None:
+    clock = FakeClock()
+    reader = AsyncReader({"a": (20, 5)})
+    cache = InventoryCache(reader, ttl_seconds=10, clock=clock)
+    cache.sellable(["a"])
+    clock.now += 6
+    cache.sellable(["a"])
+    reader.complete(error=InventoryReadError("timeout"))
+    assert cache.stats.refresh_errors == 1
+    clock.now += 3
+    cache.sellable(["a"])  # still within the TTL of the first read: served, renewed again
+    assert len(reader.started) == 2
+    clock.now += 2  # expired, renewal not done: never served stale, read synchronously
+    assert cache.sellable(["a"]) == {"a": 15} and reader.calls == [["a"], ["a"]]

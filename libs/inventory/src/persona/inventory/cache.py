@@ -3,17 +3,25 @@
 Misses of one lookup are read together in one batched call. If the store cannot be read, the SKUs
 are reported unknown (``None``) for this lookup and nothing is cached, so the next lookup retries;
 a decision never promotes stock it could not see.
+
+Refresh-ahead: when the reader can read asynchronously, a hit in the second half of its TTL starts
+a background re-read of that SKU, so SKUs in steady use are renewed before they expire and only
+cold SKUs cost the caller a synchronous read. (A synchronous read per batch was the enrich flow's
+largest stall: with no misses at all it kept up with 30k records/s, with a 5 s TTL it did not.)
+What is served is still never older than the TTL since its read. An inventory change recorded, or
+an invalidation, while a re-read is in flight wins over that re-read's older answer.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from persona.contracts import InventoryRow
 from persona.inventory.cassandra_store import InventoryReadError
-from persona.inventory.protocol import InventoryReader
+from persona.inventory.protocol import InventoryReader, StockLevel
 
 
 @dataclass
@@ -23,6 +31,8 @@ class CacheStats:
     read_errors: int = 0
     reads: int = 0
     read_seconds: float = 0.0
+    refreshes: int = 0
+    refresh_errors: int = 0
 
     @property
     def hit_ratio(self) -> float:
@@ -47,6 +57,11 @@ class InventoryCache:
         self._entries: dict[str, tuple[float, int | None]] = {}
         # sku -> updated_at of the newest inventory change recorded, to ignore late older ones
         self._changed_at: dict[str, int] = {}
+        # sku -> token of its background re-read in flight; a change or invalidation revokes it
+        self._inflight: dict[str, int] = {}
+        self._tokens = itertools.count(1)
+        self._read_async = getattr(reader, "read_many_async", None)
+        self._refresh_after = ttl_seconds / 2
         self.stats = CacheStats()
 
     def sellable(self, sku_ids: Iterable[str]) -> dict[str, int | None]:
@@ -54,16 +69,24 @@ class InventoryCache:
         now = self._clock()
         result: dict[str, int | None] = {}
         missing: list[str] = []
+        renew: list[str] = []
+        # An entry expiring before this instant is in the second half of its TTL: renew it.
+        renew_before = now + self._ttl - self._refresh_after
+        entries = self._entries
         for sku in sku_ids:
             if sku in result:
                 continue
-            entry = self._entries.get(sku)
+            entry = entries.get(sku)
             if entry is not None and entry[0] > now:
                 result[sku] = entry[1]
                 self.stats.hits += 1
+                if entry[0] < renew_before:
+                    renew.append(sku)
             else:
                 result[sku] = None
                 missing.append(sku)
+        if renew and self._read_async is not None:
+            self._refresh(renew)
         if not missing:
             return result
         self.stats.misses += len(missing)
@@ -94,6 +117,7 @@ class InventoryCache:
         the SKU is ignored; a change without ``updated_at`` always applies.
         """
         at = row.updated_at_ms
+        self._inflight.pop(row.sku_id, None)
         if at is not None:
             last = self._changed_at.get(row.sku_id)
             if last is not None and at < last:
@@ -105,7 +129,40 @@ class InventoryCache:
 
     def invalidate(self, sku_id: str) -> None:
         """Forget one SKU (an ``inventory_changes`` record says it changed)."""
+        self._inflight.pop(sku_id, None)
         self._entries.pop(sku_id, None)
+
+    def _refresh(self, skus: list[str]) -> None:
+        token = next(self._tokens)
+        wanted = [s for s in skus if s not in self._inflight]
+        if not wanted:
+            return
+        for sku in wanted:
+            self._inflight[sku] = token
+        self.stats.refreshes += 1
+
+        def done(rows: Mapping[str, StockLevel] | Exception) -> None:
+            # Runs on the reader's thread; single dict operations are atomic under the GIL.
+            inflight = self._inflight
+            if isinstance(rows, Exception):
+                self.stats.refresh_errors += 1
+                for sku in wanted:
+                    if inflight.get(sku) == token:
+                        del inflight[sku]
+                return  # the entries expire as usual and the next lookup reads them
+            expires = self._clock() + self._ttl
+            for sku in wanted:
+                if inflight.get(sku) != token:
+                    continue  # a change or invalidation came after this read was sent
+                del inflight[sku]
+                row = rows.get(sku)
+                self._entries[sku] = (expires, None if row is None else row.sellable)
+
+        assert self._read_async is not None
+        try:
+            self._read_async(wanted, done)
+        except Exception as error:  # could not even start: same as a failed read
+            done(error)
 
     def _evict_expired(self, now: float) -> None:
         self._entries = {k: v for k, v in self._entries.items() if v[0] > now}

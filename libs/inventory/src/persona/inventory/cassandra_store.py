@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -11,7 +12,7 @@ from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.policies import ConstantReconnectionPolicy, RoundRobinPolicy
 from cassandra.query import tuple_factory
 
-from persona.inventory.protocol import StockLevel
+from persona.inventory.protocol import RefreshCallback, StockLevel
 
 
 class InventoryReadError(RuntimeError):
@@ -104,6 +105,49 @@ class CassandraInventory:
                     updated_at=updated_at,
                 )
         return found
+
+    def read_many_async(self, sku_ids: Collection[str], done: RefreshCallback) -> None:
+        """``read_many`` without waiting: one request per chunk, ``done`` called once on the driver's
+        thread with every row found, or with the first error."""
+        if not sku_ids:
+            done({})
+            return
+        try:
+            session = self._connect()
+        except InventoryReadError as error:
+            done(error)
+            return
+        skus = list(sku_ids)
+        chunks = [skus[i : i + self._chunk] for i in range(0, len(skus), self._chunk)]
+        found: dict[str, StockLevel] = {}
+        state = {"left": len(chunks), "failed": False}
+        lock = threading.Lock()
+
+        def ok(rows: Any) -> None:
+            with lock:
+                for sku_id, available_qty, reserved_qty, updated_at in rows:
+                    found[sku_id] = StockLevel(
+                        sku_id, int(available_qty or 0), int(reserved_qty or 0), updated_at
+                    )
+                state["left"] -= 1
+                finished = state["left"] == 0 and not state["failed"]
+            if finished:
+                done(found)
+
+        def failed(error: Exception) -> None:
+            with lock:
+                first = not state["failed"]
+                state["failed"] = True
+            if first:
+                done(InventoryReadError(f"Cassandra read failed: {type(error).__name__}: {error}"))
+
+        for chunk in chunks:
+            try:
+                future = session.execute_async(self._select, (chunk,), timeout=self._timeout)
+            except Exception as error:
+                failed(error)
+                return
+            future.add_callbacks(ok, failed)
 
     def upsert_many(self, levels: Iterable[StockLevel]) -> int:
         """Write rows (the generator and the inventory pipeline's role in tests and the demo)."""

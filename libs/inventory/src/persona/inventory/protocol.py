@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -31,4 +31,15 @@ class InventoryReader(Protocol):
 
         Raises ``InventoryReadError`` when the store cannot be read at all.
         """
+        ...
+
+
+RefreshCallback = Callable[[Mapping[str, StockLevel] | Exception], None]
+"""Receives the rows of an asynchronous read (as ``read_many`` returns them) or the error."""
+
+
+class AsyncInventoryReader(InventoryReader, Protocol):
+    def read_many_async(self, sku_ids: Collection[str], done: RefreshCallback) -> None:
+        """Start a read of ``sku_ids`` and return at once; ``done`` is called exactly once, on
+        another thread, with the rows or the error."""
         ...
