@@ -9,6 +9,7 @@ encode); Bytewax moves a few items per poll whatever the rate.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -180,6 +181,30 @@ class EnrichContext:
     profiles: Profiles
     inventory: Inventory
     clock: Callable[[], float] = time.time
+    # Where a line of inventory-cache statistics goes every ``report_seconds`` (the flow's log).
+    report: Callable[[str], None] | None = None
+    report_seconds: float = 10.0
+    _reported_at: float = 0.0
+    _last: tuple[int, int, int, float, int] = (0, 0, 0, 0.0, 0)
+
+    def maybe_report(self) -> None:
+        stats = getattr(self.inventory, "stats", None)
+        if self.report is None or stats is None:
+            return
+        now = time.monotonic()
+        if now - self._reported_at < self.report_seconds:
+            return
+        seconds = now - self._reported_at if self._reported_at else 0.0
+        self._reported_at = now
+        current = (stats.hits, stats.misses, stats.reads, stats.read_seconds, stats.refreshes)
+        hits, misses, reads, read_s, refreshes = (c - p for c, p in zip(current, self._last, strict=True))
+        self._last = current
+        if seconds and hits + misses:
+            self.report(
+                f"inventory cache, last {seconds:.0f}s: hit ratio {hits / (hits + misses):.1%}, "
+                f"{reads / seconds:.1f} blocking reads/s ({misses / seconds:.0f} SKUs/s, "
+                f"{read_s / seconds:.1%} of the time), {refreshes / seconds:.1f} background re-reads/s"
+            )
 
 
 class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSnapshot]):
@@ -216,6 +241,7 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
     def on_batch(self, values: list[list[ShardItem]]) -> tuple[list[list[OutRecord]], bool]:
         ctx = self._ctx
         ctx.profiles.maybe_refresh()
+        ctx.maybe_report()
         config = self._config
         customers = self.customers
         out: list[OutRecord] = []
@@ -323,6 +349,10 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         return ShardSnapshot.of(self._ctx.settings.enrich_shards, self.customers, self.offered)
 
 
+def _log(line: str) -> None:
+    print(f"[enrich {time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
+
+
 def build_flow(
     settings: PipelineSettings | None = None,
     source: Source[Any] | None = None,
@@ -355,7 +385,7 @@ def build_flow(
             ),
             ttl_seconds=settings.inventory_ttl_seconds,
         )
-    ctx = EnrichContext(settings, profiles, inventory, clock)
+    ctx = EnrichContext(settings, profiles, inventory, clock, report=_log if source is None else None)
     topics = settings.topics
     flow = Dataflow("persona_enrich")
     inputs = [topics.behavior_events, topics.order_facts, topics.inventory_changes]
