@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, NamedTuple, Protocol
 
 import bytewax.operators as op
@@ -125,6 +126,14 @@ def shard_of(customer_id: int, shards: int) -> str:
     return str(customer_id % shards)
 
 
+_PARSERS: dict[str, tuple[Callable[[bytes], Any], Callable[[Any], int] | None]] = {
+    # Topics field -> (parser, the customer a parsed record belongs to; None: it goes to every shard)
+    "behavior_events": (parse_behavior_event, attrgetter("user_id")),
+    "order_facts": (parse_order_change, attrgetter("customer_id")),
+    "inventory_changes": (parse_inventory_row, None),
+}
+
+
 def route(settings: PipelineSettings, batch: RawBatch) -> list[tuple[str, Any]]:
     """One polled batch -> ``(shard, [items])`` per shard it touches, and ``("dlq", [records])``.
 
@@ -133,40 +142,31 @@ def route(settings: PipelineSettings, batch: RawBatch) -> list[tuple[str, Any]]:
     """
     topics = settings.topics
     shards = settings.enrich_shards
-    by_shard: dict[str, list[ShardItem]] = {}
-    dlq: list[OutRecord] = []
     topic = batch.topic
-    if topic == topics.behavior_events:
-        for key, value in batch.records:
-            event = parse_behavior_event(value or b"")
-            if isinstance(event, Err):
-                dlq.append(dead_letter(topic, key, value, event.reason))
-                continue
-            shard = shard_of(event.value.user_id, shards)
+    kind = next((name for name in _PARSERS if getattr(topics, name) == topic), None)
+    if kind is None:
+        raise ValueError(f"the enrich flow does not read topic {topic!r}")
+    parse, customer_of = _PARSERS[kind]
+    parsed: list[ShardItem] = []
+    dlq: list[OutRecord] = []
+    for key, value in batch.records:
+        result = parse(value or b"")
+        if isinstance(result, Err):
+            dlq.append(dead_letter(topic, key, value, result.reason))
+        else:
+            parsed.append(result.value)
+    by_shard: dict[str, list[ShardItem]] = {}
+    if customer_of is None:
+        if parsed:
+            by_shard = {str(i): parsed for i in range(shards)}
+    else:
+        for item in parsed:
+            shard = shard_of(customer_of(item), shards)
             items = by_shard.get(shard)
             if items is None:
-                by_shard[shard] = [event.value]
+                by_shard[shard] = [item]
             else:
-                items.append(event.value)
-    elif topic == topics.order_facts:
-        for key, value in batch.records:
-            order = parse_order_change(value or b"")
-            if isinstance(order, Err):
-                dlq.append(dead_letter(topic, key, value, order.reason))
-                continue
-            by_shard.setdefault(shard_of(order.value.customer_id, shards), []).append(order.value)
-    elif topic == topics.inventory_changes:
-        rows: list[ShardItem] = []
-        for key, value in batch.records:
-            row = parse_inventory_row(value or b"")
-            if isinstance(row, Err):
-                dlq.append(dead_letter(topic, key, value, row.reason))
-                continue
-            rows.append(row.value)
-        if rows:
-            by_shard = {str(i): rows for i in range(shards)}
-    else:
-        raise ValueError(f"the enrich flow does not read topic {topic!r}")
+                items.append(item)
     out: list[tuple[str, Any]] = list(by_shard.items())
     if dlq:
         out.append(("dlq", dlq))
