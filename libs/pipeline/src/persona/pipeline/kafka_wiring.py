@@ -119,6 +119,10 @@ class RawKafkaSource(FixedPartitionedSource[RawBatch, int]):
             "enable.auto.commit": False,
             "enable.partition.eof": False,
             "fetch.wait.max.ms": 50,
+            # One consumer per topic partition (12 in the enrich flow): librdkafka's default prefetch
+            # of 64 MB each let a lagging flow's memory grow by most of a GiB. 16 MB still holds
+            # several full batches per partition.
+            "queued.max.messages.kbytes": 16 * 1024,
             **(add_config or {}),
         }
 
