@@ -25,7 +25,10 @@ class LogicV1Config:
     # State bounds (see persona.decisions.state): SKUs remembered per customer for recommendations, and
     # decided event ids remembered per customer for de-duplication.
     recent_sku_capacity: int = 20
-    seen_event_capacity: int = 256
+    # 32, not more: the ids are most of a customer's state (~90 bytes each with their dict slot), so this
+    # bound is ~3 KB per customer, ~3 GB of enrich memory at 1M customers; 256 grew a 100k-customer
+    # bench by 1.4 GiB in 10 minutes on its way to ~2.5 GB (BENCHMARKS.md, round three).
+    seen_event_capacity: int = 32
 
     def __post_init__(self) -> None:
         if not self.logic_version:

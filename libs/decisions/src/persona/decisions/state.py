@@ -9,9 +9,9 @@ treat them as read-only.
 Bounds (state must not grow without limit on a long-running flow):
 - ``recent_skus``: the ``recent_sku_capacity`` (20) most recent distinct SKUs of view/add_to_cart events.
   Only 5 are recommended, and 20 leaves room for 15 of them to be unsellable.
-- ``seen``: the ``seen_event_capacity`` (256) most recently decided event ids of the customer. Duplicates
+- ``seen``: the ``seen_event_capacity`` (32) most recently decided event ids of the customer. Duplicates
   come from producer retries and at-least-once redelivery, i.e. seconds to minutes apart, when a customer
-  has produced only a handful of other events; a duplicate arriving after 256 newer events of the same
+  has produced only a handful of other events; a duplicate arriving after 32 newer events of the same
   customer is decided again, which is idempotent downstream (the audit table is keyed by event_id and rt
   consumers order rows by ``version``). Bytewax recovery itself needs no de-duplication: it rolls state back
   together with the input offsets.
