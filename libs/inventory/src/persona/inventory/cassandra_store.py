@@ -80,12 +80,10 @@ class CassandraInventory:
             session = self._connect()
             # One request per chunk of SKUs, not per SKU: the per-request cost of the driver (futures,
             # its I/O thread holding the GIL) was the enrich flow's largest cost in its profile.
-            skus = list(sku_ids)
-            chunks = [(skus[i : i + self._chunk],) for i in range(0, len(skus), self._chunk)]
             results = execute_concurrent_with_args(
                 session,
                 self._select,
-                chunks,
+                [(chunk,) for chunk in self._chunks(sku_ids)],
                 concurrency=self._concurrency,
                 raise_on_first_error=True,
             )
@@ -97,14 +95,12 @@ class CassandraInventory:
         for ok, rows in results:
             if not ok:  # pragma: no cover - raise_on_first_error raises instead
                 raise InventoryReadError(f"Cassandra read failed: {rows}")
-            for sku_id, available_qty, reserved_qty, updated_at in rows:
-                found[sku_id] = StockLevel(
-                    sku_id=sku_id,
-                    available_qty=int(available_qty or 0),
-                    reserved_qty=int(reserved_qty or 0),
-                    updated_at=updated_at,
-                )
+            _add_levels(found, rows)
         return found
+
+    def _chunks(self, sku_ids: Collection[str]) -> list[list[str]]:
+        skus = list(sku_ids)
+        return [skus[i : i + self._chunk] for i in range(0, len(skus), self._chunk)]
 
     def read_many_async(self, sku_ids: Collection[str], done: RefreshCallback) -> None:
         """``read_many`` without waiting: one request per chunk, ``done`` called once on the driver's
@@ -117,18 +113,14 @@ class CassandraInventory:
         except InventoryReadError as error:
             done(error)
             return
-        skus = list(sku_ids)
-        chunks = [skus[i : i + self._chunk] for i in range(0, len(skus), self._chunk)]
+        chunks = self._chunks(sku_ids)
         found: dict[str, StockLevel] = {}
         state = {"left": len(chunks), "failed": False}
         lock = threading.Lock()
 
         def ok(rows: Any) -> None:
             with lock:
-                for sku_id, available_qty, reserved_qty, updated_at in rows:
-                    found[sku_id] = StockLevel(
-                        sku_id, int(available_qty or 0), int(reserved_qty or 0), updated_at
-                    )
+                _add_levels(found, rows)
                 state["left"] -= 1
                 finished = state["left"] == 0 and not state["failed"]
             if finished:
@@ -163,3 +155,14 @@ class CassandraInventory:
 
     def close(self) -> None:
         self._cluster.shutdown()
+
+
+def _add_levels(found: dict[str, StockLevel], rows: Iterable[Any]) -> None:
+    """Result rows (``sku_id, available_qty, reserved_qty, updated_at``) into ``found``."""
+    for sku_id, available_qty, reserved_qty, updated_at in rows:
+        found[sku_id] = StockLevel(
+            sku_id=sku_id,
+            available_qty=int(available_qty or 0),
+            reserved_qty=int(reserved_qty or 0),
+            updated_at=updated_at,
+        )
