@@ -170,3 +170,51 @@ def test_a_failed_background_read_leaves_entries_to_expire_and_be_read_again() -
     assert len(reader.started) == 2
     clock.now += 2  # expired, renewal not done: never served stale, read synchronously
     assert cache.sellable(["a"]) == {"a": 15} and reader.calls == [["a"], ["a"]]
+
+
+def test_prefetch_reads_missing_skus_in_the_background_and_says_when_they_are_in() -> None:
+    clock = FakeClock()
+    reader = AsyncReader({"a": (20, 5), "b": (3, 0)})
+    cache = InventoryCache(reader, ttl_seconds=10, clock=clock)
+    assert cache.prefetch(["a", "b"]) is False
+    assert cache.prefetch(["a"]) is False, "still loading: asked again, not read again"
+    assert [skus for skus, _ in reader.started] == [["a", "b"]]
+    reader.complete()
+    assert cache.prefetch(["a", "b"]) is True
+    assert cache.sellable(["a", "b"]) == {"a": 15, "b": 3} and reader.calls == [], "no blocking read"
+    assert cache.stats.deferrals == 2 and cache.stats.loads == 1 and cache.stats.loaded_skus == 2
+
+
+def test_a_change_recorded_while_a_prefetch_is_in_flight_wins() -> None:
+    from persona.contracts import InventoryRow
+
+    clock = FakeClock()
+    reader = AsyncReader({"a": (20, 5)})
+    cache = InventoryCache(reader, ttl_seconds=10, clock=clock)
+    assert cache.prefetch(["a"]) is False
+    cache.record_change(InventoryRow("a", 4, 4, updated_at_ms=1))
+    assert cache.prefetch(["a"]) is True
+    reader.complete()
+    assert cache.sellable(["a"]) == {"a": 0}
+
+
+def test_a_failed_prefetch_answers_unknown_until_the_retry_interval_then_reads_again() -> None:
+    clock = FakeClock()
+    reader = AsyncReader({"a": (20, 5)})
+    cache = InventoryCache(reader, ttl_seconds=10, clock=clock, retry_seconds=1.0)
+    assert cache.prefetch(["a"]) is False
+    reader.complete(error=InventoryReadError("Cassandra is down"))
+    assert cache.stats.load_errors == 1
+    assert cache.prefetch(["a"]) is True, "the waiting lookup goes on, with the stock unknown"
+    assert cache.sellable(["a"]) == {"a": None} and reader.calls == [], "unknown, never promoted"
+    clock.now += 1.5
+    assert cache.prefetch(["a"]) is False and len(reader.started) == 2
+    reader.complete()
+    assert cache.sellable(["a"]) == {"a": 15}
+
+
+def test_prefetch_without_background_reads_leaves_the_read_to_sellable() -> None:
+    reader = RecordingReader({"a": (20, 5)})
+    cache = InventoryCache(reader, ttl_seconds=10, clock=FakeClock())
+    assert cache.prefetch(["a"]) is True
+    assert cache.sellable(["a"]) == {"a": 15} and reader.calls == [["a"]]

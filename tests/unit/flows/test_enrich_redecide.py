@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
+from collections.abc import Iterable
 from decimal import Decimal
 
 import orjson
@@ -139,8 +140,9 @@ def test_a_snapshot_does_not_change_when_the_shard_goes_on() -> None:
     _run(shard, _event("e-1", 7, "A", 1))
     snapshot = shard.snapshot()
     _run(shard, _event("e-2", 7, "A", 2), _event("e-3", 9, "A", 3))
-    customers, offered = snapshot.decode()
-    assert set(customers) == {7} and customers[7].version == 1 and offered == {7: ("sku:A",)}
+    state = snapshot.decode()
+    assert set(state.customers) == {7} and state.customers[7].version == 1
+    assert state.offered == {7: ("sku:A",)} and state.waiting == []
 
 
 def test_restoring_state_of_another_shard_count_fails_with_a_clear_error() -> None:
@@ -187,3 +189,82 @@ def test_through_the_flow_a_change_reaches_every_shard() -> None:
     assert [k for t, k, _v in out if t == "inventory_changes.dlq"] == [b"A"]
     # Every shard recorded the change (the cache is per process; recording it again is harmless).
     assert len(inventory.changes) == settings.enrich_shards
+
+
+class GatedInventory(DictInventory):
+    """Stock whose SKUs in ``loading`` are still being read (as the cache's background reads)."""
+
+    def __init__(self, sellable: dict[str, int]) -> None:
+        super().__init__(sellable)
+        self.loading: set[str] = set()
+        self.prefetched: list[set[str]] = []
+
+    def prefetch(self, sku_ids: Iterable[str]) -> bool:
+        asked = set(sku_ids)
+        self.prefetched.append(asked)
+        return not (asked & self.loading)
+
+
+def _notify(shard: CustomerShard) -> list[OutRecord]:
+    out, keep = shard.on_notify()
+    assert keep is CustomerShard.RETAIN
+    return [r for batch in out for r in batch]
+
+
+def test_a_batch_whose_stock_is_being_read_waits_and_later_batches_queue_behind_it() -> None:
+    inventory = GatedInventory({"A": 4, "B": 9})
+    inventory.loading = {"A"}
+    shard = _shard(inventory)
+    assert shard.notify_at() is None
+    assert _run(shard, _event("e-1", 7, "A", 1)) == []
+    assert inventory.prefetched == [{"A"}], "the reads start when the batch is set aside"
+    assert shard.notify_at() is not None, "the shard asks to be woken to decide what waits"
+    # B is at hand, but customer 7's e-2 must not overtake e-1, so the batch queues behind it.
+    assert _run(shard, _event("e-2", 7, "B", 2), _event("e-3", 8, "B", 3)) == []
+    assert _notify(shard) == [] and inventory.batches == [], "nothing is read while A is loading"
+    inventory.loading = set()
+    decided = _decided(_notify(shard))
+    assert decided == [
+        ("e-1", 1, ("sku:A",)),
+        ("e-2", 2, ("sku:B", "sku:A")),
+        ("e-3", 1, ("sku:B",)),
+    ]
+    assert shard.notify_at() is None and not shard.waiting
+    assert shard.offered_to == {"sku:A": {7}, "sku:B": {7, 8}}
+
+
+def test_a_decision_waiting_across_a_sell_out_sees_the_stock_after_it() -> None:
+    inventory = GatedInventory({"A": 4})
+    inventory.loading = {"A"}
+    shard = _shard(inventory)
+    assert _run(shard, _event("e-1", 7, "A", 1)) == []
+    # The change lands while e-1 waits: e-1 is decided with it, so A is never offered.
+    assert _run(shard, InventoryRow("A", 2, 2, updated_at_ms=1)) == []
+    inventory.loading = set()
+    assert _decided(_notify(shard)) == [("e-1", 1, ())]
+    assert shard.offered_to == {}
+
+
+def test_waiting_decisions_are_in_the_snapshot_and_decided_after_a_restore() -> None:
+    inventory = GatedInventory({"A": 4, "B": 9})
+    shard = _shard(inventory)
+    _run(shard, _event("e-1", 7, "B", 1))
+    inventory.loading = {"A"}
+    _run(shard, _event("e-2", 7, "A", 2), _event("e-3", 9, "A", 3))
+    snapshot = pickle.loads(pickle.dumps(shard.snapshot()))
+    assert [p.event.event_id for p in snapshot.decode().waiting] == ["e-2", "e-3"]
+    restored = _shard(inventory, snapshot)
+    assert restored.notify_at() is not None
+    inventory.loading = set()
+    assert _decided(_notify(restored)) == [("e-2", 2, ("sku:A", "sku:B")), ("e-3", 1, ("sku:A",))]
+    assert _decided(_run(restored, _event("e-4", 7, "B", 4)))[0][:2] == ("e-4", 3)
+
+
+def test_at_the_end_of_input_waiting_decisions_are_decided_without_waiting() -> None:
+    inventory = GatedInventory({"A": 4})
+    inventory.loading = {"A"}
+    shard = _shard(inventory)
+    _run(shard, _event("e-1", 7, "A", 1))
+    out, _keep = shard.on_eof()
+    assert _decided([r for batch in out for r in batch]) == [("e-1", 1, ("sku:A",))]
+    assert not shard.waiting

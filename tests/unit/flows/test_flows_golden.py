@@ -63,6 +63,9 @@ class DictInventory:
         self.batches.append(asked)
         return {s: self.stock.get(s) for s in asked}
 
+    def prefetch(self, sku_ids: Iterable[str]) -> bool:
+        return True  # in memory: never waits
+
     def record_change(self, row: InventoryRow) -> None:
         self.changes.append(row)
         self.stock[row.sku_id] = row.sellable

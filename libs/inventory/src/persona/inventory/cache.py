@@ -10,6 +10,11 @@ cold SKUs cost the caller a synchronous read. (A synchronous read per batch was 
 largest stall: with no misses at all it kept up with 30k records/s, with a 5 s TTL it did not.)
 What is served is still never older than the TTL since its read. An inventory change recorded, or
 an invalidation, while a re-read is in flight wins over that re-read's older answer.
+
+Misses without waiting: ``prefetch`` says whether a lookup of some SKUs can be answered now, and
+otherwise reads the missing ones in the background, so a caller with other work (the enrich flow's
+shards) sets the lookup aside instead of blocking its thread on Cassandra. A background read that
+fails answers "unknown" for its SKUs during ``retry_seconds``; the lookup after that reads again.
 """
 
 from __future__ import annotations
@@ -33,10 +38,15 @@ class CacheStats:
     read_seconds: float = 0.0
     refreshes: int = 0
     refresh_errors: int = 0
+    # prefetch: lookups that had to wait for a background read, and those reads (failed ones too)
+    deferrals: int = 0
+    loads: int = 0
+    loaded_skus: int = 0
+    load_errors: int = 0
 
     @property
     def hit_ratio(self) -> float:
-        total = self.hits + self.misses
+        total = self.hits + self.misses + self.loaded_skus
         return self.hits / total if total else 0.0
 
 
@@ -48,6 +58,7 @@ class InventoryCache:
         ttl_seconds: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         max_entries: int = 1_000_000,
+        retry_seconds: float = 1.0,
     ) -> None:
         self._reader = reader
         self._ttl = ttl_seconds
@@ -60,6 +71,9 @@ class InventoryCache:
         # sku -> token of its background re-read in flight; a change or invalidation revokes it
         self._inflight: dict[str, int] = {}
         self._tokens = itertools.count(1)
+        # sku -> until when a failed background read answers "unknown" for it without reading again
+        self._failed: dict[str, float] = {}
+        self._retry = retry_seconds
         self._read_async = getattr(reader, "read_many_async", None)
         self._refresh_after = ttl_seconds / 2
         self.stats = CacheStats()
@@ -73,6 +87,7 @@ class InventoryCache:
         # An entry expiring before this instant is in the second half of its TTL: renew it.
         renew_before = now + self._ttl - self._refresh_after
         entries = self._entries
+        failed = self._failed
         for sku in sku_ids:
             if sku in result:
                 continue
@@ -84,6 +99,8 @@ class InventoryCache:
                     renew.append(sku)
             else:
                 result[sku] = None
+                if failed and failed.get(sku, 0.0) > now:
+                    continue  # its background read just failed: unknown, without waiting again
                 missing.append(sku)
         if renew and self._read_async is not None:
             self._refresh(renew)
@@ -109,6 +126,38 @@ class InventoryCache:
             result[sku] = value
         return result
 
+    def prefetch(self, sku_ids: Iterable[str]) -> bool:
+        """Whether ``sellable(sku_ids)`` can answer now without reading the store.
+
+        If not, the SKUs that are neither cached nor being read are read in the background, and the
+        caller asks again later (the answer turns True once those reads are in, or have failed). A
+        reader without asynchronous reads always gets True: ``sellable`` then reads as before.
+        """
+        if self._read_async is None:
+            return True
+        now = self._clock()
+        entries = self._entries
+        failed = self._failed
+        inflight = self._inflight
+        load: list[str] = []
+        ready = True
+        for sku in sku_ids:
+            entry = entries.get(sku)
+            if entry is not None and entry[0] > now:
+                continue
+            if failed and failed.get(sku, 0.0) > now:
+                continue
+            ready = False
+            if sku not in inflight:
+                load.append(sku)
+        if not ready:
+            self.stats.deferrals += 1
+        if load:
+            self.stats.loads += 1
+            self.stats.loaded_skus += len(load)
+            self._read_in_background(load, missing=True)
+        return ready
+
     def record_change(self, row: InventoryRow) -> None:
         """An ``inventory_changes`` record: its quantities are the SKU's stock from now on, for a TTL.
 
@@ -126,6 +175,7 @@ class InventoryCache:
         if len(self._entries) >= self._max_entries:
             self._evict_expired(self._clock())
         self._entries[row.sku_id] = (self._clock() + self._ttl, row.sellable)
+        self._failed.pop(row.sku_id, None)
 
     def invalidate(self, sku_id: str) -> None:
         """Forget one SKU (an ``inventory_changes`` record says it changed)."""
@@ -133,28 +183,45 @@ class InventoryCache:
         self._entries.pop(sku_id, None)
 
     def _refresh(self, skus: list[str]) -> None:
-        token = next(self._tokens)
         wanted = [s for s in skus if s not in self._inflight]
-        if not wanted:
-            return
+        if wanted:
+            self.stats.refreshes += 1
+            self._read_in_background(wanted, missing=False)
+
+    def _read_in_background(self, wanted: list[str], *, missing: bool) -> None:
+        """Read ``wanted`` (none of them in flight) asynchronously into the cache.
+
+        ``missing``: they are not cached (``prefetch``), so a failure marks them unknown for
+        ``retry_seconds``; a failed re-read of cached SKUs (refresh-ahead) leaves them to expire.
+        """
+        token = next(self._tokens)
         for sku in wanted:
             self._inflight[sku] = token
-        self.stats.refreshes += 1
 
         def done(rows: Mapping[str, StockLevel] | Exception) -> None:
             # Runs on the reader's thread; single dict operations are atomic under the GIL.
             inflight = self._inflight
             if isinstance(rows, Exception):
-                self.stats.refresh_errors += 1
+                now = self._clock()
+                retry_at = now + self._retry
+                if missing and len(self._failed) > self._max_entries // 10:
+                    self._failed = {k: t for k, t in self._failed.items() if t > now}
+                if missing:
+                    self.stats.load_errors += 1
+                else:
+                    self.stats.refresh_errors += 1
                 for sku in wanted:
                     if inflight.get(sku) == token:
                         del inflight[sku]
-                return  # the entries expire as usual and the next lookup reads them
+                        if missing:
+                            self._failed[sku] = retry_at
+                return
             expires = self._clock() + self._ttl
             for sku in wanted:
                 if inflight.get(sku) != token:
                     continue  # a change or invalidation came after this read was sent
                 del inflight[sku]
+                self._failed.pop(sku, None)
                 row = rows.get(sku)
                 self._entries[sku] = (expires, None if row is None else row.sellable)
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import Any, NamedTuple, Protocol
 
@@ -51,6 +53,10 @@ from persona.pipeline.process import prepare_flow_process
 
 class Inventory(Protocol):
     def sellable(self, sku_ids: Iterable[str]) -> dict[str, int | None]: ...
+
+    def prefetch(self, sku_ids: Iterable[str]) -> bool:
+        """True: ``sellable(sku_ids)`` answers without reading; False: reads started, ask again."""
+        ...
 
     def record_change(self, row: InventoryRow) -> None: ...
 
@@ -93,6 +99,8 @@ class _ShardState(msgspec.Struct, gc=False, array_like=True):
     customers: dict[int, EnrichState]
     # customer -> the recommendation of its newest decision ("sku:<id>" entries; absent: none)
     offered: dict[int, tuple[str, ...]]
+    # events observed (their versions handed out) whose decision waits for inventory reads, in order
+    waiting: list[Pending] = msgspec.field(default_factory=list)
 
 
 _state_encoder = msgspec.msgpack.Encoder()
@@ -113,13 +121,16 @@ class ShardSnapshot:
 
     @classmethod
     def of(
-        cls, shards: int, customers: dict[int, EnrichState], offered: dict[int, tuple[str, ...]]
+        cls,
+        shards: int,
+        customers: dict[int, EnrichState],
+        offered: dict[int, tuple[str, ...]],
+        waiting: list[Pending],
     ) -> ShardSnapshot:
-        return cls(shards, _state_encoder.encode(_ShardState(customers, offered)))
+        return cls(shards, _state_encoder.encode(_ShardState(customers, offered, waiting)))
 
-    def decode(self) -> tuple[dict[int, EnrichState], dict[int, tuple[str, ...]]]:
-        state = _state_decoder.decode(self.state)
-        return state.customers, state.offered
+    def decode(self) -> _ShardState:
+        return _state_decoder.decode(self.state)
 
 
 def shard_of(customer_id: int, shards: int) -> str:
@@ -185,7 +196,19 @@ class EnrichContext:
     report: Callable[[str], None] | None = None
     report_seconds: float = 10.0
     _reported_at: float = 0.0
-    _last: tuple[int, int, int, float, int] = (0, 0, 0, 0.0, 0)
+    _last: tuple[float, ...] = ()
+
+    _REPORTED = (
+        "hits",
+        "misses",
+        "reads",
+        "read_seconds",
+        "refreshes",
+        "deferrals",
+        "loads",
+        "loaded_skus",
+        "load_errors",
+    )
 
     def maybe_report(self) -> None:
         stats = getattr(self.inventory, "stats", None)
@@ -196,14 +219,18 @@ class EnrichContext:
             return
         seconds = now - self._reported_at if self._reported_at else 0.0
         self._reported_at = now
-        current = (stats.hits, stats.misses, stats.reads, stats.read_seconds, stats.refreshes)
-        hits, misses, reads, read_s, refreshes = (c - p for c, p in zip(current, self._last, strict=True))
+        current = tuple(float(getattr(stats, name, 0)) for name in self._REPORTED)
+        last = self._last or (0.0,) * len(current)
         self._last = current
-        if seconds and hits + misses:
+        d = dict(zip(self._REPORTED, (c - p for c, p in zip(current, last, strict=True)), strict=True))
+        looked_up = d["hits"] + d["misses"] + d["loaded_skus"]
+        if seconds and looked_up:
             self.report(
-                f"inventory cache, last {seconds:.0f}s: hit ratio {hits / (hits + misses):.1%}, "
-                f"{reads / seconds:.1f} blocking reads/s ({misses / seconds:.0f} SKUs/s, "
-                f"{read_s / seconds:.1%} of the time), {refreshes / seconds:.1f} background re-reads/s"
+                f"inventory cache, last {seconds:.0f}s: hit ratio {d['hits'] / looked_up:.1%}; "
+                f"{d['deferrals'] / seconds:.1f} lookups/s set aside for {d['loads'] / seconds:.1f} background "
+                f"reads/s ({d['loaded_skus'] / seconds:.0f} SKUs/s, {d['load_errors'] / seconds:.1f} failed); "
+                f"{d['reads'] / seconds:.1f} blocking reads/s ({d['misses'] / seconds:.0f} SKUs/s, "
+                f"{d['read_seconds'] / seconds:.1%} of the time); {d['refreshes'] / seconds:.1f} re-reads/s"
             )
 
 
@@ -214,7 +241,14 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
     customer's next version; then every pending event is decided with one inventory lookup for all
     their candidate SKUs. An inventory change that makes a SKU unsellable re-decides, in place, every
     customer of the shard whose current recommendation holds it (DESIGN §5).
+
+    The shard never blocks on Cassandra: when a batch's lookup would read, the reads start in the
+    background and the batch waits in ``waiting`` (decided at a later activation, ``WAIT_POLL`` apart
+    at most, once its SKUs are in). Later batches queue behind it, so a customer's decisions keep
+    their version order; the waiting events are part of the snapshot, so a crash loses none.
     """
+
+    WAIT_POLL = timedelta(milliseconds=2)
 
     def __init__(self, ctx: EnrichContext, resume: ShardSnapshot | None) -> None:
         self._ctx = ctx
@@ -230,8 +264,13 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
             )
         self.customers: dict[int, EnrichState] = {}
         self.offered: dict[int, tuple[str, ...]] = {}
+        # batches of decisions waiting for inventory reads, oldest first, with their candidate SKUs
+        self.waiting: deque[tuple[list[Pending], set[str]]] = deque()
         if resume is not None:
-            self.customers, self.offered = resume.decode()
+            restored = resume.decode()
+            self.customers, self.offered = restored.customers, restored.offered
+            if restored.waiting:
+                self.waiting.append((restored.waiting, self._skus_of(restored.waiting)))
         # recommendation entry ("sku:<id>") -> customers of this shard whose newest decision holds it
         self.offered_to: dict[str, set[int]] = {}
         for customer_id, recommendation in self.offered.items():
@@ -245,6 +284,7 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         config = self._config
         customers = self.customers
         out: list[OutRecord] = []
+        self._decide_waiting(out)
         pending: list[Pending] = []
         for items in values:
             for item in items:
@@ -293,15 +333,51 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
             pending.append(Pending(again, state.customer, version, None))
         return pending
 
-    def _decide(self, pending: list[Pending], out: list[OutRecord]) -> None:
-        if not pending:
-            return
-        ctx = self._ctx
-        config = self._config
+    def on_notify(self) -> tuple[list[list[OutRecord]], bool]:
+        out: list[OutRecord] = []
+        self._decide_waiting(out)
+        return ([out] if out else []), StatefulBatchLogic.RETAIN
+
+    def on_eof(self) -> tuple[list[list[OutRecord]], bool]:
+        # The input ended (tests, a bounded replay): decide what waits, reading synchronously.
+        out: list[OutRecord] = []
+        while self.waiting:
+            pending, skus = self.waiting.popleft()
+            self._decide_with(pending, skus, out)
+        return ([out] if out else []), StatefulBatchLogic.RETAIN
+
+    def notify_at(self) -> datetime | None:
+        return datetime.now(UTC) + self.WAIT_POLL if self.waiting else None
+
+    def _skus_of(self, pending: list[Pending]) -> set[str]:
         skus: set[str] = set()
+        config = self._config
         for p in pending:
             skus.update(candidate_skus(p.state, p.event, config, p.recent))
-        # One lookup (cache misses read together) for every candidate of the batch.
+        return skus
+
+    def _decide(self, pending: list[Pending], out: list[OutRecord]) -> None:
+        """Decide ``pending`` now if its stock is at hand and nothing waits before it; else queue it."""
+        if not pending:
+            return
+        skus = self._skus_of(pending)
+        # prefetch is asked even behind a queue: it starts this batch's reads now.
+        if not self._ctx.inventory.prefetch(skus) or self.waiting:
+            self.waiting.append((pending, skus))
+            return
+        self._decide_with(pending, skus, out)
+
+    def _decide_waiting(self, out: list[OutRecord]) -> None:
+        waiting = self.waiting
+        inventory = self._ctx.inventory
+        while waiting and inventory.prefetch(waiting[0][1]):
+            pending, skus = waiting.popleft()
+            self._decide_with(pending, skus, out)
+
+    def _decide_with(self, pending: list[Pending], skus: set[str], out: list[OutRecord]) -> None:
+        ctx = self._ctx
+        config = self._config
+        # One lookup for every candidate of the batch (cache misses, if any left, read together).
         stock = ctx.inventory.sellable(skus)
         now_ms = int(ctx.clock() * 1000)
         profiles = ctx.profiles
@@ -346,7 +422,8 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         out.extend((self._decisions_topic, key, message) for message in encode_decisions(envelopes))
 
     def snapshot(self) -> ShardSnapshot:
-        return ShardSnapshot.of(self._ctx.settings.enrich_shards, self.customers, self.offered)
+        waiting = [p for pending, _ in self.waiting for p in pending]
+        return ShardSnapshot.of(self._ctx.settings.enrich_shards, self.customers, self.offered, waiting)
 
 
 def _log(line: str) -> None:
