@@ -48,8 +48,8 @@ class _Stock:
     def sellable(self, sku_ids: Iterable[str]) -> dict[str, int | None]:
         return {s: self._stock.get(s) for s in sku_ids}
 
-    def prefetch(self, sku_ids: Iterable[str]) -> bool:
-        return True
+    def prefetch(self, sku_ids: Iterable[str]) -> set[str]:
+        return set()
 
     def record_change(self, row: InventoryRow) -> None:
         self._stock[row.sku_id] = row.sellable

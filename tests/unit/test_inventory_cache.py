@@ -176,11 +176,11 @@ def test_prefetch_reads_missing_skus_in_the_background_and_says_when_they_are_in
     clock = FakeClock()
     reader = AsyncReader({"a": (20, 5), "b": (3, 0)})
     cache = InventoryCache(reader, ttl_seconds=10, clock=clock)
-    assert cache.prefetch(["a", "b"]) is False
-    assert cache.prefetch(["a"]) is False, "still loading: asked again, not read again"
+    assert cache.prefetch(["a", "b"]) == {"a", "b"}
+    assert cache.prefetch(["a"]) == {"a"}, "still loading: asked again, not read again"
     assert [skus for skus, _ in reader.started] == [["a", "b"]]
     reader.complete()
-    assert cache.prefetch(["a", "b"]) is True
+    assert cache.prefetch(["a", "b"]) == set()
     assert cache.sellable(["a", "b"]) == {"a": 15, "b": 3} and reader.calls == [], "no blocking read"
     assert cache.stats.deferrals == 2 and cache.stats.loads == 1 and cache.stats.loaded_skus == 2
 
@@ -191,9 +191,9 @@ def test_a_change_recorded_while_a_prefetch_is_in_flight_wins() -> None:
     clock = FakeClock()
     reader = AsyncReader({"a": (20, 5)})
     cache = InventoryCache(reader, ttl_seconds=10, clock=clock)
-    assert cache.prefetch(["a"]) is False
+    assert cache.prefetch(["a"]) == {"a"}
     cache.record_change(InventoryRow("a", 4, 4, updated_at_ms=1))
-    assert cache.prefetch(["a"]) is True
+    assert cache.prefetch(["a"]) == set()
     reader.complete()
     assert cache.sellable(["a"]) == {"a": 0}
 
@@ -202,13 +202,13 @@ def test_a_failed_prefetch_answers_unknown_until_the_retry_interval_then_reads_a
     clock = FakeClock()
     reader = AsyncReader({"a": (20, 5)})
     cache = InventoryCache(reader, ttl_seconds=10, clock=clock, retry_seconds=1.0)
-    assert cache.prefetch(["a"]) is False
+    assert cache.prefetch(["a"]) == {"a"}
     reader.complete(error=InventoryReadError("Cassandra is down"))
     assert cache.stats.load_errors == 1
-    assert cache.prefetch(["a"]) is True, "the waiting lookup goes on, with the stock unknown"
+    assert cache.prefetch(["a"]) == set(), "the waiting lookup goes on, with the stock unknown"
     assert cache.sellable(["a"]) == {"a": None} and reader.calls == [], "unknown, never promoted"
     clock.now += 1.5
-    assert cache.prefetch(["a"]) is False and len(reader.started) == 2
+    assert cache.prefetch(["a"]) == {"a"} and len(reader.started) == 2
     reader.complete()
     assert cache.sellable(["a"]) == {"a": 15}
 
@@ -216,5 +216,5 @@ def test_a_failed_prefetch_answers_unknown_until_the_retry_interval_then_reads_a
 def test_prefetch_without_background_reads_leaves_the_read_to_sellable() -> None:
     reader = RecordingReader({"a": (20, 5)})
     cache = InventoryCache(reader, ttl_seconds=10, clock=FakeClock())
-    assert cache.prefetch(["a"]) is True
+    assert cache.prefetch(["a"]) == set()
     assert cache.sellable(["a"]) == {"a": 15} and reader.calls == [["a"]]

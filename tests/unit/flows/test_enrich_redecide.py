@@ -199,10 +199,10 @@ class GatedInventory(DictInventory):
         self.loading: set[str] = set()
         self.prefetched: list[set[str]] = []
 
-    def prefetch(self, sku_ids: Iterable[str]) -> bool:
+    def prefetch(self, sku_ids: Iterable[str]) -> set[str]:
         asked = set(sku_ids)
         self.prefetched.append(asked)
-        return not (asked & self.loading)
+        return asked & self.loading
 
 
 def _notify(shard: CustomerShard) -> list[OutRecord]:
@@ -211,26 +211,26 @@ def _notify(shard: CustomerShard) -> list[OutRecord]:
     return [r for batch in out for r in batch]
 
 
-def test_a_batch_whose_stock_is_being_read_waits_and_later_batches_queue_behind_it() -> None:
+def test_a_decision_whose_stock_is_being_read_waits_and_only_its_customer_waits_behind_it() -> None:
     inventory = GatedInventory({"A": 4, "B": 9})
     inventory.loading = {"A"}
     shard = _shard(inventory)
     assert shard.notify_at() is None
-    assert _run(shard, _event("e-1", 7, "A", 1)) == []
-    assert inventory.prefetched == [{"A"}], "the reads start when the batch is set aside"
+    # e-1 needs A (being read); e-0 of another customer is decided at once.
+    decided = _decided(_run(shard, _event("e-0", 9, "B", 0), _event("e-1", 7, "A", 1)))
+    assert decided == [("e-0", 1, ("sku:B",))]
+    assert inventory.prefetched == [{"A", "B"}], "the reads start when the decision is set aside"
     assert shard.notify_at() is not None, "the shard asks to be woken to decide what waits"
-    # B is at hand, but customer 7's e-2 must not overtake e-1, so the batch queues behind it.
-    assert _run(shard, _event("e-2", 7, "B", 2), _event("e-3", 8, "B", 3)) == []
-    assert _notify(shard) == [] and inventory.batches == [], "nothing is read while A is loading"
-    inventory.loading = set()
-    decided = _decided(_notify(shard))
-    assert decided == [
-        ("e-1", 1, ("sku:A",)),
-        ("e-2", 2, ("sku:B", "sku:A")),
-        ("e-3", 1, ("sku:B",)),
+    # B is at hand, but customer 7's e-2 must not overtake e-1: it waits; customer 8 does not.
+    assert _decided(_run(shard, _event("e-2", 7, "B", 2), _event("e-3", 8, "B", 3))) == [
+        ("e-3", 1, ("sku:B",))
     ]
+    read_so_far = len(inventory.batches)
+    assert _notify(shard) == [] and len(inventory.batches) == read_so_far, "nothing read while A loads"
+    inventory.loading = set()
+    assert _decided(_notify(shard)) == [("e-1", 1, ("sku:A",)), ("e-2", 2, ("sku:B", "sku:A"))]
     assert shard.notify_at() is None and not shard.waiting
-    assert shard.offered_to == {"sku:A": {7}, "sku:B": {7, 8}}
+    assert shard.offered_to == {"sku:A": {7}, "sku:B": {7, 8, 9}}
 
 
 def test_a_decision_waiting_across_a_sell_out_sees_the_stock_after_it() -> None:

@@ -63,8 +63,8 @@ class DictInventory:
         self.batches.append(asked)
         return {s: self.stock.get(s) for s in asked}
 
-    def prefetch(self, sku_ids: Iterable[str]) -> bool:
-        return True  # in memory: never waits
+    def prefetch(self, sku_ids: Iterable[str]) -> set[str]:
+        return set()  # in memory: never waits
 
     def record_change(self, row: InventoryRow) -> None:
         self.changes.append(row)

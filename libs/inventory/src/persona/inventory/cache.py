@@ -126,37 +126,39 @@ class InventoryCache:
             result[sku] = value
         return result
 
-    def prefetch(self, sku_ids: Iterable[str]) -> bool:
-        """Whether ``sellable(sku_ids)`` can answer now without reading the store.
+    def prefetch(self, sku_ids: Iterable[str]) -> set[str]:
+        """The SKUs of ``sku_ids`` that ``sellable`` could not answer now without reading the store.
 
-        If not, the SKUs that are neither cached nor being read are read in the background, and the
-        caller asks again later (the answer turns True once those reads are in, or have failed). A
-        reader without asynchronous reads always gets True: ``sellable`` then reads as before.
+        Those are read in the background (once: a SKU already being read is not asked for again);
+        the caller sets aside what needs them and asks again later. Empty: everything is at hand. A
+        reader without asynchronous reads always gets an empty set: ``sellable`` then reads as before.
         """
         if self._read_async is None:
-            return True
+            return set()
         now = self._clock()
         entries = self._entries
         failed = self._failed
         inflight = self._inflight
+        unready: set[str] = set()
         load: list[str] = []
-        ready = True
         for sku in sku_ids:
             entry = entries.get(sku)
             if entry is not None and entry[0] > now:
                 continue
             if failed and failed.get(sku, 0.0) > now:
                 continue
-            ready = False
+            if sku in unready:
+                continue
+            unready.add(sku)
             if sku not in inflight:
                 load.append(sku)
-        if not ready:
+        if unready:
             self.stats.deferrals += 1
         if load:
             self.stats.loads += 1
             self.stats.loaded_skus += len(load)
             self._read_in_background(load, missing=True)
-        return ready
+        return unready
 
     def record_change(self, row: InventoryRow) -> None:
         """An ``inventory_changes`` record: its quantities are the SKU's stock from now on, for a TTL.

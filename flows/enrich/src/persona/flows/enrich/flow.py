@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sys
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -54,8 +53,8 @@ from persona.pipeline.process import prepare_flow_process
 class Inventory(Protocol):
     def sellable(self, sku_ids: Iterable[str]) -> dict[str, int | None]: ...
 
-    def prefetch(self, sku_ids: Iterable[str]) -> bool:
-        """True: ``sellable(sku_ids)`` answers without reading; False: reads started, ask again."""
+    def prefetch(self, sku_ids: Iterable[str]) -> set[str]:
+        """The SKUs ``sellable`` could not answer now without reading (their reads are started)."""
         ...
 
     def record_change(self, row: InventoryRow) -> None: ...
@@ -242,13 +241,14 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
     their candidate SKUs. An inventory change that makes a SKU unsellable re-decides, in place, every
     customer of the shard whose current recommendation holds it (DESIGN §5).
 
-    The shard never blocks on Cassandra: when a batch's lookup would read, the reads start in the
-    background and the batch waits in ``waiting`` (decided at a later activation, ``WAIT_POLL`` apart
-    at most, once its SKUs are in). Later batches queue behind it, so a customer's decisions keep
-    their version order; the waiting events are part of the snapshot, so a crash loses none.
+    The shard never blocks on Cassandra: a decision that needs a SKU the cache does not hold waits
+    in ``waiting`` while that SKU is read in the background, and is decided at a later activation
+    (``WAIT_POLL`` apart at most) once it is in. The rest of the batch is decided at once, except a
+    waiting customer's later decisions, which wait behind it so its versions stay in order. The
+    waiting decisions are part of the snapshot, so a crash loses none.
     """
 
-    WAIT_POLL = timedelta(milliseconds=2)
+    WAIT_POLL = timedelta(milliseconds=5)
 
     def __init__(self, ctx: EnrichContext, resume: ShardSnapshot | None) -> None:
         self._ctx = ctx
@@ -264,13 +264,12 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
             )
         self.customers: dict[int, EnrichState] = {}
         self.offered: dict[int, tuple[str, ...]] = {}
-        # batches of decisions waiting for inventory reads, oldest first, with their candidate SKUs
-        self.waiting: deque[tuple[list[Pending], set[str]]] = deque()
+        # decisions waiting for inventory reads, oldest first, with their candidate SKUs
+        self.waiting: list[tuple[Pending, tuple[str, ...]]] = []
         if resume is not None:
             restored = resume.decode()
             self.customers, self.offered = restored.customers, restored.offered
-            if restored.waiting:
-                self.waiting.append((restored.waiting, self._skus_of(restored.waiting)))
+            self.waiting = [(p, self._skus_of(p)) for p in restored.waiting]
         # recommendation entry ("sku:<id>") -> customers of this shard whose newest decision holds it
         self.offered_to: dict[str, set[int]] = {}
         for customer_id, recommendation in self.offered.items():
@@ -341,38 +340,65 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
     def on_eof(self) -> tuple[list[list[OutRecord]], bool]:
         # The input ended (tests, a bounded replay): decide what waits, reading synchronously.
         out: list[OutRecord] = []
-        while self.waiting:
-            pending, skus = self.waiting.popleft()
-            self._decide_with(pending, skus, out)
+        waiting, self.waiting = self.waiting, []
+        if waiting:
+            self._decide_with([p for p, _ in waiting], {s for _, skus in waiting for s in skus}, out)
         return ([out] if out else []), StatefulBatchLogic.RETAIN
 
     def notify_at(self) -> datetime | None:
         return datetime.now(UTC) + self.WAIT_POLL if self.waiting else None
 
-    def _skus_of(self, pending: list[Pending]) -> set[str]:
-        skus: set[str] = set()
-        config = self._config
-        for p in pending:
-            skus.update(candidate_skus(p.state, p.event, config, p.recent))
-        return skus
+    def _skus_of(self, p: Pending) -> tuple[str, ...]:
+        return candidate_skus(p.state, p.event, self._config, p.recent)
 
     def _decide(self, pending: list[Pending], out: list[OutRecord]) -> None:
-        """Decide ``pending`` now if its stock is at hand and nothing waits before it; else queue it."""
+        """Decide ``pending`` now, but for what needs a SKU being read or follows a waiting decision."""
         if not pending:
             return
-        skus = self._skus_of(pending)
-        # prefetch is asked even behind a queue: it starts this batch's reads now.
-        if not self._ctx.inventory.prefetch(skus) or self.waiting:
-            self.waiting.append((pending, skus))
-            return
-        self._decide_with(pending, skus, out)
+        each = [(p, self._skus_of(p)) for p in pending]
+        skus = {s for _, c in each for s in c}
+        waiting = self.waiting
+        if not waiting:
+            unready = self._ctx.inventory.prefetch(skus)
+            if not unready:
+                self._decide_with(pending, skus, out)
+                return
+        else:
+            unready = self._ctx.inventory.prefetch(skus.union(*(c for _, c in waiting)))
+        self._split(waiting, each, unready, out)
 
     def _decide_waiting(self, out: list[OutRecord]) -> None:
-        waiting = self.waiting
-        inventory = self._ctx.inventory
-        while waiting and inventory.prefetch(waiting[0][1]):
-            pending, skus = waiting.popleft()
-            self._decide_with(pending, skus, out)
+        if self.waiting:
+            waiting = self.waiting
+            unready = self._ctx.inventory.prefetch({s for _, skus in waiting for s in skus})
+            self.waiting = []
+            self._split(waiting, [], unready, out)
+
+    def _split(
+        self,
+        waiting: list[tuple[Pending, tuple[str, ...]]],
+        new: list[tuple[Pending, tuple[str, ...]]],
+        unready: set[str],
+        out: list[OutRecord],
+    ) -> None:
+        """Decide, in order, every decision whose SKUs are at hand and whose customer has no earlier
+        decision still waiting; the others (in order) become ``self.waiting``."""
+        ready: list[Pending] = []
+        ready_skus: set[str] = set()
+        still: list[tuple[Pending, tuple[str, ...]]] = []
+        held: set[int] = set()  # customers with a decision still waiting
+        for entry in (*waiting, *new):
+            p, candidates = entry
+            customer_id = p.event.user_id
+            if customer_id in held or not unready.isdisjoint(candidates):
+                held.add(customer_id)
+                still.append(entry)
+            else:
+                ready.append(p)
+                ready_skus.update(candidates)
+        self.waiting = still
+        if ready:
+            self._decide_with(ready, ready_skus, out)
 
     def _decide_with(self, pending: list[Pending], skus: set[str], out: list[OutRecord]) -> None:
         ctx = self._ctx
@@ -422,7 +448,7 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         out.extend((self._decisions_topic, key, message) for message in encode_decisions(envelopes))
 
     def snapshot(self) -> ShardSnapshot:
-        waiting = [p for pending, _ in self.waiting for p in pending]
+        waiting = [p for p, _ in self.waiting]
         return ShardSnapshot.of(self._ctx.settings.enrich_shards, self.customers, self.offered, waiting)
 
 
