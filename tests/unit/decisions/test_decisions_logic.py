@@ -417,7 +417,7 @@ def test_audit_records_every_input() -> None:
 def test_decide_does_not_mutate_its_inputs() -> None:
     state = history(("A", "view"))
     state = apply_order(state, order(1, "2026-11-24T00:00:00Z"))
-    frozen = (state.recent_skus, dict(state.orders), dict(state.seen))
+    frozen = (state.recent_skus, dict(state.orders), state.seen)
     inv = {"A": 1}
     decide(event("B"), profile(), state, inv, CFG, NOW)
     assert (state.recent_skus, state.orders, state.seen) == frozen and inv == {"A": 1}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 from datetime import date
 from decimal import Decimal
+from hashlib import blake2b
 
 import msgspec
 from hypothesis import given, settings
@@ -21,6 +22,7 @@ from persona.decisions import (
     prune_orders,
     with_recent,
 )
+from persona.decisions.state import _holds, event_id_digest
 
 CFG = LogicV1Config()
 DAY = 86_400_000
@@ -195,8 +197,23 @@ def test_seen_ids_are_bounded_oldest_evicted_first() -> None:
     state = EMPTY_STATE
     for i in range(5):
         state = observe_event(state, ev(f"e{i}", None), cfg)
-    assert list(state.seen) == ["e2", "e3", "e4"]
-    assert not has_seen(state, "e0") and has_seen(state, "e2")
+    assert state.seen == b"".join(event_id_digest(f"e{i}") for i in (2, 3, 4))
+    assert not has_seen(state, "e0") and not has_seen(state, "e1")
+    assert all(has_seen(state, f"e{i}") for i in (2, 3, 4))
+
+
+def test_a_digest_match_across_two_stored_digests_is_not_a_seen_id() -> None:
+    state = observe_event(observe_event(EMPTY_STATE, ev("e1"), CFG), ev("e2"), CFG)
+    straddling = state.seen[4:12]  # the tail of e1's digest and the head of e2's
+    assert state.seen.find(straddling) == 4
+    assert not _holds(state.seen, straddling)
+    assert _holds(state.seen, state.seen[8:16])
+
+
+def test_event_id_digests_are_stable_across_processes() -> None:
+    # Snapshots carry digests from one process to the next: they must not depend on hash seeds.
+    assert event_id_digest("e-1").hex() == blake2b(b"e-1", digest_size=8).hexdigest()
+    assert len({event_id_digest(f"e-{i}") for i in range(10_000)}) == 10_000
 
 
 # --- purity and serializability -------------------------------------------------------------------------
@@ -204,12 +221,12 @@ def test_seen_ids_are_bounded_oldest_evicted_first() -> None:
 
 def test_transitions_never_mutate_their_input() -> None:
     state = observe_event(apply_order(EMPTY_STATE, fact()), ev("e1"), CFG)
-    snapshot = (state.recent_skus, state.recent_times, dict(state.orders), dict(state.seen))
+    snapshot = (state.recent_skus, state.recent_times, dict(state.orders), state.seen)
     observe_event(state, ev("e2", "B", T0 + 1), CFG)
     apply_order(state, fact(2))
     apply_order(state, fact(1, status="REFUNDED", ts=T0 + 1))
     prune_orders(state, date(2030, 1, 1))
-    assert (state.recent_skus, state.recent_times, dict(state.orders), dict(state.seen)) == snapshot
+    assert (state.recent_skus, state.recent_times, dict(state.orders), state.seen) == snapshot
     assert CustomerState() == EMPTY_STATE and not EMPTY_STATE.orders and not EMPTY_STATE.seen
 
 

@@ -10,6 +10,7 @@ import pickle
 from collections.abc import Iterable
 from decimal import Decimal
 
+import msgspec
 import orjson
 import pytest
 from bytewax.testing import TestingSink, TestingSource, run_main
@@ -268,3 +269,14 @@ def test_at_the_end_of_input_waiting_decisions_are_decided_without_waiting() -> 
     out, _keep = shard.on_eof()
     assert _decided([r for batch in out for r in batch]) == [("e-1", 1, ("sku:A",))]
     assert not shard.waiting
+
+
+def test_state_in_a_format_this_version_cannot_read_fails_with_a_clear_error() -> None:
+    # Decided ids as a map of strings, as the version before digests wrote them.
+    customer: list[object] = [["A"], [1], {}, {"e-1": None}]
+    old = msgspec.msgpack.encode([{7: [customer, 1, None]}, {}])
+    customer[3] = b"12345678"
+    current = msgspec.msgpack.encode([{7: [customer, 1, None]}, {}])
+    assert _shard(DictInventory({}), ShardSnapshot(SETTINGS.enrich_shards, current)).customers[7].version == 1
+    with pytest.raises(RuntimeError, match="another persona version"):
+        _shard(DictInventory({}), ShardSnapshot(SETTINGS.enrich_shards, old))

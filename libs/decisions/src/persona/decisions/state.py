@@ -9,7 +9,10 @@ treat them as read-only.
 Bounds (state must not grow without limit on a long-running flow):
 - ``recent_skus``: the ``recent_sku_capacity`` (20) most recent distinct SKUs of view/add_to_cart events.
   Only 5 are recommended, and 20 leaves room for 15 of them to be unsellable.
-- ``seen``: the ``seen_event_capacity`` (32) most recently decided event ids of the customer. Duplicates
+- ``seen``: the ``seen_event_capacity`` (32) most recently decided event ids of the customer, each as an
+  8-byte BLAKE2b digest (``event_id_digest``) packed into one ``bytes``: ~290 bytes a customer instead of
+  ~3 KB of strings and dict, and one cheap value to snapshot. Two ids of one customer's last 32 sharing a
+  digest (odds ~2^-59) would drop the newer as a duplicate. Duplicates
   come from producer retries and at-least-once redelivery, i.e. seconds to minutes apart, when a customer
   has produced only a handful of other events; a duplicate arriving after 32 newer events of the same
   customer is decided again, which is idempotent downstream (the audit table is keyed by event_id and rt
@@ -22,7 +25,9 @@ Bounds (state must not grow without limit on a long-running flow):
 
 from __future__ import annotations
 
+import sys
 from datetime import date
+from hashlib import blake2b
 
 import msgspec
 
@@ -30,17 +35,18 @@ from persona.contracts import RECOMMENDING_EVENT_TYPES, BehaviorEvent, OrderFact
 from persona.decisions.config import DEFAULT_CONFIG, LogicV1Config
 
 
-class CustomerState(msgspec.Struct, frozen=True, gc=False):
+class CustomerState(msgspec.Struct, frozen=True, gc=False, array_like=True):
+    # array_like: encoded (enrich snapshots) as an array, without its field names for every customer.
     # gc=False: a flow holds one per customer for its whole life, and the cyclic GC walked all of them on
     # every full collection (~24% of the decision path, bench/enrich_core_bench.py). It cannot be part of
-    # a cycle: it holds tuples of str/int and dicts of str or of untracked OrderFact structs.
+    # a cycle: it holds tuples of str/int, bytes and a dict of untracked OrderFact structs.
     # Recent view/add_to_cart SKUs, distinct, newest first (by event time; ties: later arrival first), as
     # parallel tuples so the per-event lookups (`tuple.index`) run in C.
     recent_skus: tuple[str, ...] = ()
     recent_times: tuple[int, ...] = ()  # event_time_ms of the newest sighting of recent_skus[i]
     orders: dict[int, OrderFact] = msgspec.field(default_factory=dict)
-    # Insertion-ordered (oldest first) set of decided event ids; values are unused.
-    seen: dict[str, None] = msgspec.field(default_factory=dict)
+    # Digests (``event_id_digest``) of decided event ids, 8 bytes each, oldest first.
+    seen: bytes = b""
 
 
 EMPTY_STATE = CustomerState()
@@ -67,6 +73,8 @@ def with_recent(
             return skus, times  # already remembered as more recent than this event
         skus = skus[:at] + skus[at + 1 :]
         times = times[:at] + times[at + 1 :]
+    # Interned: every customer's tuple then points at one string per SKU, not one per event parsed.
+    sku_id = sys.intern(sku_id)
     # Fast path (in-order stream): this is the newest sighting, so it goes first.
     if not times or times[0] <= event_time_ms:
         return (sku_id, *skus[: capacity - 1]), (event_time_ms, *times[: capacity - 1])
@@ -91,21 +99,39 @@ def recent_including(state: CustomerState, event: BehaviorEvent, config: LogicV1
     return state.recent_skus, state.recent_times
 
 
+DIGEST_SIZE = 8
+
+
+def event_id_digest(event_id: str) -> bytes:
+    """A stable 8-byte digest of an event id (the same in every process, unlike ``hash``)."""
+    return blake2b(event_id.encode(), digest_size=DIGEST_SIZE).digest()
+
+
+def _holds(seen: bytes, digest: bytes) -> bool:
+    at = seen.find(digest)
+    while at >= 0:
+        if at % DIGEST_SIZE == 0:  # a match straddling two digests is no match
+            return True
+        at = seen.find(digest, at + 1)
+    return False
+
+
 def has_seen(state: CustomerState, event_id: str) -> bool:
     """Whether this event id was already decided (within the ``seen`` bound)."""
-    return event_id in state.seen
+    return bool(state.seen) and _holds(state.seen, event_id_digest(event_id))
 
 
 def observe_event(
     state: CustomerState, event: BehaviorEvent, config: LogicV1Config = DEFAULT_CONFIG
 ) -> CustomerState:
     """Record a decided event: its SKU (view/add_to_cart) and its id. A seen id returns ``state`` as is."""
-    if event.event_id in state.seen:
+    digest = event_id_digest(event.event_id)
+    if state.seen and _holds(state.seen, digest):
         return state
-    seen = state.seen.copy()  # dict copy of a few hundred str keys is ~1 µs: cheaper than any persistent set
-    seen[event.event_id] = None
-    if len(seen) > config.seen_event_capacity:
-        del seen[next(iter(seen))]  # evict the oldest id
+    seen = state.seen + digest
+    keep = config.seen_event_capacity * DIGEST_SIZE
+    if len(seen) > keep:
+        seen = seen[-keep:]  # evict the oldest ids
     skus, times = recent_including(state, event, config)
     return CustomerState(recent_skus=skus, recent_times=times, orders=state.orders, seen=seen)
 

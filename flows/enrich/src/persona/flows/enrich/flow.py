@@ -129,7 +129,14 @@ class ShardSnapshot:
         return cls(shards, _state_encoder.encode(_ShardState(customers, offered, waiting)))
 
     def decode(self) -> _ShardState:
-        return _state_decoder.decode(self.state)
+        try:
+            return _state_decoder.decode(self.state)
+        except msgspec.ValidationError as error:
+            raise RuntimeError(
+                f"the recovery store holds enrich state in a format this version cannot read ({error}); "
+                "it was written by another persona version. Resume with that version, or remove the "
+                "enrich flow's recovery directory to start it without state"
+            ) from error
 
 
 def shard_of(customer_id: int, shards: int) -> str:
@@ -424,6 +431,8 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
             before = offered.get(customer_id, ())
             if now == before:
                 continue
+            # Interned: the index and every customer offered a SKU share one string per entry.
+            now = tuple(map(sys.intern, now))
             for entry in before:
                 if entry not in now:
                     holders = offered_to.get(entry)
