@@ -55,11 +55,13 @@ class _Stock:
         self._stock[row.sku_id] = row.sellable
 
 
-def run_once(customers: int, events: int, mode: str) -> float:
+def seeded_input(
+    customers: int, events: int, skus: int
+) -> tuple[PipelineSettings, EnrichContext, list[RawBatch]]:
+    """Settings, an enrich context over in-memory profiles and stock, and seeded event batches
+    (2,000 records each, as a saturated poll hands them over)."""
     settings = PipelineSettings()
-    gen = DataGenerator(
-        GeneratorConfig(seed=7, customers=customers, skus=customers // 10, order_fraction=0.0)
-    )
+    gen = DataGenerator(GeneratorConfig(seed=7, customers=customers, skus=skus, order_fraction=0.0))
     profiles = profiles_from_rows(list(gen.profile_rows()), "rfm-bench")
     stock: dict[str, int | None] = {
         str(row["sku_id"]): int(row["available_qty"]) - int(row["reserved_qty"])
@@ -72,12 +74,15 @@ def run_once(customers: int, events: int, mode: str) -> float:
         for i in range(0, len(records), 2000)
     ]
     ctx = EnrichContext(settings, _Profiles(profiles), _Stock(stock), clock=lambda: 1_795_000_100.0)
+    return settings, ctx, batches
+
+
+def decide_all(
+    settings: PipelineSettings, ctx: EnrichContext, batches: list[RawBatch]
+) -> tuple[dict[str, CustomerShard], int]:
+    """Every batch through ``route`` and the shards; the shards and the number of decisions."""
     shards: dict[str, CustomerShard] = {}
-    if mode == "flow":
-        prepare_flow_process()
-    elif mode == "off":
-        gc.disable()
-    started = time.perf_counter()
+    rt_topic = settings.topics.marketing_segments_rt
     decided = 0
     for batch in batches:
         for key, items in route(settings, batch):
@@ -85,7 +90,18 @@ def run_once(customers: int, events: int, mode: str) -> float:
             if shard is None:
                 shard = shards[key] = CustomerShard(ctx, None)
             out, _ = shard.on_batch([items])
-            decided += sum(len(o) for o in out) // 2
+            decided += sum(1 for o in out for record in o if record[0] == rt_topic)
+    return shards, decided
+
+
+def run_once(customers: int, events: int, mode: str) -> float:
+    settings, ctx, batches = seeded_input(customers, events, customers // 10)
+    if mode == "flow":
+        prepare_flow_process()
+    elif mode == "off":
+        gc.disable()
+    started = time.perf_counter()
+    _shards, decided = decide_all(settings, ctx, batches)
     elapsed = time.perf_counter() - started
     return decided / elapsed
 

@@ -16,40 +16,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Iterable
 from typing import Any
 
-from persona.contracts import CustomerProfile, InventoryRow
-from persona.datagen import DataGenerator, GeneratorConfig
-from persona.flows.enrich.flow import CustomerShard, EnrichContext, route
-from persona.pipeline import PipelineSettings
-from persona.pipeline.kafka_wiring import RawBatch
-from persona.pipeline.profiles import profiles_from_rows
-
-
-class _Profiles:
-    def __init__(self, profiles: dict[int, CustomerProfile]) -> None:
-        self._profiles = profiles
-
-    def get(self, customer_id: int) -> CustomerProfile | None:
-        return self._profiles.get(customer_id)
-
-    def maybe_refresh(self) -> bool:
-        return False
-
-
-class _Stock:
-    def __init__(self, stock: dict[str, int | None]) -> None:
-        self._stock = stock
-
-    def sellable(self, sku_ids: Iterable[str]) -> dict[str, int | None]:
-        return {s: self._stock.get(s) for s in sku_ids}
-
-    def prefetch(self, sku_ids: Iterable[str]) -> set[str]:
-        return set()
-
-    def record_change(self, row: InventoryRow) -> None:
-        self._stock[row.sku_id] = row.sellable
+from enrich_core_bench import decide_all, seeded_input
 
 
 def deep_size(root: Any) -> int:
@@ -78,35 +47,10 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--events-per-customer", type=int, default=40)
     args = parser.parse_args()
-    settings = PipelineSettings()
     events = args.customers * args.events_per_customer
-    gen = DataGenerator(
-        GeneratorConfig(seed=7, customers=args.customers, skus=10_000, order_fraction=0.0)
-    )
-    profiles = profiles_from_rows(list(gen.profile_rows()), "rfm-bench")
-    stock: dict[str, int | None] = {
-        str(row["sku_id"]): int(row["available_qty"]) - int(row["reserved_qty"])
-        for row in gen.inventory_rows(0)
-    }
-    records = [r for r in gen.records(events, 1_795_000_000_000, 1.0) if r.kind == "event"]
-    topic = settings.topics.behavior_events
-    batches = [
-        RawBatch(topic, 0, [(r.key, r.value) for r in records[i : i + 2000]])
-        for i in range(0, len(records), 2000)
-    ]
-    del records
-    ctx = EnrichContext(settings, _Profiles(profiles), _Stock(stock), clock=lambda: 1_795_000_100.0)
-    shards: dict[str, CustomerShard] = {}
-    rt_topic = settings.topics.marketing_segments_rt
+    settings, ctx, batches = seeded_input(args.customers, events, 10_000)
     started = time.perf_counter()
-    decided = 0
-    for batch in batches:
-        for key, items in route(settings, batch):
-            shard = shards.get(key)
-            if shard is None:
-                shard = shards[key] = CustomerShard(ctx, None)
-            out, _ = shard.on_batch([items])
-            decided += sum(1 for o in out for record in o if record[0] == rt_topic)
+    shards, decided = decide_all(settings, ctx, batches)
     elapsed = time.perf_counter() - started
     customers = sum(len(s.customers) for s in shards.values())
     memory = deep_size([(s.customers, s.offered, s.offered_to) for s in shards.values()])
