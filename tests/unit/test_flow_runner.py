@@ -20,3 +20,24 @@ def test_flow_command_runs_the_factory_with_recovery_and_whole_second_snapshots(
 def test_unknown_flow_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="unknown flow 'nope'"):
         flow_command("nope", Path("/r"), 1)
+
+
+def test_gc_timer_counts_collections_by_generation_and_their_time() -> None:
+    import gc
+
+    from persona.pipeline.process import GcTimer
+
+    ticks = iter([1.0, 1.5, 2.0, 2.25])
+    timer = GcTimer(clock=lambda: next(ticks))  # called by hand: a real collection must not tick
+    timer("start", {"generation": 0})
+    timer("stop", {"generation": 0})
+    timer("start", {"generation": 2})
+    timer("stop", {"generation": 2})
+    assert timer.collections == [1, 0, 1] and timer.seconds == [0.5, 0.0, 0.25]
+    real = GcTimer().install()
+    try:
+        gc.collect()
+        assert real.collections[2] >= 1 and real.seconds[2] > 0
+    finally:
+        real.uninstall()
+    assert real not in gc.callbacks

@@ -47,7 +47,7 @@ from persona.decisions import (
 )
 from persona.pipeline import DecisionEnvelope, PipelineSettings, encode_decisions
 from persona.pipeline.kafka_wiring import OutRecord, RawBatch, batch_sink, dead_letter, raw_source
-from persona.pipeline.process import prepare_flow_process
+from persona.pipeline.process import GcTimer, prepare_flow_process
 
 
 class Inventory(Protocol):
@@ -201,8 +201,11 @@ class EnrichContext:
     # Where a line of inventory-cache statistics goes every ``report_seconds`` (the flow's log).
     report: Callable[[str], None] | None = None
     report_seconds: float = 10.0
+    # The cyclic GC's time, reported with the cache line (its pauses hide in profiles).
+    gc_timer: GcTimer | None = None
     _reported_at: float = 0.0
     _last: tuple[float, ...] = ()
+    _last_gc: tuple[int, int, float] = (0, 0, 0.0)
 
     _REPORTED = (
         "hits",
@@ -217,14 +220,26 @@ class EnrichContext:
     )
 
     def maybe_report(self) -> None:
-        stats = getattr(self.inventory, "stats", None)
-        if self.report is None or stats is None:
+        if self.report is None:
             return
         now = time.monotonic()
         if now - self._reported_at < self.report_seconds:
             return
         seconds = now - self._reported_at if self._reported_at else 0.0
         self._reported_at = now
+        if self.gc_timer is not None:
+            timer = self.gc_timer
+            current_gc = (sum(timer.collections), timer.collections[2], sum(timer.seconds))
+            runs, full, spent = (c - p for c, p in zip(current_gc, self._last_gc, strict=True))
+            self._last_gc = current_gc
+            if seconds:
+                self.report(
+                    f"cyclic GC, last {seconds:.0f}s: {runs:.0f} collections ({full:.0f} full), "
+                    f"{spent / seconds:.1%} of the time"
+                )
+        stats = getattr(self.inventory, "stats", None)
+        if stats is None:
+            return
         current = tuple(float(getattr(stats, name, 0)) for name in self._REPORTED)
         last = self._last or (0.0,) * len(current)
         self._last = current
@@ -497,7 +512,14 @@ def build_flow(
             ),
             ttl_seconds=settings.inventory_ttl_seconds,
         )
-    ctx = EnrichContext(settings, profiles, inventory, clock, report=_log if source is None else None)
+    ctx = EnrichContext(
+        settings,
+        profiles,
+        inventory,
+        clock,
+        report=_log if source is None else None,
+        gc_timer=GcTimer().install() if source is None else None,
+    )
     topics = settings.topics
     flow = Dataflow("persona_enrich")
     inputs = [topics.behavior_events, topics.order_facts, topics.inventory_changes]
