@@ -205,7 +205,7 @@ class EnrichContext:
     gc_timer: GcTimer | None = None
     _reported_at: float = 0.0
     _last: tuple[float, ...] = ()
-    _last_gc: tuple[int, int, float] = (0, 0, 0.0)
+    _last_gc: tuple[float, ...] = ()
 
     _REPORTED = (
         "hits",
@@ -229,13 +229,14 @@ class EnrichContext:
         self._reported_at = now
         if self.gc_timer is not None:
             timer = self.gc_timer
-            current_gc = (sum(timer.collections), timer.collections[2], sum(timer.seconds))
-            runs, full, spent = (c - p for c, p in zip(current_gc, self._last_gc, strict=True))
+            current_gc = (*timer.collections, *timer.seconds)
+            g = [c - p for c, p in zip(current_gc, self._last_gc or (0,) * 6, strict=True)]
             self._last_gc = current_gc
             if seconds:
                 self.report(
-                    f"cyclic GC, last {seconds:.0f}s: {runs:.0f} collections ({full:.0f} full), "
-                    f"{spent / seconds:.1%} of the time"
+                    f"cyclic GC, last {seconds:.0f}s: {sum(g[3:]) / seconds:.1%} of the time; collections "
+                    f"by generation {g[0]:.0f}/{g[1]:.0f}/{g[2]:.0f}, "
+                    f"{g[3] * 1000:.0f}/{g[4] * 1000:.0f}/{g[5] * 1000:.0f} ms"
                 )
         stats = getattr(self.inventory, "stats", None)
         if stats is None:
