@@ -351,6 +351,19 @@ def test_decision_is_the_same_before_or_after_observing_the_event() -> None:
     assert before[0].recommendation == ("sku:A", "sku:B")
 
 
+def test_every_decision_recommending_a_sku_shares_one_entry_string() -> None:
+    # Built fresh each time (not literals), so only the entry table can make them the same object.
+    sku_a, sku_b = "".join(["X", "1"]), "".join(["X", "1"])
+    first, _ = decide(event(sku_a), None, history(), {sku_a: 1}, CFG, NOW)
+    second, _ = decide(event(sku_b), None, history(), {sku_b: 1}, CFG, NOW)
+    assert first.recommendation == ("sku:X1",)
+    assert first.recommendation[0] is second.recommendation[0]
+    other, _ = decide(
+        event(sku_a), None, history(), {sku_a: 1}, LogicV1Config(recommendation_prefix="p/"), NOW
+    )
+    assert other.recommendation == ("p/X1",), "one table per prefix"
+
+
 def test_recommendation_limit_from_config() -> None:
     state = history(("A", "view"), ("B", "view"), ("C", "view"))
     decision, audit = decide(

@@ -12,6 +12,7 @@ and per order change ``state = apply_order(state, fact)`` on the state of ``fact
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Final
@@ -123,6 +124,28 @@ def candidate_skus(
     return skus
 
 
+class _Entries(dict[str, str]):
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+
+_ENTRIES: dict[str, _Entries] = {}
+
+
+def _recommendation_entries(prefix: str) -> _Entries:
+    """SKU id -> its recommendation entry (``prefix + sku_id``), one interned string per SKU.
+
+    A flow keeps every customer's current recommendation; with one shared string per entry they cost
+    a pointer each, and a recommendation equal to the previous one compares by identity. Bounded by
+    the SKUs ever recommended (~60 bytes each).
+    """
+    entries = _ENTRIES.get(prefix)
+    if entries is None:
+        entries = _ENTRIES[prefix] = _Entries(prefix)
+    return entries
+
+
 def decide(
     event: BehaviorEvent,
     profile: CustomerProfile | None,
@@ -172,13 +195,16 @@ def decide(
     recommendation: list[str] = []
     candidates: list[CandidateSku] = []
     limit = config.max_recommendations
-    prefix = config.recommendation_prefix
+    entries = _recommendation_entries(config.recommendation_prefix)
     if limit > 0:
         for sku in recent_including(state, event, config)[0] if recent is None else recent:
             qty = inventory.get(sku)
             candidates.append(CandidateSku(sku, qty))
             if qty is not None and qty > 0:
-                recommendation.append(prefix + sku)
+                entry = entries.get(sku)
+                if entry is None:
+                    entry = entries[sku] = sys.intern(entries.prefix + sku)
+                recommendation.append(entry)
                 if len(recommendation) >= limit:
                     break  # older SKUs were not considered: the audit lists only those examined
 

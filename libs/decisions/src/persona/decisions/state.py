@@ -124,7 +124,9 @@ def has_seen(state: CustomerState, event_id: str) -> bool:
 def observe_event(
     state: CustomerState, event: BehaviorEvent, config: LogicV1Config = DEFAULT_CONFIG
 ) -> CustomerState:
-    """Record a decided event: its SKU (view/add_to_cart) and its id. A seen id returns ``state`` as is."""
+    """Record a decided event: its SKU (view/add_to_cart) and its id. A seen id returns ``state`` itself
+    (and only a seen id does: the ids change otherwise), so ``observe_event(s, e) is s`` is ``has_seen``
+    without digesting the id twice."""
     digest = event_id_digest(event.event_id)
     if state.seen and _holds(state.seen, digest):
         return state

@@ -41,7 +41,6 @@ from persona.decisions import (
     apply_order,
     candidate_skus,
     decide,
-    has_seen,
     observe_event,
     prune_orders,
 )
@@ -312,10 +311,10 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
             for item in items:
                 if type(item) is BehaviorEvent:
                     state = customers.get(item.user_id, _EMPTY)
-                    if has_seen(state.customer, item.event_id):
-                        continue  # a duplicate delivery: no second decision
-                    version = state.version + 1
                     observed = observe_event(state.customer, item, config)
+                    if observed is state.customer:
+                        continue  # a seen id, i.e. a duplicate delivery: no second decision
+                    version = state.version + 1
                     pending.append(Pending(item, observed, version, observed.recent_skus))
                     customers[item.user_id] = EnrichState(observed, version, item)
                 elif type(item) is OrderFact:
@@ -447,8 +446,6 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
             before = offered.get(customer_id, ())
             if now == before:
                 continue
-            # Interned: the index and every customer offered a SKU share one string per entry.
-            now = tuple(map(sys.intern, now))
             for entry in before:
                 if entry not in now:
                     holders = offered_to.get(entry)
