@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from persona.pipeline.runner import flow_command
+from persona.pipeline.runner import FlowProcess, epoch_seconds, flow_command
+from persona.pipeline.settings import PipelineSettings, SettingsError
 
 
 def test_flow_command_runs_the_factory_with_recovery_and_whole_second_snapshots() -> None:
@@ -20,6 +21,17 @@ def test_flow_command_runs_the_factory_with_recovery_and_whole_second_snapshots(
 def test_unknown_flow_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="unknown flow 'nope'"):
         flow_command("nope", Path("/r"), 1)
+
+
+def test_enrich_has_its_own_epoch_and_the_other_flows_the_commit_interval() -> None:
+    settings = PipelineSettings.from_env({"PERSONA_COMMIT_INTERVAL": "4", "PERSONA_ENRICH_EPOCH": "45"})
+    assert [epoch_seconds(n, settings) for n in ("cdc", "enrich", "sink")] == [4.0, 45.0, 4.0]
+    defaults = PipelineSettings.from_env({"PERSONA_COMMIT_INTERVAL": "4"})
+    assert [epoch_seconds(n, defaults) for n in ("cdc", "enrich", "sink")] == [4.0, 4.0, 4.0]
+    flow = FlowProcess.configured("enrich", Path("/s"), {"PERSONA_ENRICH_EPOCH": "12"})
+    assert flow.snapshot_seconds == 12.0 and flow.env == {"PERSONA_ENRICH_EPOCH": "12"}
+    with pytest.raises(SettingsError, match="PERSONA_ENRICH_EPOCH must be > 0"):
+        PipelineSettings.from_env({"PERSONA_ENRICH_EPOCH": "0"})
 
 
 def test_gc_timer_counts_collections_by_generation_and_their_time() -> None:

@@ -19,7 +19,9 @@ from persona.decisions import (
     apply_order,
     has_seen,
     observe_event,
+    pack_times,
     prune_orders,
+    unpack_times,
     with_recent,
 )
 from persona.decisions.state import _holds, event_id_digest
@@ -140,7 +142,7 @@ def test_recent_skus_newest_first_distinct_bounded() -> None:
     state = observe_event(state, ev("again", "S20", T0 + 100), CFG)
     assert len(state.recent_skus) == 20
     assert state.recent_skus[:3] == ("S20", "S24", "S23") and state.recent_skus[-1] == "S5"
-    assert state.recent_times[0] == T0 + 100
+    assert unpack_times(state.recent_times)[0] == T0 + 100
 
 
 def test_only_view_and_add_to_cart_are_remembered() -> None:
@@ -151,15 +153,32 @@ def test_only_view_and_add_to_cart_are_remembered() -> None:
     assert state.recent_skus == ("S1", "S0")
 
 
+def _with_recent(
+    skus: tuple[str, ...], times: tuple[int, ...], sku: str, t: int, capacity: int
+) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    new_skus, packed = with_recent(skus, pack_times(times), sku, t, capacity)
+    return new_skus, unpack_times(packed)
+
+
 def test_late_event_lands_at_its_event_time() -> None:
-    skus, times = with_recent(("C", "B", "A"), (30, 20, 10), "D", 15, 20)
+    skus, times = _with_recent(("C", "B", "A"), (30, 20, 10), "D", 15, 20)
     assert (skus, times) == (("C", "B", "D", "A"), (30, 20, 15, 10))
     # A SKU already seen later is not moved back by a late sighting.
-    assert with_recent(("C", "B"), (30, 20), "C", 5, 20) == (("C", "B"), (30, 20))
+    assert _with_recent(("C", "B"), (30, 20), "C", 5, 20) == (("C", "B"), (30, 20))
     # Older than everything and no room: dropped.
-    assert with_recent(("B", "A"), (20, 10), "Z", 1, 2) == (("B", "A"), (20, 10))
+    assert _with_recent(("B", "A"), (20, 10), "Z", 1, 2) == (("B", "A"), (20, 10))
     # Equal time: the later arrival counts as newer.
-    assert with_recent(("A",), (10,), "B", 10, 20) == (("B", "A"), (10, 10))
+    assert _with_recent(("A",), (10,), "B", 10, 20) == (("B", "A"), (10, 10))
+    # A late sighting of a known SKU moves it back to its (later) time; a full list drops the oldest.
+    assert _with_recent(("C", "B", "A"), (30, 20, 10), "A", 25, 3) == (("C", "A", "B"), (30, 25, 20))
+    assert _with_recent(("C", "B", "A"), (30, 20, 10), "D", 25, 3) == (("C", "D", "B"), (30, 25, 20))
+
+
+def test_packed_times_order_as_the_times_do_including_before_1970() -> None:
+    times = [-(2**62), -1, 0, 1, 1_800_000_000_000, 2**62]
+    assert unpack_times(pack_times(times)) == tuple(times)
+    keys = [pack_times([t]) for t in times]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys)
 
 
 @_settings
@@ -171,7 +190,7 @@ def test_recent_invariants(sightings: list[tuple[str, int]], capacity: int) -> N
     skus: tuple[str, ...] = ()
     times: tuple[int, ...] = ()
     for sku, t in sightings:
-        skus, times = with_recent(skus, times, sku, t, capacity)
+        skus, times = _with_recent(skus, times, sku, t, capacity)
         assert len(skus) == len(times) <= capacity
         assert len(set(skus)) == len(skus)
         assert list(times) == sorted(times, reverse=True)

@@ -19,6 +19,7 @@ from test_flows_golden import DictInventory, DictProfiles
 
 from persona.contracts import BehaviorEvent, InventoryRow, OrderFact, parse_behavior_event
 from persona.contracts.result import Ok
+from persona.decisions import pack_times
 from persona.flows import enrich
 from persona.flows.enrich import CustomerShard, ShardSnapshot
 from persona.flows.enrich.flow import EnrichContext
@@ -144,6 +145,23 @@ def test_a_snapshot_does_not_change_when_the_shard_goes_on() -> None:
     state = snapshot.decode()
     assert set(state.customers) == {7} and state.customers[7].version == 1
     assert state.offered == {7: ("sku:A",)} and state.waiting == []
+
+
+def test_the_log_line_reports_the_snapshots_encoded_since_the_last_one() -> None:
+    lines: list[str] = []
+    ctx = EnrichContext(
+        SETTINGS, DictProfiles({}), DictInventory({"A": 4}), report=lines.append, report_seconds=0.0
+    )
+    shard = CustomerShard(ctx, None)
+    _run(shard, _event("e-1", 7, "A", 1))
+    lines.clear()
+    size = len(shard.snapshot().state) + len(shard.snapshot().state)
+    ctx.maybe_report()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"snapshots since the last line: 2 shards, {size / 1e6:.1f} MB"
+    )
+    ctx.maybe_report()  # no snapshot since the last line: no snapshot line
+    assert len(lines) == 1
 
 
 def test_restoring_state_of_another_shard_count_fails_with_a_clear_error() -> None:
@@ -272,10 +290,10 @@ def test_at_the_end_of_input_waiting_decisions_are_decided_without_waiting() -> 
 
 
 def test_state_in_a_format_this_version_cannot_read_fails_with_a_clear_error() -> None:
-    # Decided ids as a map of strings, as the version before digests wrote them.
-    customer: list[object] = [["A"], [1], {}, {"e-1": None}]
+    # Recent times as a list of ints, as the version before packed times wrote them.
+    customer: list[object] = [["A"], [1], {}, b"12345678"]
     old = msgspec.msgpack.encode([{7: [customer, 1, None]}, {}])
-    customer[3] = b"12345678"
+    customer[1] = pack_times([1])
     current = msgspec.msgpack.encode([{7: [customer, 1, None]}, {}])
     assert _shard(DictInventory({}), ShardSnapshot(SETTINGS.enrich_shards, current)).customers[7].version == 1
     with pytest.raises(RuntimeError, match="another persona version"):

@@ -25,8 +25,10 @@ from persona.decisions.state import (
     apply_order,
     has_seen,
     observe_event,
+    pack_times,
     prune_orders,
     recent_including,
+    unpack_times,
     with_recent,
 )
 
@@ -51,7 +53,9 @@ __all__ = [
     "effective_rfm",
     "has_seen",
     "observe_event",
+    "pack_times",
     "prune_orders",
     "recent_including",
+    "unpack_times",
     "with_recent",
 ]

@@ -26,6 +26,7 @@ Bounds (state must not grow without limit on a long-running flow):
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from datetime import date
 from hashlib import blake2b
 
@@ -39,11 +40,14 @@ class CustomerState(msgspec.Struct, frozen=True, gc=False, array_like=True):
     # array_like: encoded (enrich snapshots) as an array, without its field names for every customer.
     # gc=False: a flow holds one per customer for its whole life, and the cyclic GC walked all of them on
     # every full collection (~24% of the decision path, bench/enrich_core_bench.py). It cannot be part of
-    # a cycle: it holds tuples of str/int, bytes and a dict of untracked OrderFact structs.
+    # a cycle: it holds a tuple of str, bytes and a dict of untracked OrderFact structs.
     # Recent view/add_to_cart SKUs, distinct, newest first (by event time; ties: later arrival first), as
-    # parallel tuples so the per-event lookups (`tuple.index`) run in C.
+    # a tuple so the per-event lookups (`tuple.index`) run in C.
     recent_skus: tuple[str, ...] = ()
-    recent_times: tuple[int, ...] = ()  # event_time_ms of the newest sighting of recent_skus[i]
+    # The event_time_ms of the newest sighting of recent_skus[i], 8 bytes each (``pack_times``): one
+    # bytes instead of a tuple of 20 ints per event, which the young GC collections walked (and whose
+    # ints cost ~0.7 KB a customer).
+    recent_times: bytes = b""
     orders: dict[int, OrderFact] = msgspec.field(default_factory=dict)
     # Digests (``event_id_digest``) of decided event ids, 8 bytes each, oldest first.
     seen: bytes = b""
@@ -52,37 +56,65 @@ class CustomerState(msgspec.Struct, frozen=True, gc=False, array_like=True):
 EMPTY_STATE = CustomerState()
 """A shared empty state; safe to share because transitions never mutate a state."""
 
-Recent = tuple[tuple[str, ...], tuple[int, ...]]
+Recent = tuple[tuple[str, ...], bytes]
+
+_TIME_SIZE = 8
+_TIME_BIAS = 1 << 63  # signed int64 -> unsigned, so packed times compare as bytes as they do as ints
+
+
+def _time_key(event_time_ms: int) -> bytes:
+    return (event_time_ms + _TIME_BIAS).to_bytes(_TIME_SIZE, "big")
+
+
+def pack_times(times: Iterable[int]) -> bytes:
+    """Event times (ms) as ``CustomerState.recent_times`` holds them."""
+    return b"".join(_time_key(t) for t in times)
+
+
+def unpack_times(packed: bytes) -> tuple[int, ...]:
+    """The event times (ms) of ``CustomerState.recent_times``, newest first."""
+    return tuple(
+        int.from_bytes(packed[i : i + _TIME_SIZE], "big") - _TIME_BIAS
+        for i in range(0, len(packed), _TIME_SIZE)
+    )
 
 
 def with_recent(
-    skus: tuple[str, ...], times: tuple[int, ...], sku_id: str, event_time_ms: int, capacity: int
+    skus: tuple[str, ...], times: bytes, sku_id: str, event_time_ms: int, capacity: int
 ) -> Recent:
     """The recent SKUs after seeing ``sku_id`` at ``event_time_ms``: ordered by event time, not arrival.
 
-    Ordering by event time makes a late (out-of-order) event land where it belongs instead of masquerading
-    as the newest view; among equal times the later arrival counts as newer. If the SKU is already known
-    at a later time, nothing changes. At most ``capacity`` SKUs are kept (the oldest fall off).
+    ``times`` is packed (``pack_times``). Ordering by event time makes a late (out-of-order) event land
+    where it belongs instead of masquerading as the newest view; among equal times the later arrival
+    counts as newer. If the SKU is already known at a later time, nothing changes. At most ``capacity``
+    SKUs are kept (the oldest fall off).
     """
+    key = _time_key(event_time_ms)
     try:
         at = skus.index(sku_id)
     except ValueError:
         at = -1
     if at >= 0:
-        if times[at] > event_time_ms:
+        start = at * _TIME_SIZE
+        if times[start : start + _TIME_SIZE] > key:
             return skus, times  # already remembered as more recent than this event
         skus = skus[:at] + skus[at + 1 :]
-        times = times[:at] + times[at + 1 :]
+        times = times[:start] + times[start + _TIME_SIZE :]
     # Interned: every customer's tuple then points at one string per SKU, not one per event parsed.
     sku_id = sys.intern(sku_id)
+    keep = (capacity - 1) * _TIME_SIZE
     # Fast path (in-order stream): this is the newest sighting, so it goes first.
-    if not times or times[0] <= event_time_ms:
-        return (sku_id, *skus[: capacity - 1]), (event_time_ms, *times[: capacity - 1])
-    pos = next((i for i, t in enumerate(times) if t <= event_time_ms), len(times))
+    if not times or times[:_TIME_SIZE] <= key:
+        return (sku_id, *skus[: capacity - 1]), key + times[:keep]
+    pos = next(
+        (i for i in range(len(skus)) if times[i * _TIME_SIZE : (i + 1) * _TIME_SIZE] <= key),
+        len(skus),
+    )
     if pos >= capacity:
         return skus, times  # older than everything remembered, and no room left
+    cut = pos * _TIME_SIZE
     new_skus = (*skus[:pos], sku_id, *skus[pos:])[:capacity]
-    new_times = (*times[:pos], event_time_ms, *times[pos:])[:capacity]
+    new_times = (times[:cut] + key + times[cut:])[: capacity * _TIME_SIZE]
     return new_skus, new_times
 
 

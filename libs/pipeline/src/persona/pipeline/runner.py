@@ -1,8 +1,8 @@
 """Run a flow as its own process, as in production: ``python -m bytewax.run <factory>``.
 
 Recovery is on: each flow has a recovery directory (initialized once with ``bytewax.recovery``),
-a snapshot every ``snapshot_seconds`` (the sink's Paimon commit interval), so a flow killed at any
-moment resumes from its last snapshot.
+a snapshot every ``snapshot_seconds`` (``epoch_seconds``: the sink's Paimon commit interval; the enrich
+flow's own, longer epoch), so a flow killed at any moment resumes from its last snapshot.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from persona.pipeline.settings import PipelineSettings
 
 FLOWS: dict[str, str] = {
     "cdc": "persona.flows.cdc:build_flow()",
@@ -34,6 +36,18 @@ def ensure_recovery_dir(path: Path, partitions: int = 1) -> None:
         check=True,
         capture_output=True,
     )
+
+
+def epoch_seconds(name: str, settings: PipelineSettings) -> float:
+    """The Bytewax epoch (snapshot interval) of a flow: the commit interval, unless enrich has its own.
+
+    The sink commits Paimon once per epoch, and cdc's epoch only paces its offsets. Enrich snapshots every
+    customer's state per epoch, while its decisions leave as they are made, so with much state a longer
+    epoch saves work (``PERSONA_ENRICH_EPOCH``).
+    """
+    if name == "enrich" and settings.enrich_epoch_seconds is not None:
+        return settings.enrich_epoch_seconds
+    return settings.commit_interval_seconds
 
 
 def flow_command(name: str, recovery_dir: Path, snapshot_seconds: float) -> list[str]:
@@ -71,6 +85,12 @@ class FlowProcess:
     @property
     def recovery_dir(self) -> Path:
         return self.state_dir / "recovery" / self.name
+
+    @classmethod
+    def configured(cls, name: str, state_dir: Path, env: Mapping[str, str]) -> FlowProcess:
+        """The flow with the epoch its settings (this environment with ``env`` over it) give it."""
+        settings = PipelineSettings.from_env({**os.environ, **env})
+        return cls(name, state_dir, env, snapshot_seconds=epoch_seconds(name, settings))
 
     def start(self) -> None:
         ensure_recovery_dir(self.recovery_dir)

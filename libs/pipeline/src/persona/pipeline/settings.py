@@ -56,6 +56,11 @@ class PipelineSettings:
     topics: Topics = field(default_factory=Topics)
     # Paimon commit interval of the sink flow (DESIGN §5, default 10 s); also its Bytewax epoch.
     commit_interval_seconds: float = 10.0
+    # Bytewax epoch (snapshot interval) of the enrich flow; None: the commit interval. Its output goes to
+    # Kafka as it is decided, not at the epoch's end, so a longer epoch costs no freshness: it means
+    # fewer snapshots of every customer's state, more input replayed after a crash, and a coarser
+    # durable offset (the lag a monitor reads from the recovery store).
+    enrich_epoch_seconds: float | None = None
     inventory_ttl_seconds: float = 5.0
     # How often the enrich flow checks customer_profile for a newer snapshot.
     profile_refresh_seconds: float = 5.0
@@ -88,6 +93,7 @@ class PipelineSettings:
             warehouse=env.get("PERSONA_WAREHOUSE") or str(home / "warehouse"),
             topics=Topics.with_prefix(prefix) if prefix else Topics(),
             commit_interval_seconds=_float(env, "PERSONA_COMMIT_INTERVAL", 10.0),
+            enrich_epoch_seconds=_float(env, "PERSONA_ENRICH_EPOCH", 0.0) or None,
             inventory_ttl_seconds=_float(env, "PERSONA_INVENTORY_TTL", 5.0),
             profile_refresh_seconds=_float(env, "PERSONA_PROFILE_REFRESH", 5.0),
             table_suffix=env.get("PERSONA_TABLE_SUFFIX", ""),

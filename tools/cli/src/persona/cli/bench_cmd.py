@@ -39,6 +39,12 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--step-seconds", type=float, default=60.0, help="seconds per step")
     parser.add_argument("--commit-interval", type=float, default=10.0, help="sink commit interval")
+    parser.add_argument(
+        "--enrich-epoch",
+        type=float,
+        default=None,
+        help="the enrich flow's epoch (snapshot interval), seconds; default: the commit interval",
+    )
     parser.add_argument("--partitions", type=int, default=4, help="partitions of every private topic")
     parser.add_argument(
         "--profile",
@@ -73,6 +79,7 @@ def _config(args: argparse.Namespace) -> Any:
         measure_s=args.seconds if args.seconds is not None else (45.0 if quick else 120.0),
         step_s=args.step_seconds,
         commit_interval=args.commit_interval,
+        enrich_epoch=args.enrich_epoch,
         partitions=args.partitions,
         pool_size=200_000 if quick else 400_000,
         ceiling_s=3.0 if quick else 5.0,

@@ -141,10 +141,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"  {profiles} profiles, {skus} SKUs ({len(gen.unknown_skus)} more SKUs are unknown to Cassandra)")
 
     state_dir = stack_settings.home / "demo"
-    flows = [
-        FlowProcess(n, state_dir, flow_env, snapshot_seconds=args.commit_interval)
-        for n in ("cdc", "enrich", "sink")
-    ]
+    flows = [FlowProcess.configured(n, state_dir, flow_env) for n in ("cdc", "enrich", "sink")]
     stop = threading.Event()
     watch = Watch()
     watcher = threading.Thread(

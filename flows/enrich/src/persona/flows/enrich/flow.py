@@ -202,6 +202,11 @@ class EnrichContext:
     report_seconds: float = 10.0
     # The cyclic GC's time, reported with the cache line (its pauses hide in profiles).
     gc_timer: GcTimer | None = None
+    # Shard snapshots encoded (their count, bytes and seconds), reported with the cache line: the
+    # per-epoch pause that sets the rt p99 (BENCHMARKS.md).
+    snapshots: int = 0
+    snapshot_bytes: int = 0
+    snapshot_seconds: float = 0.0
     _reported_at: float = 0.0
     _last: tuple[float, ...] = ()
     _last_gc: tuple[float, ...] = ()
@@ -237,6 +242,13 @@ class EnrichContext:
                     f"by generation {g[0]:.0f}/{g[1]:.0f}/{g[2]:.0f}, "
                     f"{g[3] * 1000:.0f}/{g[4] * 1000:.0f}/{g[5] * 1000:.0f} ms"
                 )
+        if self.snapshots:
+            self.report(
+                f"snapshots since the last line: {self.snapshots} shards, "
+                f"{self.snapshot_bytes / 1e6:.1f} MB encoded in {self.snapshot_seconds * 1000:.0f} ms"
+            )
+            self.snapshots = self.snapshot_bytes = 0
+            self.snapshot_seconds = 0.0
         stats = getattr(self.inventory, "stats", None)
         if stats is None:
             return
@@ -470,8 +482,14 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         out.extend((self._decisions_topic, key, message) for message in encode_decisions(envelopes))
 
     def snapshot(self) -> ShardSnapshot:
+        ctx = self._ctx
+        started = time.perf_counter()
         waiting = [p for p, _ in self.waiting]
-        return ShardSnapshot.of(self._ctx.settings.enrich_shards, self.customers, self.offered, waiting)
+        snap = ShardSnapshot.of(ctx.settings.enrich_shards, self.customers, self.offered, waiting)
+        ctx.snapshot_seconds += time.perf_counter() - started
+        ctx.snapshot_bytes += len(snap.state)
+        ctx.snapshots += 1
+        return snap
 
 
 def _log(line: str) -> None:
