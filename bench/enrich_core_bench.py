@@ -70,7 +70,7 @@ def seeded_input(
     records = [r for r in gen.records(events, 1_795_000_000_000, 1.0) if r.kind == "event"]
     topic = settings.topics.behavior_events
     batches = [
-        RawBatch(topic, 0, [(r.key, r.value) for r in records[i : i + 2000]])
+        RawBatch(topic, 0, [r.key for r in records[i : i + 2000]], [r.value for r in records[i : i + 2000]])
         for i in range(0, len(records), 2000)
     ]
     ctx = EnrichContext(settings, _Profiles(profiles), _Stock(stock), clock=lambda: 1_795_000_100.0)

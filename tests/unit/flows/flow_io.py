@@ -13,10 +13,11 @@ def batches(messages: Iterable[tuple[str, bytes | None, bytes | None]], size: in
     """``(topic, key, value)`` messages in order -> batches of consecutive messages of one topic."""
     out: list[RawBatch] = []
     for topic, key, value in messages:
-        if out and out[-1].topic == topic and len(out[-1].records) < size:
-            out[-1].records.append((key, value))
+        if out and out[-1].topic == topic and len(out[-1]) < size:
+            out[-1].keys.append(key)
+            out[-1].values.append(value)
         else:
-            out.append(RawBatch(topic, 0, [(key, value)]))
+            out.append(RawBatch(topic, 0, [key], [value]))
     return out
 
 
