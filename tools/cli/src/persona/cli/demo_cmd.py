@@ -12,12 +12,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import shutil
 import sys
 import threading
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer
@@ -48,7 +50,24 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--commit-interval", type=float, default=5.0, help="Paimon commit interval of the sink"
     )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start the flows without the state of earlier demo runs (removes their recovery stores)",
+    )
     parser.set_defaults(func=run)
+
+
+def _report_exit(flow: FlowProcess, recovery: Path) -> None:
+    tail = flow.log_tail()
+    print(tail, file=sys.stderr)
+    if "recovery store holds" in tail:
+        # State an earlier demo run left, in a shape or shard count this one cannot resume from.
+        print(
+            f"demo: {flow.name} cannot resume from the state an earlier demo left in {recovery}; "
+            "run `persona demo --fresh` to start without it",
+            file=sys.stderr,
+        )
 
 
 @dataclass
@@ -108,7 +127,8 @@ def _wait_ready(flows: list[FlowProcess], timeout: float) -> bool:
         dead = [f for f in flows if not f.alive()]
         if dead:
             for f in dead:
-                print(f"demo: flow {f.name} exited during start-up:\n{f.log_tail()}", file=sys.stderr)
+                print(f"demo: flow {f.name} exited during start-up:", file=sys.stderr)
+                _report_exit(f, f.recovery_dir)
             for f in flows:
                 f.stop()
             return False
@@ -141,6 +161,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"  {profiles} profiles, {skus} SKUs ({len(gen.unknown_skus)} more SKUs are unknown to Cassandra)")
 
     state_dir = stack_settings.home / "demo"
+    if args.fresh:
+        shutil.rmtree(state_dir / "recovery", ignore_errors=True)
     flows = [FlowProcess.configured(n, state_dir, flow_env) for n in ("cdc", "enrich", "sink")]
     stop = threading.Event()
     watch = Watch()
@@ -190,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"demo: flow(s) {', '.join(dead)} exited; last log lines:", file=sys.stderr)
                 for f in flows:
                     if f.name in dead:
-                        print(f.log_tail(), file=sys.stderr)
+                        _report_exit(f, f.recovery_dir)
                 code = 1
                 break
             with watch.lock:
