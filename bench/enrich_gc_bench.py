@@ -1,6 +1,6 @@
 """What the cyclic GC walks in the enrich flow's per-record work: the share of time in collections, by
 generation, and the objects a young collection finds, by type, over seeded events in one process
-(``route`` and ``CustomerShard.on_batch``, as ``bench/enrich_core_bench.py``), with a real flow
+(``decide_all`` of ``bench/enrich_core_bench.py``: ``route`` and ``CustomerShard.on_batch``), with a real flow
 process's GC settings.
 
     uv run python bench/enrich_gc_bench.py [--customers 1000000] [--events 400000] [--skus 100000]
@@ -19,9 +19,8 @@ import time
 from collections import Counter
 from typing import Any
 
-from enrich_core_bench import seeded_input
+from enrich_core_bench import decide_all, seeded_input
 
-from persona.flows.enrich.flow import CustomerShard, route
 from persona.pipeline.process import GcTimer, prepare_flow_process
 
 
@@ -46,27 +45,19 @@ def main() -> None:
         if phase == "start" and info["generation"] == 0 and len(found) < 40:
             found.append(Counter(_kind(o) for o in gc.get_objects(0)))
 
-    shards: dict[str, CustomerShard] = {}
     timer = GcTimer().install()
     gc.callbacks.append(count_young)
-    decided = 0
     started = time.perf_counter()
-    for batch in batches:
-        for key, items in route(settings, batch):
-            shard = shards.get(key)
-            if shard is None:
-                shard = shards[key] = CustomerShard(ctx, None)
-            shard.on_batch([items])
-            decided += len(items)
+    _shards, decided = decide_all(settings, ctx, batches)
     elapsed = time.perf_counter() - started
     gc.callbacks.remove(count_young)
     timer.uninstall()
     total = sum(found, Counter())
     young = max(1, len(found))
-    print(f"enrich GC, {args.customers:,} customers, {args.skus:,} SKUs, {decided:,} events:")
+    print(f"enrich GC, {args.customers:,} customers, {args.skus:,} SKUs, {decided:,} decisions:")
     print("| measure | value |")
     print("|---|---:|")
-    print(f"| events/s (one core, no I/O) | {decided / elapsed:,.0f} |")
+    print(f"| decisions/s (one core, no I/O) | {decided / elapsed:,.0f} |")
     print(f"| share of the time in the cyclic GC | {sum(timer.seconds) / elapsed:.1%} |")
     collections = "/".join(str(c) for c in timer.collections)
     millis = "/".join(f"{s * 1000:.0f}" for s in timer.seconds)

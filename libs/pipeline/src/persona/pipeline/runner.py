@@ -1,8 +1,8 @@
 """Run a flow as its own process, as in production: ``python -m bytewax.run <factory>``.
 
 Recovery is on: each flow has a recovery directory (initialized once with ``bytewax.recovery``),
-a snapshot every ``snapshot_seconds`` (``epoch_seconds``: the sink's Paimon commit interval; the enrich
-flow's own, longer epoch), so a flow killed at any moment resumes from its last snapshot.
+a snapshot every ``snapshot_seconds`` (``epoch_seconds``: the sink's Paimon commit interval, or the
+enrich flow's own epoch when one is set), so a flow killed at any moment resumes from its last snapshot.
 """
 
 from __future__ import annotations

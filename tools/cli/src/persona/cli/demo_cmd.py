@@ -19,7 +19,6 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer
@@ -58,13 +57,13 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _report_exit(flow: FlowProcess, recovery: Path) -> None:
+def _report_exit(flow: FlowProcess) -> None:
     tail = flow.log_tail()
     print(tail, file=sys.stderr)
     if "recovery store holds" in tail:
         # State an earlier demo run left, in a shape or shard count this one cannot resume from.
         print(
-            f"demo: {flow.name} cannot resume from the state an earlier demo left in {recovery}; "
+            f"demo: {flow.name} cannot resume from the state an earlier demo left in {flow.recovery_dir}; "
             "run `persona demo --fresh` to start without it",
             file=sys.stderr,
         )
@@ -128,7 +127,7 @@ def _wait_ready(flows: list[FlowProcess], timeout: float) -> bool:
         if dead:
             for f in dead:
                 print(f"demo: flow {f.name} exited during start-up:", file=sys.stderr)
-                _report_exit(f, f.recovery_dir)
+                _report_exit(f)
             for f in flows:
                 f.stop()
             return False
@@ -212,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"demo: flow(s) {', '.join(dead)} exited; last log lines:", file=sys.stderr)
                 for f in flows:
                     if f.name in dead:
-                        _report_exit(f, f.recovery_dir)
+                        _report_exit(f)
                 code = 1
                 break
             with watch.lock:

@@ -379,7 +379,7 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         out: list[OutRecord] = []
         waiting, self.waiting = self.waiting, []
         if waiting:
-            self._decide_with([p for p, _ in waiting], {s for _, skus in waiting for s in skus}, out)
+            self._decide_with([p for p, _ in waiting], _skus_of_all(waiting), out)
         return ([out] if out else []), StatefulBatchLogic.RETAIN
 
     def notify_at(self) -> datetime | None:
@@ -392,8 +392,8 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         """Decide ``pending`` now, but for what needs a SKU being read or follows a waiting decision."""
         if not pending:
             return
-        each = [(p, self._skus_of(p)) for p in pending]
-        skus = {s for _, c in each for s in c}
+        candidates = [self._skus_of(p) for p in pending]
+        skus = set().union(*candidates)
         waiting = self.waiting
         if not waiting:
             unready = self._ctx.inventory.prefetch(skus)
@@ -401,13 +401,14 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
                 self._decide_with(pending, skus, out)
                 return
         else:
-            unready = self._ctx.inventory.prefetch(skus.union(*(c for _, c in waiting)))
-        self._split(waiting, each, unready, out)
+            unready = self._ctx.inventory.prefetch(skus | _skus_of_all(waiting))
+        # (decision, candidates) pairs only here: the fast path above allocates none per decision.
+        self._split(waiting, list(zip(pending, candidates, strict=True)), unready, out)
 
     def _decide_waiting(self, out: list[OutRecord]) -> None:
         if self.waiting:
             waiting = self.waiting
-            unready = self._ctx.inventory.prefetch({s for _, skus in waiting for s in skus})
+            unready = self._ctx.inventory.prefetch(_skus_of_all(waiting))
             self.waiting = []
             self._split(waiting, [], unready, out)
 
@@ -493,6 +494,11 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         ctx.snapshot_bytes += len(snap.state)
         ctx.snapshots += 1
         return snap
+
+
+def _skus_of_all(waiting: list[tuple[Pending, tuple[str, ...]]]) -> set[str]:
+    """Every candidate SKU of the waiting decisions."""
+    return set().union(*(skus for _, skus in waiting))
 
 
 def _log(line: str) -> None:
