@@ -67,6 +67,29 @@ def test_time_round_trip(ms: int) -> None:
     assert time_to_ms(ms_to_iso(ms)) == ms
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "2026-11-24T04:31:13.12xZ",
+        "2026-11-24T04:31:13.1-2Z",
+        "2026-11-24T04:31:13.\u0661\u0662\u0663Z",  # digits, but not ASCII ones
+        "2026-11-24T04:31:13. 12Z",
+    ],
+)
+def test_a_known_second_does_not_vouch_for_bad_milliseconds(bad: str) -> None:
+    # The second is parsed once and remembered; the milliseconds of every later time are checked.
+    assert time_to_ms("2026-11-24T04:31:13.500Z") == 1795494673500
+    assert time_to_ms("2026-11-24T04:31:13.007Z") == 1795494673007
+    with pytest.raises(ValueError, match="not an ISO-8601 time"):
+        time_to_ms(bad)
+
+
+def test_canonical_times_agree_with_other_spellings_of_the_same_instant() -> None:
+    for _ in range(2):  # the second pass answers from the remembered second
+        assert time_to_ms("2026-11-24T04:31:13.123Z") == time_to_ms("2026-11-24T11:31:13.123+07:00")
+        assert time_to_ms("2026-11-24T04:31:59.999Z") == time_to_ms("2026-11-24T04:32:00Z") - 1
+
+
 def test_decision_json_carries_version_and_iso_times() -> None:
     d = Decision(4, "ACTIVE", ("sku:A", "sku:B"), 91.10900000000001, 1795219348001, 1795219348000, "v1")
     assert orjson.loads(decision_to_json(d, 7)) == {

@@ -9,13 +9,22 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from persona.contracts import BehaviorEvent, CandidateSku, CustomerProfile, OrderFact, time_to_ms
+from persona.contracts import (
+    BehaviorEvent,
+    CandidateSku,
+    CustomerProfile,
+    Decision,
+    DecisionAudit,
+    OrderFact,
+    time_to_ms,
+)
 from persona.decisions import (
     EMPTY_STATE,
     RULE_ACTIVE,
     RULE_DORMANT_NO_RECENCY,
     RULE_DORMANT_RECENCY,
     RULE_VIP_HIGH_INVENTORY,
+    SEGMENT_VIP_HIGH_INVENTORY,
     CustomerState,
     LogicV1Config,
     apply_order,
@@ -409,22 +418,51 @@ def test_audit_records_every_input() -> None:
     state = observe_event(state, event("B", "2026-11-25T09:00:00Z"), CFG)
     e = event("A", "2026-11-25T10:00:00Z", event_id="ev-1")
     decision, audit = decide(e, profile("VIP"), state, {"A": 12, "B": None}, CFG, NOW)
-    assert decision.customer_id == 7 and decision.event_time_ms == e.event_time_ms
-    assert decision.updated_at_ms == NOW == audit.decided_at_ms
-    assert audit.event_id == "ev-1" and audit.event_sku_id == "A" and audit.event_sku_sellable == 12
-    assert (audit.profile_segment, audit.profile_recency, audit.profile_frequency) == ("VIP", 10, 4)
-    assert (audit.profile_monetary, audit.profile_rfm_as_of) == (Decimal("100.00"), AS_OF)
-    assert audit.profile_snapshot == "rfm-20261120"
-    assert audit.adjusting_order_ids == (11,)
-    assert (audit.recency, audit.frequency, audit.monetary) == (1, 5, Decimal("150.00"))
-    assert audit.candidates == (CandidateSku("A", 12), CandidateSku("B", None))
-    assert audit.rule == RULE_VIP_HIGH_INVENTORY
-    assert (audit.segment, audit.recommendation, audit.score) == (
-        decision.segment,
-        decision.recommendation,
-        decision.score,
+    # Keyword-built expectations pin every field: decide constructs both positionally (for speed).
+    assert decision.score is not None
+    assert decision == Decision(
+        customer_id=7,
+        segment=SEGMENT_VIP_HIGH_INVENTORY,
+        recommendation=("sku:A",),
+        score=decision.score,
+        updated_at_ms=NOW,
+        event_time_ms=e.event_time_ms,
+        logic_version="v1",
     )
-    assert audit.logic_version == "v1"
+    assert audit == DecisionAudit(
+        event_id="ev-1",
+        event_time_ms=e.event_time_ms,
+        event_type="view",
+        event_sku_id="A",
+        customer_id=7,
+        profile_found=True,
+        profile_segment="VIP",
+        profile_recency=10,
+        profile_frequency=4,
+        profile_monetary=Decimal("100.00"),
+        profile_rfm_as_of=AS_OF,
+        profile_snapshot="rfm-20261120",
+        adjusting_order_ids=(11,),
+        recency=1,
+        frequency=5,
+        monetary=Decimal("150.00"),
+        event_sku_sellable=12,
+        candidates=(CandidateSku("A", 12), CandidateSku("B", None)),
+        rule=RULE_VIP_HIGH_INVENTORY,
+        segment=SEGMENT_VIP_HIGH_INVENTORY,
+        recommendation=("sku:A",),
+        score=decision.score,
+        logic_version="v1",
+        decided_at_ms=NOW,
+    )
+
+
+def test_audit_without_a_profile_says_so() -> None:
+    e = event("A", "2026-11-25T10:00:00Z", event_id="ev-2")
+    _decision, audit = decide(e, None, EMPTY_STATE, {"A": 3}, CFG, NOW)
+    assert (audit.profile_found, audit.profile_segment, audit.profile_recency) == (False, None, None)
+    assert (audit.profile_frequency, audit.profile_monetary) == (None, None)
+    assert (audit.profile_rfm_as_of, audit.profile_snapshot) == (None, None)
 
 
 def test_decide_does_not_mutate_its_inputs() -> None:

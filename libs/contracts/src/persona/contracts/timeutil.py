@@ -20,6 +20,13 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _ONE_MS = timedelta(milliseconds=1)
 
 
+_CANONICAL_LENGTH = len("2026-11-24T04:31:13.123Z")
+# "YYYY-MM-DDTHH:MM:SS" of canonical times already parsed -> the epoch millis of that second. Only a
+# prefix that fromisoformat accepted (with a "Z" zone) gets here, so a hit needs no more checks.
+_PARSED_SECONDS: dict[str, int] = {}
+_PARSED_SECONDS_MAX = 4096
+
+
 def time_to_ms(value: object) -> int:
     """Epoch millis from a wire time: an ISO-8601 string with offset/``Z`` or an integer of epoch millis.
 
@@ -31,6 +38,13 @@ def time_to_ms(value: object) -> int:
             return value
         raise ValueError(f"epoch millis out of range: {value}")
     if type(value) is str:
+        if len(value) == _CANONICAL_LENGTH and value[19] == "." and value[23] == "Z":
+            # What persona and most producers emit ("2026-11-24T04:31:13.123Z"): the seconds are
+            # parsed once per distinct second (as below), the milliseconds are three ASCII digits.
+            seconds = _PARSED_SECONDS.get(value[:19])
+            digits = value[20:23]
+            if seconds is not None and digits.isascii() and digits.isdigit():
+                return seconds + int(digits)
         if len(value) > MAX_TIME_STRING:
             raise ValueError(f"time string longer than {MAX_TIME_STRING} characters")
         try:
@@ -42,6 +56,10 @@ def time_to_ms(value: object) -> int:
         # Integer division of timedeltas is exact; dt.timestamp() goes through a float.
         ms = (dt - _EPOCH) // _ONE_MS
         if 0 <= ms <= MAX_EPOCH_MS:
+            if len(value) == _CANONICAL_LENGTH and value[19] == "." and value[23] == "Z":
+                if len(_PARSED_SECONDS) >= _PARSED_SECONDS_MAX:
+                    _PARSED_SECONDS.clear()
+                _PARSED_SECONDS[value[:19]] = ms - ms % 1000
             return ms
         raise ValueError(f"time out of range: {value!r}")
     raise ValueError(f"time must be an ISO-8601 string or integer epoch millis, got {type(value).__name__}")
@@ -51,6 +69,8 @@ def time_to_ms(value: object) -> int:
 # them within the same few seconds, and building a datetime for each was a visible per-event cost.
 _ISO_SECONDS: dict[int, str] = {}
 _ISO_SECONDS_MAX = 4096
+# ".000Z" ... ".999Z": a lookup instead of formatting the milliseconds of every time.
+_MILLIS_SUFFIX = tuple(f".{m:03d}Z" for m in range(1000))
 
 
 def ms_to_iso(ms: int) -> str:
@@ -63,7 +83,7 @@ def ms_to_iso(ms: int) -> str:
         prefix = _ISO_SECONDS[seconds] = (_EPOCH_NAIVE + timedelta(seconds=seconds)).isoformat(
             timespec="seconds"
         )
-    return f"{prefix}.{millis:03d}Z"
+    return prefix + _MILLIS_SUFFIX[millis]
 
 
 def ms_to_datetime(ms: int) -> datetime:

@@ -167,7 +167,7 @@ def observe_event(
     if len(seen) > keep:
         seen = seen[-keep:]  # evict the oldest ids
     skus, times = recent_including(state, event, config)
-    return CustomerState(recent_skus=skus, recent_times=times, orders=state.orders, seen=seen)
+    return CustomerState(skus, times, state.orders, seen)  # positional: once per event
 
 
 def _supersedes(new: OrderFact, old: OrderFact) -> bool:

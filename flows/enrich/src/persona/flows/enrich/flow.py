@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 import bytewax.operators as op
 import msgspec
@@ -76,11 +76,15 @@ class EnrichState(msgspec.Struct, frozen=True, gc=False, array_like=True):
 _EMPTY = EnrichState()
 
 
-class Pending(NamedTuple):
+class Pending(msgspec.Struct, frozen=True, gc=False, array_like=True):
     """An event ready to decide: the customer's state with this event observed, and its version.
 
     ``recent`` is that state's recent SKUs (this event's included), so ``decide`` need not rebuild it;
     None for a re-decision, whose state is not observed again.
+
+    A struct built positionally (one per event; a NamedTuple's constructor runs Python code), encoded
+    as an array in the snapshot like the NamedTuple it replaces. Untracked by the cyclic GC: it holds
+    untracked structs, an int and a tuple of str.
     """
 
     event: BehaviorEvent
@@ -395,22 +399,29 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         candidates = [self._skus_of(p) for p in pending]
         skus = set().union(*candidates)
         waiting = self.waiting
-        if not waiting:
-            unready = self._ctx.inventory.prefetch(skus)
-            if not unready:
-                self._decide_with(pending, skus, out)
-                return
-        else:
-            unready = self._ctx.inventory.prefetch(skus | _skus_of_all(waiting))
+        if waiting:
+            skus |= _skus_of_all(waiting)
+        unready = self._ctx.inventory.prefetch(skus)
+        if not unready:
+            # Everything is at hand (the reads of what waited are in): all of it, in order, at once.
+            if waiting:
+                self.waiting = []
+                pending = [p for p, _ in waiting] + pending
+            self._decide_with(pending, skus, out)
+            return
         # (decision, candidates) pairs only here: the fast path above allocates none per decision.
         self._split(waiting, list(zip(pending, candidates, strict=True)), unready, out)
 
     def _decide_waiting(self, out: list[OutRecord]) -> None:
         if self.waiting:
             waiting = self.waiting
-            unready = self._ctx.inventory.prefetch(_skus_of_all(waiting))
+            skus = _skus_of_all(waiting)
+            unready = self._ctx.inventory.prefetch(skus)
             self.waiting = []
-            self._split(waiting, [], unready, out)
+            if unready:
+                self._split(waiting, [], unready, out)
+            else:
+                self._decide_with([p for p, _ in waiting], skus, out)
 
     def _split(
         self,
