@@ -75,3 +75,43 @@ def test_produce_then_consume_on_a_fresh_topic(
         assert len(partitions_seen) > 1
     finally:
         _delete_topic(stack, topic)
+
+
+def test_the_flows_kafka_source_polls_at_most_poll_records_in_offset_order(
+    stack: StackSettings, unique_name: Callable[[str], str]
+) -> None:
+    from persona.pipeline import PipelineSettings
+    from persona.pipeline.kafka_wiring import raw_source
+
+    topic = unique_name("raw_source")
+    create_topic(stack, topic, partitions=1)
+    try:
+        producer = Producer({"bootstrap.servers": stack.kafka_bootstrap, "linger.ms": 50})
+        for i in range(2_500):
+            producer.produce(topic, key=str(i).encode(), value=f"v{i}".encode())
+        assert producer.flush(30) == 0
+        settings = PipelineSettings.from_env(
+            {"PERSONA_KAFKA_BOOTSTRAP": stack.kafka_bootstrap, "PERSONA_POLL_RECORDS": "700"}
+        )
+        source = raw_source(settings, [topic], unique_name("raw_source_flow"))
+        (part,) = source.list_parts()
+        partition = source.build_part("in", part, None)
+        sizes: list[int] = []
+        values: list[bytes] = []
+        try:
+            deadline = time.monotonic() + 60
+            while len(values) < 2_500 and time.monotonic() < deadline:
+                for batch in partition.next_batch():
+                    assert batch.topic == topic and batch.keys == [
+                        str(int(v[1:])).encode() for v in batch.values
+                    ]
+                    sizes.append(len(batch))
+                    values.extend(batch.values)
+            # Resume after the last record handed on (what Bytewax recovery stores).
+            assert partition.snapshot() == 2_500
+        finally:
+            partition.close()
+        assert values == [f"v{i}".encode() for i in range(2_500)]
+        assert max(sizes) == 700  # the consumer had all of them queued: full polls, none larger
+    finally:
+        _delete_topic(stack, topic)

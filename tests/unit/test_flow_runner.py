@@ -53,3 +53,10 @@ def test_gc_timer_counts_collections_by_generation_and_their_time() -> None:
     finally:
         real.uninstall()
     assert real not in gc.callbacks
+
+
+def test_poll_records_defaults_to_a_thousand_and_must_be_positive() -> None:
+    assert PipelineSettings.from_env({}).poll_records == 1000
+    assert PipelineSettings.from_env({"PERSONA_POLL_RECORDS": "250"}).poll_records == 250
+    with pytest.raises(SettingsError, match="PERSONA_POLL_RECORDS must be > 0"):
+        PipelineSettings.from_env({"PERSONA_POLL_RECORDS": "0"})

@@ -41,9 +41,9 @@ OutRecord = tuple[str, bytes | None, bytes | None]
 class RawBatch:
     """The records of one poll of one topic partition, in offset order: ``keys[i]``, ``values[i]``.
 
-    Two lists, not a ``(key, value)`` tuple per record: every tuple is tracked by the cyclic GC, and a
-    full poll's 5,000 of them were alive through the whole batch, walked by each young collection
-    that the batch's own allocations triggered.
+    Two lists, not a ``(key, value)`` tuple per record: every tuple is tracked by the cyclic GC, and
+    all of a full poll's were alive through the whole batch, walked by each young collection that the
+    batch's own allocations triggered.
     """
 
     topic: str
@@ -119,7 +119,7 @@ class RawKafkaSource(FixedPartitionedSource[RawBatch, int]):
         topics: Iterable[str],
         *,
         group_id: str,
-        batch_size: int = 5000,
+        batch_size: int = 1000,
         add_config: dict[str, Any] | None = None,
     ) -> None:
         self._brokers = brokers
@@ -229,7 +229,12 @@ class KafkaBatchSink(FixedPartitionedSink[list[OutRecord], None]):
 
 
 def raw_source(settings: PipelineSettings, topics: list[str], flow_name: str) -> RawKafkaSource:
-    return RawKafkaSource(settings.kafka_bootstrap, topics, group_id=f"{settings.group_prefix}-{flow_name}")
+    return RawKafkaSource(
+        settings.kafka_bootstrap,
+        topics,
+        group_id=f"{settings.group_prefix}-{flow_name}",
+        batch_size=settings.poll_records,
+    )
 
 
 def batch_sink(settings: PipelineSettings) -> KafkaBatchSink:

@@ -73,6 +73,11 @@ class PipelineSettings:
     # The enrich flow keeps customer state in this many shards (customer_id % shards), the unit of
     # its Bytewax state and of its parallelism across workers. Fixed for the life of a recovery store.
     enrich_shards: int = 4
+    # The most records one poll of one input partition hands to a flow. A lagging flow gets full
+    # polls, and everything a poll's records make stays alive until its outputs are written, so the
+    # young GC collections that a large poll triggers walk all of it. Under overload (BENCHMARKS.md,
+    # round six) 1,000 decided 36.4k events/s and 5,000 30.7k; a flow that keeps up polls fewer.
+    poll_records: int = 1000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PipelineSettings:
@@ -99,6 +104,7 @@ class PipelineSettings:
             table_suffix=env.get("PERSONA_TABLE_SUFFIX", ""),
             group_prefix=env.get("PERSONA_GROUP_PREFIX", "persona"),
             enrich_shards=_positive_int(env, "PERSONA_ENRICH_SHARDS", 4),
+            poll_records=_positive_int(env, "PERSONA_POLL_RECORDS", 1000),
         )
 
     @property
