@@ -8,6 +8,8 @@ from decimal import Decimal
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from persona.contracts import (
     BehaviorEvent,
@@ -29,9 +31,11 @@ from persona.decisions import (
     LogicV1Config,
     apply_order,
     candidate_skus,
+    count_orders,
     decide,
     effective_rfm,
     observe_event,
+    prune_orders,
 )
 
 CFG = LogicV1Config()
@@ -156,6 +160,47 @@ def test_newness_compares_utc_dates() -> None:
     rfm = effective_rfm(state, profile(), ms("2026-11-25T10:00:00Z"))
     assert rfm.adjusting_order_ids == (3,)
     assert (rfm.frequency, rfm.monetary, rfm.recency) == (5, Decimal("103.00"), 4)
+
+
+_order_changes = st.lists(
+    st.tuples(
+        st.integers(1, 6),  # order id: changes of one order replace each other
+        st.integers(0, 9),  # order day, 2026-11-15 + n
+        st.sampled_from(["PAID", "SHIPPED", "PENDING", "CANCELLED"]),
+        st.integers(0, 5000),  # amount in cents
+        st.booleans(),  # deleted
+    ),
+    max_size=12,
+)
+
+
+@settings(database=None, deadline=None)
+@given(_order_changes, st.integers(14, 26), st.booleans(), st.booleans())
+def test_the_counted_orders_kept_in_the_state_give_what_walking_the_orders_gives(
+    changes: list[tuple[int, int, str, int, bool]], as_of: int, with_profile: bool, pruned: bool
+) -> None:
+    state = EMPTY_STATE
+    for ts, (order_id, day, status, cents, deleted) in enumerate(changes, start=1):
+        fact = order(order_id, f"2026-11-{15 + day:02d}T08:00:00Z", f"{cents / 100:.2f}", status, ts, deleted)
+        state = apply_order(state, fact)
+    p = profile(as_of=date(2026, 11, as_of)) if with_profile else None
+    if pruned and p is not None:
+        state = prune_orders(state, p.rfm_as_of)
+    walked = msgspec.structs.replace(state, counted=None)  # what a state from an older store does
+    for event_day in (20, 27):
+        at = ms(f"2026-11-{event_day}T10:00:00Z")
+        assert effective_rfm(state, p, at) == effective_rfm(walked, p, at)
+
+
+def test_a_state_from_an_older_recovery_store_decodes_without_counted_orders() -> None:
+    fact = order(1, "2026-11-22T12:00:00Z", "5.00")
+    old_shape = msgspec.msgpack.encode([["A"], b"", {1: fact}, b""])  # the four fields before `counted`
+    state = msgspec.msgpack.decode(old_shape, type=CustomerState)
+    assert state.counted is None and state.orders == {1: fact}
+    assert effective_rfm(state, None, ms("2026-11-25T10:00:00Z")).adjusting_order_ids == (1,)
+    assert apply_order(state, order(2, "2026-11-23T12:00:00Z")).counted == count_orders(
+        {1: fact, 2: order(2, "2026-11-23T12:00:00Z")}
+    )
 
 
 def test_recency_uses_utc_date_of_event_time() -> None:

@@ -20,9 +20,11 @@ from persona.decisions.logic import (
 )
 from persona.decisions.state import (
     EMPTY_STATE,
+    CountedOrders,
     CustomerState,
     Recent,
     apply_order,
+    count_orders,
     has_seen,
     observe_event,
     pack_times,
@@ -42,6 +44,7 @@ __all__ = [
     "SEGMENT_ACTIVE",
     "SEGMENT_DORMANT",
     "SEGMENT_VIP_HIGH_INVENTORY",
+    "CountedOrders",
     "CustomerState",
     "EffectiveRfm",
     "InventoryView",
@@ -49,6 +52,7 @@ __all__ = [
     "Recent",
     "apply_order",
     "candidate_skus",
+    "count_orders",
     "decide",
     "effective_rfm",
     "has_seen",

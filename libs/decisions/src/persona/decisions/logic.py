@@ -66,21 +66,28 @@ def effective_rfm(state: CustomerState, profile: CustomerProfile | None, event_t
     values for the null fields; with no newer order they stay null.
     """
     as_of_day = None if profile is None else date_to_day(profile.rfm_as_of)
-    count = 0
-    total = _ZERO
-    latest_day = -1
-    ids: list[int] = []
-    for order in state.orders.values():
-        if order.deleted or order.status not in COUNTED_STATUSES:
-            continue
-        day = order.order_time_ms // DAY_MS
-        if as_of_day is not None and day <= as_of_day:
-            continue
-        count += 1
-        total += order.total_amount
-        if day > latest_day:
-            latest_day = day
-        ids.append(order.order_id)
+    counted = state.counted
+    if counted is not None and (as_of_day is None or not counted.count or counted.earliest_day > as_of_day):
+        # Every counted order is newer than the profile: the aggregate kept with the orders is the answer.
+        count, total, latest_day, adjusting = counted.count, counted.total, counted.latest_day, counted.ids
+    else:
+        count = 0
+        total = _ZERO
+        latest_day = -1
+        ids: list[int] = []
+        for order in state.orders.values():
+            if order.deleted or order.status not in COUNTED_STATUSES:
+                continue
+            day = order.order_time_ms // DAY_MS
+            if as_of_day is not None and day <= as_of_day:
+                continue
+            count += 1
+            total += order.total_amount
+            if day > latest_day:
+                latest_day = day
+            ids.append(order.order_id)
+        ids.sort()
+        adjusting = tuple(ids)
     event_day = event_time_ms // DAY_MS
 
     recency: int | None
@@ -102,8 +109,7 @@ def effective_rfm(state: CustomerState, profile: CustomerProfile | None, event_t
         # An order dated after the event (clock skew, or an order seen before an older, late event), or an
         # event dated before rfm_as_of: the customer is at least as recent as "today".
         recency = 0
-    ids.sort()
-    return EffectiveRfm(recency, frequency, monetary, tuple(ids))
+    return EffectiveRfm(recency, frequency, monetary, adjusting)
 
 
 def candidate_skus(

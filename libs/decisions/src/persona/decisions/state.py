@@ -28,12 +28,52 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 from datetime import date
+from decimal import Decimal
 from hashlib import blake2b
 
 import msgspec
 
-from persona.contracts import RECOMMENDING_EVENT_TYPES, BehaviorEvent, OrderFact, date_to_day, utc_day
+from persona.contracts import (
+    COUNTED_STATUSES,
+    RECOMMENDING_EVENT_TYPES,
+    BehaviorEvent,
+    OrderFact,
+    date_to_day,
+    utc_day,
+)
+from persona.contracts.timeutil import DAY_MS
 from persona.decisions.config import DEFAULT_CONFIG, LogicV1Config
+
+
+class CountedOrders(msgspec.Struct, frozen=True, gc=False, array_like=True):
+    """What ``effective_rfm`` needs of a customer's counted orders (not deleted, counted status),
+    derived from ``CustomerState.orders`` whenever they change (``count_orders``)."""
+
+    count: int
+    total: Decimal
+    earliest_day: int  # UTC days since the epoch; -1 when count is 0
+    latest_day: int
+    ids: tuple[int, ...]  # ascending
+
+
+def count_orders(orders: dict[int, OrderFact]) -> CountedOrders:
+    count = 0
+    total = Decimal(0)
+    earliest = latest = -1
+    ids: list[int] = []
+    for order in orders.values():
+        if order.deleted or order.status not in COUNTED_STATUSES:
+            continue
+        day = order.order_time_ms // DAY_MS
+        count += 1
+        total += order.total_amount
+        if day > latest:
+            latest = day
+        if earliest < 0 or day < earliest:
+            earliest = day
+        ids.append(order.order_id)
+    ids.sort()
+    return CountedOrders(count, total, earliest, latest, tuple(ids))
 
 
 class CustomerState(msgspec.Struct, frozen=True, gc=False, array_like=True):
@@ -51,6 +91,10 @@ class CustomerState(msgspec.Struct, frozen=True, gc=False, array_like=True):
     orders: dict[int, OrderFact] = msgspec.field(default_factory=dict)
     # Digests (``event_id_digest``) of decided event ids, 8 bytes each, oldest first.
     seen: bytes = b""
+    # ``count_orders(orders)``, kept with every change of orders: a decision then needs no walk over
+    # the day's orders (which grow with each order until the nightly profile includes them). None:
+    # not derived (a state decoded from a recovery store written before this field); walked instead.
+    counted: CountedOrders | None = None
 
 
 EMPTY_STATE = CustomerState()
@@ -167,7 +211,7 @@ def observe_event(
     if len(seen) > keep:
         seen = seen[-keep:]  # evict the oldest ids
     skus, times = recent_including(state, event, config)
-    return CustomerState(skus, times, state.orders, seen)  # positional: once per event
+    return CustomerState(skus, times, state.orders, seen, state.counted)  # positional: once per event
 
 
 def _supersedes(new: OrderFact, old: OrderFact) -> bool:
@@ -198,7 +242,7 @@ def apply_order(state: CustomerState, fact: OrderFact) -> CustomerState:
         return state
     orders = state.orders.copy()
     orders[fact.order_id] = fact
-    return CustomerState(state.recent_skus, state.recent_times, orders, state.seen)
+    return CustomerState(state.recent_skus, state.recent_times, orders, state.seen, count_orders(orders))
 
 
 def prune_orders(state: CustomerState, rfm_as_of: date) -> CustomerState:
@@ -211,4 +255,4 @@ def prune_orders(state: CustomerState, rfm_as_of: date) -> CustomerState:
     if all(utc_day(o.order_time_ms) > cutoff for o in state.orders.values()):
         return state
     orders = {k: o for k, o in state.orders.items() if utc_day(o.order_time_ms) > cutoff}
-    return CustomerState(state.recent_skus, state.recent_times, orders, state.seen)
+    return CustomerState(state.recent_skus, state.recent_times, orders, state.seen, count_orders(orders))
