@@ -38,7 +38,8 @@ def time_to_ms(value: object) -> int:
             return value
         raise ValueError(f"epoch millis out of range: {value}")
     if type(value) is str:
-        if len(value) == _CANONICAL_LENGTH and value[19] == "." and value[23] == "Z":
+        canonical = len(value) == _CANONICAL_LENGTH and value[19] == "." and value[23] == "Z"
+        if canonical:
             # What persona and most producers emit ("2026-11-24T04:31:13.123Z"): the seconds are
             # parsed once per distinct second (as below), the milliseconds are three ASCII digits.
             seconds = _PARSED_SECONDS.get(value[:19])
@@ -56,7 +57,7 @@ def time_to_ms(value: object) -> int:
         # Integer division of timedeltas is exact; dt.timestamp() goes through a float.
         ms = (dt - _EPOCH) // _ONE_MS
         if 0 <= ms <= MAX_EPOCH_MS:
-            if len(value) == _CANONICAL_LENGTH and value[19] == "." and value[23] == "Z":
+            if canonical:
                 if len(_PARSED_SECONDS) >= _PARSED_SECONDS_MAX:
                     _PARSED_SECONDS.clear()
                 _PARSED_SECONDS[value[:19]] = ms - ms % 1000

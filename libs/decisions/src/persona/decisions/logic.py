@@ -20,7 +20,6 @@ from typing import Final
 import msgspec
 
 from persona.contracts import (
-    COUNTED_STATUSES,
     BehaviorEvent,
     CandidateSku,
     CustomerProfile,
@@ -30,7 +29,7 @@ from persona.contracts import (
 )
 from persona.contracts.timeutil import DAY_MS
 from persona.decisions.config import LogicV1Config
-from persona.decisions.state import CustomerState, recent_including
+from persona.decisions.state import CustomerState, count_orders, recent_including
 
 SEGMENT_VIP_HIGH_INVENTORY: Final = "VIP_HIGH_INVENTORY"
 SEGMENT_ACTIVE: Final = "ACTIVE"
@@ -67,27 +66,10 @@ def effective_rfm(state: CustomerState, profile: CustomerProfile | None, event_t
     """
     as_of_day = None if profile is None else date_to_day(profile.rfm_as_of)
     counted = state.counted
-    if counted is not None and (as_of_day is None or not counted.count or counted.earliest_day > as_of_day):
-        # Every counted order is newer than the profile: the aggregate kept with the orders is the answer.
-        count, total, latest_day, adjusting = counted.count, counted.total, counted.latest_day, counted.ids
-    else:
-        count = 0
-        total = _ZERO
-        latest_day = -1
-        ids: list[int] = []
-        for order in state.orders.values():
-            if order.deleted or order.status not in COUNTED_STATUSES:
-                continue
-            day = order.order_time_ms // DAY_MS
-            if as_of_day is not None and day <= as_of_day:
-                continue
-            count += 1
-            total += order.total_amount
-            if day > latest_day:
-                latest_day = day
-            ids.append(order.order_id)
-        ids.sort()
-        adjusting = tuple(ids)
+    if counted is None or (as_of_day is not None and counted.count and counted.earliest_day <= as_of_day):
+        # Not derived (an older recovery store), or some counted orders are in the profile already.
+        counted = count_orders(state.orders, as_of_day)
+    count, total, latest_day = counted.count, counted.total, counted.latest_day
     event_day = event_time_ms // DAY_MS
 
     recency: int | None
@@ -109,7 +91,7 @@ def effective_rfm(state: CustomerState, profile: CustomerProfile | None, event_t
         # An order dated after the event (clock skew, or an order seen before an older, late event), or an
         # event dated before rfm_as_of: the customer is at least as recent as "today".
         recency = 0
-    return EffectiveRfm(recency, frequency, monetary, adjusting)
+    return EffectiveRfm(recency, frequency, monetary, counted.ids)
 
 
 def candidate_skus(

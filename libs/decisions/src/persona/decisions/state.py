@@ -56,7 +56,8 @@ class CountedOrders(msgspec.Struct, frozen=True, gc=False, array_like=True):
     ids: tuple[int, ...]  # ascending
 
 
-def count_orders(orders: dict[int, OrderFact]) -> CountedOrders:
+def count_orders(orders: dict[int, OrderFact], after_day: int | None = None) -> CountedOrders:
+    """The counted orders of ``orders``; with ``after_day``, only those of a later UTC day."""
     count = 0
     total = Decimal(0)
     earliest = latest = -1
@@ -65,6 +66,8 @@ def count_orders(orders: dict[int, OrderFact]) -> CountedOrders:
         if order.deleted or order.status not in COUNTED_STATUSES:
             continue
         day = order.order_time_ms // DAY_MS
+        if after_day is not None and day <= after_day:
+            continue
         count += 1
         total += order.total_amount
         if day > latest:
