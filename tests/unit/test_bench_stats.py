@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from pathlib import Path
 
 import pytest
 
@@ -94,3 +95,30 @@ def test_profile_summary_counts_inclusive_once_per_stack() -> None:
     assert by_frame["decide"] == (30, 30)
     assert by_frame["main"] == (0, 40)
     assert top_self(collapsed, 2) == [("decide", 30), ("read", 20)]
+
+
+def test_machine_busy_counts_everything_but_idle_and_iowait() -> None:
+    import os
+
+    from persona.benchkit.procstat import machine_busy_seconds
+
+    ticks = os.sysconf("SC_CLK_TCK")
+    # user nice system idle iowait irq softirq steal guest guest_nice
+    text = f"cpu  {3 * ticks} 0 {ticks} {10 * ticks} {2 * ticks} 0 0 {ticks} 0 0\ncpu0 1 2 3\n"
+    assert machine_busy_seconds(text) == pytest.approx((5.0, 17.0))
+    with pytest.raises(ValueError, match="first line"):
+        machine_busy_seconds("intr 1 2 3\n")
+
+
+def test_machine_sampler_reports_busy_cores_times_100_between_samples(tmp_path: Path) -> None:
+    from persona.benchkit.procstat import MachineSampler
+
+    stat = tmp_path / "stat"
+    sampler = MachineSampler(cores=2, stat_path=stat)
+    stat.write_text("cpu  100 0 0 100 0 0 0 0\n")
+    assert sampler.sample() is None  # nothing to compare with yet
+    # 300 more ticks on two cores: 150 busy -> one core's worth of the two.
+    stat.write_text("cpu  200 0 50 240 10 0 0 0\n")
+    assert sampler.sample() == pytest.approx(100.0)
+    stat.unlink()
+    assert sampler.sample() is None

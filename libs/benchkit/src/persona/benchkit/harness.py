@@ -14,7 +14,8 @@ by event time; nothing in the flows is instrumented:
 * throughput: decisions that arrived on the rt topic per second of the window (one per behavior
   event; order changes, ~5% more records, produce none).
 * consumer lag: Kafka end offsets minus what each flow has durably processed (its recovery store).
-* CPU and RSS of each flow (and of Kafka and Cassandra) from /proc every two seconds.
+* CPU and RSS of each flow (and of Kafka, Cassandra and the bench's own producer), and the whole
+  machine's CPU, from /proc every two seconds.
 * the floor: after the flows stop, a bare confluent-kafka consumer drains the same input topics
   from the beginning with no processing.
 """
@@ -39,7 +40,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
-from persona.benchkit.procstat import ProcessSampler
+from persona.benchkit.procstat import MachineSampler, ProcessSampler
 from persona.benchkit.producer import ProducerConfig, run_producer
 from persona.benchkit.stats import StepResult, highest_held_rate, parse_iso_ms, percentiles
 from persona.datagen import DataGenerator, GeneratorConfig
@@ -566,7 +567,8 @@ def _drain(
 
 
 class Monitor:
-    """Every two seconds: CPU%/RSS of each flow, Kafka and Cassandra; lag of each flow; offered total."""
+    """Every two seconds: CPU%/RSS of each flow, Kafka, Cassandra and the producer; the machine's CPU%;
+    lag of each flow; offered total."""
 
     latest_lag: dict[str, int] = {}  # noqa: RUF012 - shared with the step search, one run per process
 
@@ -591,6 +593,10 @@ class Monitor:
             pid = running_pid(stack, service)
             if pid is not None:
                 self._samplers[service] = ProcessSampler(pid)
+        if producer.process.pid is not None:
+            # The load generator shares the machine's cores with what it measures.
+            self._samplers["producer"] = ProcessSampler(producer.process.pid)
+        self._machine = MachineSampler()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._started = time.time()
@@ -610,6 +616,9 @@ class Monitor:
                 got = sampler.sample(now)
                 if got is not None:
                     sample[f"{name}_cpu"], sample[f"{name}_rss_mib"] = got[0], got[1] / 2**20
+            busy = self._machine.sample()
+            if busy is not None:
+                sample["machine_cpu"] = busy
             lags: dict[str, int] = {}
             for f in self._flows:
                 with contextlib.suppress(Exception):  # a flow between epochs or stopping

@@ -52,7 +52,7 @@ def plot_report(report: dict[str, Any], out_dir: Path, stem: str) -> list[Path]:
                 ax2b.plot(st, lag, lw=1, ls="--", label=f"{name} lag")
         ax2b.set_ylabel("consumer lag (records, dashed)")
         ax2b.legend(loc="upper right", fontsize=8)
-        for name in ("cdc", "enrich", "sink", "kafka", "cassandra"):
+        for name in ("cdc", "enrich", "sink", "kafka", "cassandra", "producer", "machine"):
             if any(f"{name}_cpu" in s for s in samples):
                 ax3.plot(st, [s.get(f"{name}_cpu", math.nan) for s in samples], lw=1, label=f"{name} CPU %")
         ax3b = ax3.twinx()

@@ -1,4 +1,4 @@
-"""CPU and RSS of a process from /proc (Linux), sampled over time."""
+"""CPU and RSS of a process, and how busy the whole machine is, from /proc (Linux), sampled over time."""
 
 from __future__ import annotations
 
@@ -44,3 +44,34 @@ class ProcessSampler:
         if last is None or now <= last[0]:
             return (0.0, rss)
         return (100.0 * (cpu - last[1]) / (now - last[0]), rss)
+
+
+def machine_busy_seconds(stat_text: str) -> tuple[float, float]:
+    """(busy, total) CPU seconds of all cores from ``/proc/stat``'s first line; busy is everything
+    but idle and iowait (steal included: a core taken by the host is not ours to use)."""
+    fields = stat_text.split("\n", 1)[0].split()
+    if not fields or fields[0] != "cpu":
+        raise ValueError("not /proc/stat: its first line is not the 'cpu' total")
+    ticks = [int(v) for v in fields[1:9]]  # user nice system idle iowait irq softirq steal
+    total = sum(ticks)
+    return (total - ticks[3] - ticks[4]) / _TICKS, total / _TICKS
+
+
+@dataclass
+class MachineSampler:
+    """CPU% of the whole machine since the previous sample, in cores x 100 (two busy cores: 200),
+    the same unit as a process's CPU%."""
+
+    cores: int = field(default_factory=lambda: os.cpu_count() or 1)
+    stat_path: Path = Path("/proc/stat")
+    _last: tuple[float, float] | None = field(default=None, init=False)
+
+    def sample(self) -> float | None:
+        try:
+            busy, total = machine_busy_seconds(self.stat_path.read_text())
+        except (OSError, ValueError):
+            return None
+        last, self._last = self._last, (busy, total)
+        if last is None or total <= last[1]:
+            return None
+        return 100.0 * self.cores * (busy - last[0]) / (total - last[1])

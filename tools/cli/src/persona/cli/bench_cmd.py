@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -164,11 +165,14 @@ def _print_resources(samples: list[dict[str, Any]], window_start_s: float) -> No
     if not measured:
         return
     parts = []
-    for name in ("cdc", "enrich", "sink", "kafka", "cassandra"):
+    for name in ("cdc", "enrich", "sink", "kafka", "cassandra", "producer"):
         cpu = [s[f"{name}_cpu"] for s in measured if f"{name}_cpu" in s]
         rss = [s[f"{name}_rss_mib"] for s in measured if f"{name}_rss_mib" in s]
         if cpu and rss:
             parts.append(f"{name} {sum(cpu) / len(cpu):.0f}% CPU, RSS {rss[0]:.0f}→{rss[-1]:.0f} MiB")
+    machine = [s["machine_cpu"] for s in measured if "machine_cpu" in s]
+    if machine:
+        parts.append(f"machine {sum(machine) / len(machine):.0f}% of {100 * (os.cpu_count() or 1)}%")
     lags = [s.get("enrich_lag", 0) + s.get("sink_lag", 0) + s.get("cdc_lag", 0) for s in measured]
     print("resources while measured: " + "; ".join(parts))
     print(f"consumer lag (all flows, records): max {max(lags):,}, last {lags[-1]:,}")
