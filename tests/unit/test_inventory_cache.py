@@ -123,7 +123,7 @@ class AsyncReader(RecordingReader):
 def test_a_hit_late_in_its_ttl_is_renewed_in_the_background_once() -> None:
     clock = FakeClock()
     reader = AsyncReader({"a": (20, 5), "b": (3, 0)})
-    cache = InventoryCache(reader, ttl_seconds=10, clock=clock)
+    cache = InventoryCache(reader, ttl_seconds=10, clock=clock, renew_batch=1)  # sent at once
     assert cache.sellable(["a", "b"]) == {"a": 15, "b": 3}
     clock.now += 4  # first half of the TTL: nothing to renew
     assert cache.sellable(["a"]) == {"a": 15} and reader.started == []
@@ -145,7 +145,7 @@ def test_a_change_or_invalidation_during_a_background_read_wins_over_its_older_a
 
     clock = FakeClock()
     reader = AsyncReader({"a": (20, 5), "b": (9, 0)})
-    cache = InventoryCache(reader, ttl_seconds=10, clock=clock)
+    cache = InventoryCache(reader, ttl_seconds=10, clock=clock, renew_batch=1)  # sent at once
     cache.sellable(["a", "b"])
     clock.now += 6
     cache.sellable(["a", "b"])  # both renewed in one background read, still in flight
@@ -159,7 +159,7 @@ def test_a_change_or_invalidation_during_a_background_read_wins_over_its_older_a
 def test_a_failed_background_read_leaves_entries_to_expire_and_be_read_again() -> None:
     clock = FakeClock()
     reader = AsyncReader({"a": (20, 5)})
-    cache = InventoryCache(reader, ttl_seconds=10, clock=clock)
+    cache = InventoryCache(reader, ttl_seconds=10, clock=clock, renew_batch=1)  # sent at once
     cache.sellable(["a"])
     clock.now += 6
     cache.sellable(["a"])
@@ -175,7 +175,7 @@ def test_a_failed_background_read_leaves_entries_to_expire_and_be_read_again() -
 def test_prefetch_reads_missing_skus_in_the_background_and_says_when_they_are_in() -> None:
     clock = FakeClock()
     reader = AsyncReader({"a": (20, 5), "b": (3, 0)})
-    cache = InventoryCache(reader, ttl_seconds=10, clock=clock)
+    cache = InventoryCache(reader, ttl_seconds=10, clock=clock, load_delay_seconds=0)  # sent at once
     assert cache.prefetch(["a", "b"]) == {"a", "b"}
     assert cache.prefetch(["a"]) == {"a"}, "still loading: asked again, not read again"
     assert [skus for skus, _ in reader.started] == [["a", "b"]]
@@ -190,7 +190,7 @@ def test_a_change_recorded_while_a_prefetch_is_in_flight_wins() -> None:
 
     clock = FakeClock()
     reader = AsyncReader({"a": (20, 5)})
-    cache = InventoryCache(reader, ttl_seconds=10, clock=clock)
+    cache = InventoryCache(reader, ttl_seconds=10, clock=clock, load_delay_seconds=0)  # sent at once
     assert cache.prefetch(["a"]) == {"a"}
     cache.record_change(InventoryRow("a", 4, 4, updated_at_ms=1))
     assert cache.prefetch(["a"]) == set()
@@ -201,7 +201,7 @@ def test_a_change_recorded_while_a_prefetch_is_in_flight_wins() -> None:
 def test_a_failed_prefetch_answers_unknown_until_the_retry_interval_then_reads_again() -> None:
     clock = FakeClock()
     reader = AsyncReader({"a": (20, 5)})
-    cache = InventoryCache(reader, ttl_seconds=10, clock=clock, retry_seconds=1.0)
+    cache = InventoryCache(reader, ttl_seconds=10, clock=clock, retry_seconds=1.0, load_delay_seconds=0)
     assert cache.prefetch(["a"]) == {"a"}
     reader.complete(error=InventoryReadError("Cassandra is down"))
     assert cache.stats.load_errors == 1
@@ -218,3 +218,121 @@ def test_prefetch_without_background_reads_leaves_the_read_to_sellable() -> None
     cache = InventoryCache(reader, ttl_seconds=10, clock=FakeClock())
     assert cache.prefetch(["a"]) == set()
     assert cache.sellable(["a"]) == {"a": 15} and reader.calls == [["a"]]
+
+
+def test_renewals_are_gathered_into_one_read_of_renew_batch_skus() -> None:
+    clock = FakeClock()
+    reader = AsyncReader({k: (10, 1) for k in "abcde"})
+    cache = InventoryCache(reader, ttl_seconds=10, clock=clock, renew_batch=3, renew_delay_seconds=1.0)
+    cache.sellable(list("abcde"))
+    clock.now += 6  # all in the second half of their TTL
+    cache.sellable(["a"])
+    cache.sellable(["b", "a"])
+    assert reader.started == [], "two SKUs queued, below the batch and the delay"
+    cache.sellable(["c", "d"])
+    assert [skus for skus, _ in reader.started] == [["a", "b", "c", "d"]]
+    assert cache.stats.refreshes == 1 and cache.stats.refreshed_skus == 4
+    reader.complete()
+    clock.now += 8  # past the first reads' expiry: renewed without a blocking read; "e" was not
+    assert cache.sellable(["a", "b", "c", "d"]) == dict.fromkeys("abcd", 9)
+    assert reader.calls == [list("abcde")]
+
+
+def test_a_queued_renewal_is_sent_once_it_has_waited_renew_delay() -> None:
+    clock = FakeClock()
+    reader = AsyncReader({"a": (10, 1), "b": (4, 0)})
+    cache = InventoryCache(reader, ttl_seconds=10, clock=clock, renew_batch=100, renew_delay_seconds=0.5)
+    cache.sellable(["a", "b"])
+    clock.now += 6
+    cache.sellable(["a"])
+    clock.now += 0.4
+    cache.sellable(["b"])  # "b" joins the queue "a" opened 0.4 s ago
+    assert reader.started == []
+    clock.now += 0.1  # the oldest has waited the delay: the next lookup sends, with no new renewal
+    cache.sellable([])
+    assert [skus for skus, _ in reader.started] == [["a", "b"]]
+
+
+def test_a_change_or_invalidation_revokes_a_queued_renewal() -> None:
+    from persona.contracts import InventoryRow
+
+    clock = FakeClock()
+    reader = AsyncReader({"a": (20, 5), "b": (9, 0), "c": (7, 0)})
+    cache = InventoryCache(reader, ttl_seconds=10, clock=clock, renew_batch=3, renew_delay_seconds=1.0)
+    cache.sellable(["a", "b", "c"])
+    clock.now += 6
+    cache.sellable(["a", "b"])  # queued, not sent
+    cache.record_change(InventoryRow("a", 4, 4, updated_at_ms=1))
+    cache.invalidate("b")
+    cache.sellable(["c"])
+    cache.sellable(["b"])  # read again synchronously (invalidated), then renewed later, not now
+    clock.now += 1.0
+    cache.sellable([])
+    assert [skus for skus, _ in reader.started] == [["c"]], "a and b left the queue"
+    reader.complete()
+    assert cache.sellable(["a"]) == {"a": 0}, "the change stands"
+
+
+def test_a_lookup_that_needs_an_expired_queued_sku_sends_the_queue_at_once() -> None:
+    clock = FakeClock()
+    reader = AsyncReader({"a": (10, 1)})
+    cache = InventoryCache(
+        reader, ttl_seconds=10, clock=clock, renew_batch=100, renew_delay_seconds=60, load_delay_seconds=0
+    )
+    assert cache.prefetch(["a"]) == {"a"}
+    reader.complete()
+    clock.now += 6
+    assert cache.prefetch(["a"]) == set() and cache.sellable(["a"]) == {"a": 9}  # queued for renewal
+    assert len(reader.started) == 1
+    clock.now += 5  # expired while queued: set aside, and its queued read goes out now, once
+    reader.levels["a"] = (10, 8)
+    assert cache.prefetch(["a"]) == {"a"}
+    assert cache.prefetch(["a"]) == {"a"}
+    assert [skus for skus, _ in reader.started] == [["a"], ["a"]]
+    reader.complete()
+    assert cache.prefetch(["a"]) == set() and cache.sellable(["a"]) == {"a": 2}
+    assert reader.calls == [], "never a blocking read"
+
+
+def test_missing_skus_of_several_lookups_are_loaded_in_one_read_after_load_delay() -> None:
+    clock = FakeClock()
+    reader = AsyncReader({"a": (5, 0), "b": (6, 0), "c": (7, 0)})
+    cache = InventoryCache(reader, ttl_seconds=10, clock=clock, load_delay_seconds=0.05, load_batch=100)
+    assert cache.prefetch(["a"]) == {"a"}
+    clock.now += 0.02
+    assert cache.prefetch(["b", "a"]) == {"a", "b"}
+    assert reader.started == [], "queued: neither the delay nor the batch is reached"
+    clock.now += 0.04  # the oldest has waited the delay: the next lookup sends all of them, once
+    assert cache.prefetch(["c"]) == {"c"}
+    assert [skus for skus, _ in reader.started] == [["a", "b", "c"]]
+    assert cache.prefetch(["a", "b", "c"]) == {"a", "b", "c"}
+    assert len(reader.started) == 1, "in flight: not asked for again"
+    reader.complete()
+    assert cache.prefetch(["a", "b", "c"]) == set()
+    assert cache.sellable(["a", "b", "c"]) == {"a": 5, "b": 6, "c": 7} and reader.calls == []
+    assert cache.stats.loads == 1 and cache.stats.loaded_skus == 3
+
+
+def test_a_full_load_queue_is_sent_without_waiting() -> None:
+    clock = FakeClock()
+    reader = AsyncReader({k: (1, 0) for k in "abc"})
+    cache = InventoryCache(reader, ttl_seconds=10, clock=clock, load_delay_seconds=60, load_batch=2)
+    assert cache.prefetch(["a"]) == {"a"} and reader.started == []
+    assert cache.prefetch(["b", "c"]) == {"b", "c"}
+    assert [skus for skus, _ in reader.started] == [["a", "b", "c"]]
+
+
+def test_renewals_wait_at_most_a_quarter_of_the_ttl() -> None:
+    clock = FakeClock()
+    reader = AsyncReader({"a": (3, 0)})
+    cache = InventoryCache(reader, ttl_seconds=2, clock=clock, renew_delay_seconds=30, load_delay_seconds=0)
+    cache.prefetch(["a"])
+    reader.complete()
+    clock.now += 1.2  # second half of the TTL: queued
+    cache.sellable(["a"])
+    clock.now += 0.49
+    cache.sellable([])
+    assert len(reader.started) == 1
+    clock.now += 0.01  # 0.5 s = TTL / 4 waited: sent, before the entry expires at 2 s
+    cache.sellable([])
+    assert [skus for skus, _ in reader.started] == [["a"], ["a"]]

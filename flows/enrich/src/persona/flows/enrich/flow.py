@@ -228,6 +228,7 @@ class EnrichContext:
         "reads",
         "read_seconds",
         "refreshes",
+        "refreshed_skus",
         "deferrals",
         "loads",
         "loaded_skus",
@@ -274,7 +275,8 @@ class EnrichContext:
                 f"{d['deferrals'] / seconds:.1f} lookups/s set aside for {d['loads'] / seconds:.1f} background "
                 f"reads/s ({d['loaded_skus'] / seconds:.0f} SKUs/s, {d['load_errors'] / seconds:.1f} failed); "
                 f"{d['reads'] / seconds:.1f} blocking reads/s ({d['misses'] / seconds:.0f} SKUs/s, "
-                f"{d['read_seconds'] / seconds:.1%} of the time); {d['refreshes'] / seconds:.1f} re-reads/s"
+                f"{d['read_seconds'] / seconds:.1%} of the time); {d['refreshes'] / seconds:.1f} re-reads/s "
+                f"({d['refreshed_skus'] / seconds:.0f} SKUs/s)"
             )
 
 
