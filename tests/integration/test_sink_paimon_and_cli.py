@@ -40,11 +40,11 @@ def _envelopes() -> list[DecisionEnvelope]:
         event = parse_behavior_event(raw)
         assert isinstance(event, Ok)
         inventory = {"A": 50, "B": 0, sku: stock}
-        decision, audit = decide(
+        _decision, audit = decide(
             event.value, profile.value, state, inventory, DEFAULT_CONFIG, T0 + i * 60_000 + 500
         )
         state = observe_event(state, event.value)
-        out.append(DecisionEnvelope(i, decision, audit))
+        out.append(DecisionEnvelope(i, audit))
     return out
 
 
@@ -66,7 +66,7 @@ def test_sink_commits_rows_that_segments_and_sql_read_back(
     part.close()
     rows = warehouse.read_arrow("marketing_segments").to_pylist()
     assert [(r["customer_id"], r["version"], r["segment"]) for r in rows] == [
-        (5, 3, envelopes[2].decision.segment)
+        (5, 3, envelopes[2].audit.segment)
     ]
     assert len(warehouse.read_arrow("segment_decisions").to_pylist()) == 3
 

@@ -30,15 +30,6 @@ DECIDED_MS = EVENT_MS + 1_500
 def _envelope(
     event_id: str, version: int, snapshot: str | None, found: bool = True, customer_id: int = 42
 ) -> DecisionEnvelope:
-    decision = Decision(
-        customer_id=customer_id,
-        segment="VIP_HIGH_INVENTORY",
-        recommendation=("sku:A", "sku:C"),
-        score=10.5 if found else None,
-        updated_at_ms=DECIDED_MS,
-        event_time_ms=EVENT_MS,
-        logic_version="v1",
-    )
     audit = DecisionAudit(
         event_id=event_id,
         event_time_ms=EVENT_MS,
@@ -65,7 +56,7 @@ def _envelope(
         logic_version="v1",
         decided_at_ms=DECIDED_MS,
     )
-    return DecisionEnvelope(version, decision, audit)
+    return DecisionEnvelope(version, audit)
 
 
 def test_audit_rows_carry_every_input_of_the_decision() -> None:
@@ -154,5 +145,22 @@ def test_messages_round_trip_in_chunks_and_bad_ones_say_why() -> None:
     assert [e for m in messages for e in decode_decisions(m)] == envs
     with pytest.raises(DecisionsDecodeError, match="not a msgpack array of decisions"):
         decode_decisions(b'{"version": 1}')
-    with pytest.raises(DecisionsDecodeError, match=r"\$\[0\]\.decision"):
-        decode_decisions(msgspec.msgpack.encode([{"decision": None}]))
+    with pytest.raises(DecisionsDecodeError, match=r"\$\[0\]\.audit"):
+        decode_decisions(msgspec.msgpack.encode([{"version": 1, "audit": None}]))
+
+
+def test_messages_of_the_older_enrich_flow_with_a_decision_inside_still_decode() -> None:
+    # Before the envelope lost its redundant rt row, enrich wrote {version, decision, audit}.
+    class OlderEnvelope(msgspec.Struct):
+        version: int
+        decision: Decision
+        audit: DecisionAudit
+
+    env = _envelope("e-1", 3, "snapshot:12")
+    a = env.audit
+    rt_row = Decision(
+        a.customer_id, a.segment, a.recommendation, a.score, a.decided_at_ms, a.event_time_ms, a.logic_version
+    )
+    older = msgspec.msgpack.encode([OlderEnvelope(3, rt_row, a)])
+    assert decode_decisions(older) == [env]
+    assert len(next(encode_decisions([env]))) < 0.85 * len(older)

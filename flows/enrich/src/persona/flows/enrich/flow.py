@@ -475,7 +475,7 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
             decision, audit = decide(
                 event, profiles.get(customer_id), p.state, stock, config, now_ms, p.recent
             )
-            envelopes.append(DecisionEnvelope(p.version, decision, audit))
+            envelopes.append(DecisionEnvelope(p.version, audit))
             # The decision is on marketing_segments_rt as soon as it is made (DESIGN §5).
             out.append((rt_topic, str(customer_id).encode(), decision_to_json(decision, p.version)))
             now = decision.recommendation
@@ -502,7 +502,7 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
                 del offered[customer_id]
         # With their audit, for the sink's Paimon commits: columns built once, keyed by the shard (every
         # customer here has it) so a customer's decisions stay in order.
-        key = shard_of(envelopes[0].decision.customer_id, ctx.settings.enrich_shards).encode()
+        key = shard_of(envelopes[0].audit.customer_id, ctx.settings.enrich_shards).encode()
         out.extend((self._decisions_topic, key, message) for message in encode_decisions(envelopes))
 
     def snapshot(self) -> ShardSnapshot:
