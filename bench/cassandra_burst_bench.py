@@ -1,9 +1,9 @@
 """What Cassandra's CPU pays for: the same SKUs/s read in bursts of different sizes.
 
-    uv run python bench/cassandra_burst_bench.py [--rate 3300] [--seconds 20] [--bursts 250,1650,3300]
+    uv run python bench/cassandra_burst_bench.py [--rate 3300] [--seconds 20] [--bursts 250,1650,3300] [--chunk 100]
 
 Reads ``--rate`` SKUs/s from a private copy of ``supply.inventory_projection`` (9,000 SKUs, created
-and dropped by the run) through ``CassandraInventory.read_many_async`` (IN-chunks of 100), one burst
+and dropped by the run) through ``CassandraInventory.read_many_async`` (IN-chunks of ``--chunk``), one burst
 of N SKUs every N/rate seconds, for each N of ``--bursts``, and reports Cassandra's CPU (% of one
 core, from /proc) during each. The local stack must be up (``uv run persona stack up``); nothing
 else should run meanwhile, since the process's CPU is the measurement.
@@ -65,6 +65,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=3_300, help="SKUs/s read")
     parser.add_argument("--seconds", type=float, default=20.0, help="seconds per burst size")
     parser.add_argument("--bursts", default="250,1650,3300", help="burst sizes (SKUs), comma-separated")
+    parser.add_argument(
+        "--chunk", type=int, default=100, help="SKUs per request (the adapter's default: 100)"
+    )
     args = parser.parse_args()
     stack = StackSettings.from_env(os.environ)
     pid = running_pid(stack, "cassandra")
@@ -77,12 +80,15 @@ def main() -> None:
             "reserved_qty bigint, updated_at timestamp)"
         )
     host, port = stack.cassandra_contact
-    inventory = CassandraInventory([host], port, table=table)
+    inventory = CassandraInventory([host], port, table=table, chunk_size=args.chunk)
     try:
         skus = [f"SKU-{i:06d}" for i in range(SKUS)]
         inventory.upsert_many(StockLevel(s, 10, 1, datetime.now(UTC)) for s in skus)
         inventory.read_many(skus[:100])  # connect and prepare before measuring
-        print(f"Cassandra pid {pid}; {args.rate:,.0f} SKUs/s for {args.seconds:.0f}s per burst size")
+        print(
+            f"Cassandra pid {pid}; {args.rate:,.0f} SKUs/s for {args.seconds:.0f}s per burst size, "
+            f"requests of {args.chunk} SKUs"
+        )
         for burst in (int(b) for b in args.bursts.split(",")):
             cpu, got = paced(inventory, skus, pid, burst, args.rate, args.seconds)
             print(

@@ -1,0 +1,107 @@
+"""Is a flow running, waiting for a core, or asleep? Per-thread scheduler statistics of one flow.
+
+    uv run python bench/sched_sample.py --flow enrich [--after 130] [--seconds 20]
+
+Run it beside ``persona bench`` (or the demo): it finds the flow's process (``persona.flows.<flow>``
+under ``bytewax.run``), waits ``--after`` seconds, then for ``--seconds``:
+
+* every thread's share of wall time running and waiting in the run queue (runnable, no core free),
+  from ``/proc/<pid>/task/<tid>/schedstat``, with the machine's idle share (``/proc/stat``);
+* the main thread's state sampled every 2 ms: running or runnable (``R``), or asleep and in which
+  system call and kernel wait (``/proc/<tid>/syscall``, ``wchan``; 202 is ``futex``, 74 ``fsync``).
+
+Linux only; reading another process's ``syscall`` needs the same user or root.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import re
+import sys
+import time
+from pathlib import Path
+
+
+def find_flow(flow: str, timeout: float = 300.0) -> int:
+    deadline = time.monotonic() + timeout
+    marker = f"persona.flows.{flow}"
+    while time.monotonic() < deadline:
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if marker in text and "bytewax" in text:
+                return int(cmdline.parent.name)
+        time.sleep(1.0)  # the flow is not started yet
+    raise SystemExit(f"no {marker} process within {timeout:.0f}s")
+
+
+def thread_times(pid: int) -> dict[int, tuple[str, int, int]]:
+    """tid -> (name, ns running, ns waiting in the run queue)."""
+    out: dict[int, tuple[str, int, int]] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            run, wait, _slices = (int(v) for v in (task / "schedstat").read_text().split())
+        except (OSError, ValueError):
+            continue
+        out[int(task.name)] = (name, run, wait)
+    return out
+
+
+def idle_share(before: list[int], after: list[int]) -> float:
+    delta = [b - a for a, b in zip(before, after, strict=True)]
+    return (delta[3] + delta[4]) / max(1, sum(delta))  # idle + iowait
+
+
+def cpu_ticks() -> list[int]:
+    return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--flow", default="enrich", choices=["cdc", "enrich", "sink"])
+    parser.add_argument("--after", type=float, default=130.0, help="seconds to wait once the flow runs")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    args = parser.parse_args()
+    pid = find_flow(args.flow)
+    time.sleep(args.after)
+    before, ticks_before, started = thread_times(pid), cpu_ticks(), time.monotonic()
+    states: collections.Counter[tuple[str, str, str]] = collections.Counter()
+    task = Path(f"/proc/{pid}/task/{pid}")
+    while time.monotonic() - started < args.seconds:
+        try:
+            stat = (task / "stat").read_text()
+            state = stat[stat.rindex(")") + 2]
+            if state == "R":
+                states[("R", "-", "-")] += 1
+            else:
+                call = (task / "syscall").read_text().split()[0]
+                states[(state, call, (task / "wchan").read_text())] += 1
+        except OSError:
+            sys.exit("the flow ended")
+        time.sleep(0.002)  # the sampling interval
+    elapsed = time.monotonic() - started
+    after, ticks_after = thread_times(pid), cpu_ticks()
+    print(
+        f"persona.flows.{args.flow} pid {pid}, {elapsed:.0f}s; machine idle {idle_share(ticks_before, ticks_after):.0%}"
+    )
+    rows = []
+    for tid, (name, run, wait) in after.items():
+        if tid in before:
+            ran, waited = (run - before[tid][1]) / 1e9 / elapsed, (wait - before[tid][2]) / 1e9 / elapsed
+            if ran > 0.01 or waited > 0.01:
+                label = re.sub(r"\d+$", "", name) + (" (main)" if tid == pid else "")
+                rows.append((ran, waited, label))
+    for ran, waited, label in sorted(rows, reverse=True):
+        print(f"  {label:<24} running {ran:6.1%}  waiting for a core {waited:6.1%}")
+    total = sum(states.values())
+    print(f"main thread, {total} samples (state, system call, kernel wait):")
+    for (state, call, wchan), count in states.most_common(8):
+        print(f"  {count / total:6.1%}  {state} {call} {wchan}")
+
+
+if __name__ == "__main__":
+    main()
