@@ -22,20 +22,20 @@ import sys
 import time
 from pathlib import Path
 
+from persona.benchkit.procstat import machine_busy_seconds
+from persona.localstack.procs import find_processes
+from persona.pipeline.runner import FLOWS
+
 
 def find_flow(flow: str, timeout: float = 300.0) -> int:
+    markers = ["bytewax.run", FLOWS[flow]]  # the runner's own command line (flow_command)
     deadline = time.monotonic() + timeout
-    marker = f"persona.flows.{flow}"
     while time.monotonic() < deadline:
-        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-            try:
-                text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if marker in text and "bytewax" in text:
-                return int(cmdline.parent.name)
+        found = find_processes(markers)
+        if found:
+            return found[0]
         time.sleep(1.0)  # the flow is not started yet
-    raise SystemExit(f"no {marker} process within {timeout:.0f}s")
+    raise SystemExit(f"no {FLOWS[flow]} process within {timeout:.0f}s")
 
 
 def thread_times(pid: int) -> dict[int, tuple[str, int, int]]:
@@ -51,13 +51,9 @@ def thread_times(pid: int) -> dict[int, tuple[str, int, int]]:
     return out
 
 
-def idle_share(before: list[int], after: list[int]) -> float:
-    delta = [b - a for a, b in zip(before, after, strict=True)]
-    return (delta[3] + delta[4]) / max(1, sum(delta))  # idle + iowait
-
-
-def cpu_ticks() -> list[int]:
-    return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+def machine_times() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the machine so far."""
+    return machine_busy_seconds(Path("/proc/stat").read_text())
 
 
 def main() -> None:
@@ -68,7 +64,7 @@ def main() -> None:
     args = parser.parse_args()
     pid = find_flow(args.flow)
     time.sleep(args.after)
-    before, ticks_before, started = thread_times(pid), cpu_ticks(), time.monotonic()
+    before, machine_before, started = thread_times(pid), machine_times(), time.monotonic()
     states: collections.Counter[tuple[str, str, str]] = collections.Counter()
     task = Path(f"/proc/{pid}/task/{pid}")
     while time.monotonic() - started < args.seconds:
@@ -84,10 +80,9 @@ def main() -> None:
             sys.exit("the flow ended")
         time.sleep(0.002)  # the sampling interval
     elapsed = time.monotonic() - started
-    after, ticks_after = thread_times(pid), cpu_ticks()
-    print(
-        f"persona.flows.{args.flow} pid {pid}, {elapsed:.0f}s; machine idle {idle_share(ticks_before, ticks_after):.0%}"
-    )
+    after, (busy, total) = thread_times(pid), machine_times()
+    idle = 1 - (busy - machine_before[0]) / max(1e-9, total - machine_before[1])
+    print(f"persona.flows.{args.flow} pid {pid}, {elapsed:.0f}s; machine idle {idle:.0%}")
     rows = []
     for tid, (name, run, wait) in after.items():
         if tid in before:

@@ -184,7 +184,7 @@ def route(settings: PipelineSettings, batch: RawBatch) -> list[tuple[str, Any]]:
     by_shard: dict[str, list[ShardItem]] = {}
     if customer_of is None:
         if parsed:
-            by_shard = {str(i): parsed for i in range(shards)}
+            by_shard = dict.fromkeys(_shard_names(shards), parsed)
     else:
         names = _shard_names(shards)
         for item in parsed:
