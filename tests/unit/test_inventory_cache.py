@@ -336,3 +336,23 @@ def test_renewals_wait_at_most_a_quarter_of_the_ttl() -> None:
     clock.now += 0.01  # 0.5 s = TTL / 4 waited: sent, before the entry expires at 2 s
     cache.sellable([])
     assert [skus for skus, _ in reader.started] == [["a"], ["a"]]
+
+
+def test_queued_renewals_ride_along_with_a_load_burst() -> None:
+    clock = FakeClock()
+    reader = AsyncReader({"a": (10, 1), "b": (4, 0)})
+    cache = InventoryCache(
+        reader, ttl_seconds=10, clock=clock, renew_batch=100, renew_delay_seconds=1.0, load_delay_seconds=0
+    )
+    cache.sellable(["a"])
+    clock.now += 6
+    cache.sellable(["a"])  # renewal queued: neither its batch nor its delay is reached
+    assert reader.started == []
+    assert cache.prefetch(["b"]) == {"b"}  # a load goes out now, and takes the queued renewal along
+    assert sorted(skus for skus, _ in reader.started) == [["a"], ["b"]]
+    assert cache.stats.loads == 1 and cache.stats.refreshes == 1
+    reader.complete(0)
+    reader.complete(1)
+    clock.now += 5  # past "a"'s first read: served from the renewal, without a blocking read
+    assert cache.sellable(["a", "b"]) == {"a": 9, "b": 4}
+    assert reader.calls == [["a"]]
