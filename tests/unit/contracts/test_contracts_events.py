@@ -168,3 +168,13 @@ def test_accepts_bytearray_and_memoryview() -> None:
     assert isinstance(parse_behavior_event(memoryview(raw())), Ok)
     bad = parse_behavior_event(bytearray(b"{"))
     assert isinstance(bad, Err) and bad.raw == b"{" and type(bad.raw) is bytes
+
+
+def test_events_of_one_sku_share_one_sku_string() -> None:
+    # The enrich flow holds each customer's recent SKUs for its life: one string per SKU, not per event.
+    first = ok(raw(event_id="e-1", sku_id="SKU-" + "7" * 6, channel="app"))
+    second = ok(raw(event_id="e-2", sku_id="SKU-" + "7" * 6, channel="app"))
+    assert first.sku_id == "SKU-777777" and first.sku_id is second.sku_id
+    assert first.event_type is second.event_type and first.channel is second.channel
+    assert first.event_id is not second.event_id
+    assert ok(raw(sku_id="")).sku_id is None and ok(raw(channel="")).channel == ""

@@ -218,6 +218,10 @@ class EnrichContext:
     snapshots: int = 0
     snapshot_bytes: int = 0
     snapshot_seconds: float = 0.0
+    # From the end of an epoch's last shard snapshot to the next batch or wake-up: what Bytewax does
+    # with the snapshots (pickling them, writing its recovery store) stalls the flow that long.
+    snapshot_ended_at: float | None = None
+    after_snapshot_seconds: float = 0.0
     _reported_at: float = 0.0
     _last: tuple[float, ...] = ()
     _last_gc: tuple[float, ...] = ()
@@ -234,6 +238,12 @@ class EnrichContext:
         "loaded_skus",
         "load_errors",
     )
+
+    def resumed(self) -> None:
+        """A batch or wake-up: if snapshots came before it, time the stall since them."""
+        if self.snapshot_ended_at is not None:
+            self.after_snapshot_seconds += time.perf_counter() - self.snapshot_ended_at
+            self.snapshot_ended_at = None
 
     def maybe_report(self) -> None:
         if self.report is None:
@@ -257,10 +267,11 @@ class EnrichContext:
         if self.snapshots:
             self.report(
                 f"snapshots since the last line: {self.snapshots} shards, "
-                f"{self.snapshot_bytes / 1e6:.1f} MB encoded in {self.snapshot_seconds * 1000:.0f} ms"
+                f"{self.snapshot_bytes / 1e6:.1f} MB encoded in {self.snapshot_seconds * 1000:.0f} ms, "
+                f"the flow resumed {self.after_snapshot_seconds * 1000:.0f} ms after them"
             )
             self.snapshots = self.snapshot_bytes = 0
-            self.snapshot_seconds = 0.0
+            self.snapshot_seconds = self.after_snapshot_seconds = 0.0
         stats = getattr(self.inventory, "stats", None)
         if stats is None:
             return
@@ -328,6 +339,7 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
 
     def on_batch(self, values: list[list[ShardItem]]) -> tuple[list[list[OutRecord]], bool]:
         ctx = self._ctx
+        ctx.resumed()
         ctx.profiles.maybe_refresh()
         ctx.maybe_report()
         config = self._config
@@ -383,6 +395,7 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         return pending
 
     def on_notify(self) -> tuple[list[list[OutRecord]], bool]:
+        self._ctx.resumed()
         out: list[OutRecord] = []
         self._decide_waiting(out)
         return ([out] if out else []), StatefulBatchLogic.RETAIN
@@ -510,7 +523,9 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         started = time.perf_counter()
         waiting = [p for p, _ in self.waiting]
         snap = ShardSnapshot.of(ctx.settings.enrich_shards, self.customers, self.offered, waiting)
-        ctx.snapshot_seconds += time.perf_counter() - started
+        ended = time.perf_counter()
+        ctx.snapshot_seconds += ended - started
+        ctx.snapshot_ended_at = ended
         ctx.snapshot_bytes += len(snap.state)
         ctx.snapshots += 1
         return snap
