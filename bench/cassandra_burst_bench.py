@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from persona.benchkit.procstat import cpu_seconds
 from persona.inventory import CassandraInventory
 from persona.inventory.protocol import StockLevel
-from persona.localstack import StackSettings, cassandra_session, running_pid
+from persona.localstack import INVENTORY_COLUMNS_CQL, StackSettings, cassandra_session, running_pid
 
 SKUS = 9_000
 
@@ -75,10 +75,7 @@ def main() -> None:
         raise SystemExit("Cassandra is not running: uv run persona stack up")
     table = f"burst_{uuid.uuid4().hex[:8]}"
     with cassandra_session(stack, "supply") as session:
-        session.execute(
-            f"CREATE TABLE {table} (sku_id text PRIMARY KEY, available_qty bigint, "
-            "reserved_qty bigint, updated_at timestamp)"
-        )
+        session.execute(f"CREATE TABLE {table} {INVENTORY_COLUMNS_CQL}")
     host, port = stack.cassandra_contact
     inventory = CassandraInventory([host], port, table=table, chunk_size=args.chunk)
     try:

@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from persona.benchkit.procstat import machine_busy_seconds
+from persona.benchkit.procstat import MachineSampler
 from persona.localstack.procs import find_processes
 from persona.pipeline.runner import FLOWS
 
@@ -51,11 +51,6 @@ def thread_times(pid: int) -> dict[int, tuple[str, int, int]]:
     return out
 
 
-def machine_times() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the machine so far."""
-    return machine_busy_seconds(Path("/proc/stat").read_text())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--flow", default="enrich", choices=["cdc", "enrich", "sink"])
@@ -64,7 +59,9 @@ def main() -> None:
     args = parser.parse_args()
     pid = find_flow(args.flow)
     time.sleep(args.after)
-    before, machine_before, started = thread_times(pid), machine_times(), time.monotonic()
+    machine = MachineSampler()
+    machine.sample()  # the baseline of the machine's busy share
+    before, started = thread_times(pid), time.monotonic()
     states: collections.Counter[tuple[str, str, str]] = collections.Counter()
     task = Path(f"/proc/{pid}/task/{pid}")
     while time.monotonic() - started < args.seconds:
@@ -80,9 +77,9 @@ def main() -> None:
             sys.exit("the flow ended")
         time.sleep(0.002)  # the sampling interval
     elapsed = time.monotonic() - started
-    after, (busy, total) = thread_times(pid), machine_times()
-    idle = 1 - (busy - machine_before[0]) / max(1e-9, total - machine_before[1])
-    print(f"persona.flows.{args.flow} pid {pid}, {elapsed:.0f}s; machine idle {idle:.0%}")
+    after, busy = thread_times(pid), machine.sample()  # busy: cores x 100
+    idle = "?" if busy is None else f"{1 - busy / (100 * machine.cores):.0%}"
+    print(f"persona.flows.{args.flow} pid {pid}, {elapsed:.0f}s; machine idle {idle}")
     rows = []
     for tid, (name, run, wait) in after.items():
         if tid in before:

@@ -16,7 +16,13 @@ import pytest
 from persona.datagen import DataGenerator
 from persona.inventory import CassandraInventory, StockLevel
 from persona.kafka import Topics
-from persona.localstack import StackSettings, cassandra_session, create_topic, kafka_admin
+from persona.localstack import (
+    INVENTORY_COLUMNS_CQL,
+    StackSettings,
+    cassandra_session,
+    create_topic,
+    kafka_admin,
+)
 from persona.paimon import PaimonWarehouse, TableWriter, ensure_tables
 from persona.pipeline.runner import FlowProcess
 
@@ -57,10 +63,7 @@ def scenario(stack: StackSettings, tmp_path: Path) -> Iterator[Scenario]:
         create_topic(stack, name, 2, config)
     table = f"inventory_{tag}"
     with cassandra_session(stack, "supply") as session:
-        session.execute(
-            f"CREATE TABLE {table} (sku_id text PRIMARY KEY, available_qty bigint, reserved_qty bigint, "
-            "updated_at timestamp)"
-        )
+        session.execute(f"CREATE TABLE {table} {INVENTORY_COLUMNS_CQL}")
     warehouse = tmp_path / "warehouse"
     ensure_tables(warehouse)
     env = {

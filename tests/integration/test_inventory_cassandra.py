@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from persona.inventory import CassandraInventory, InventoryCache, StockLevel
-from persona.localstack import StackSettings, cassandra_session
+from persona.localstack import INVENTORY_COLUMNS_CQL, StackSettings, cassandra_session
 
 pytestmark = pytest.mark.integration
 
@@ -18,9 +18,7 @@ pytestmark = pytest.mark.integration
 def table(stack: StackSettings) -> Iterator[str]:
     name = f"inv_{uuid.uuid4().hex[:10]}"
     with cassandra_session(stack, "supply") as session:
-        session.execute(
-            f"CREATE TABLE {name} (sku_id text PRIMARY KEY, available_qty bigint, reserved_qty bigint, updated_at timestamp)"
-        )
+        session.execute(f"CREATE TABLE {name} {INVENTORY_COLUMNS_CQL}")
     yield name
     with cassandra_session(stack, "supply") as session:
         session.execute(f"DROP TABLE IF EXISTS {name}")

@@ -7,7 +7,13 @@ from collections.abc import Callable
 
 import pytest
 
-from persona.localstack import INVENTORY_TABLE, SUPPLY_KEYSPACE, StackSettings, cassandra_session
+from persona.localstack import (
+    INVENTORY_COLUMNS_CQL,
+    INVENTORY_TABLE,
+    SUPPLY_KEYSPACE,
+    StackSettings,
+    cassandra_session,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -37,10 +43,7 @@ def test_insert_then_select_on_a_fresh_table(stack: StackSettings, unique_name: 
     table = unique_name("stack_inventory")
     updated_at = dt.datetime(2026, 1, 2, 3, 4, 5, 678000)
     with cassandra_session(stack, SUPPLY_KEYSPACE) as session:
-        session.execute(
-            f"CREATE TABLE {table} (sku_id text PRIMARY KEY, available_qty bigint, reserved_qty bigint, "
-            "updated_at timestamp)"
-        )
+        session.execute(f"CREATE TABLE {table} {INVENTORY_COLUMNS_CQL}")
         try:
             insert = session.prepare(
                 f"INSERT INTO {table} (sku_id, available_qty, reserved_qty, updated_at) VALUES (?, ?, ?, ?)"

@@ -47,7 +47,15 @@ from persona.datagen import DataGenerator, GeneratorConfig
 from persona.datagen.loaders import load_inventory, load_profiles
 from persona.inventory import CassandraInventory
 from persona.kafka import Topics
-from persona.localstack import StackSettings, cassandra_session, create_topic, kafka_admin, running_pid, up
+from persona.localstack import (
+    INVENTORY_COLUMNS_CQL,
+    StackSettings,
+    cassandra_session,
+    create_topic,
+    kafka_admin,
+    running_pid,
+    up,
+)
 from persona.paimon import PaimonWarehouse, ensure_tables
 from persona.pipeline.runner import FlowProcess, committed_input_offsets
 
@@ -307,10 +315,7 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = _log) -> BenchRepor
                 config = {"cleanup.policy": "compact"}
             create_topic(stack, name, cfg.partitions, config, admin=admin)
         with cassandra_session(stack, "supply") as session:
-            session.execute(
-                f"CREATE TABLE {inventory_table} (sku_id text PRIMARY KEY, available_qty bigint, "
-                "reserved_qty bigint, updated_at timestamp)"
-            )
+            session.execute(f"CREATE TABLE {inventory_table} {INVENTORY_COLUMNS_CQL}")
         ensure_tables(warehouse_dir)
         env = {
             "PERSONA_KAFKA_BOOTSTRAP": stack.kafka_bootstrap,

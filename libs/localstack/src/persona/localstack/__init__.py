@@ -10,6 +10,7 @@ from __future__ import annotations
 from persona.localstack.clients import cassandra_session, create_topic, kafka_admin, wait_topic_ready
 from persona.localstack.errors import StackError
 from persona.localstack.schema import (
+    INVENTORY_COLUMNS_CQL,
     INVENTORY_TABLE,
     SUPPLY_KEYSPACE,
     InitReport,
@@ -32,6 +33,7 @@ from persona.localstack.stack import (
 )
 
 __all__ = [
+    "INVENTORY_COLUMNS_CQL",
     "INVENTORY_TABLE",
     "SERVICES",
     "SUPPLY_KEYSPACE",

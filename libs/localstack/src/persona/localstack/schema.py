@@ -40,9 +40,13 @@ def pipeline_topics() -> tuple[TopicSpec, ...]:
     )
 
 
+# The columns of supply.inventory_projection (DESIGN §2), also for the private copies that tests and
+# benchmarks create: f"CREATE TABLE {name} {INVENTORY_COLUMNS_CQL}".
+INVENTORY_COLUMNS_CQL = (
+    "(sku_id text PRIMARY KEY, available_qty bigint, reserved_qty bigint, updated_at timestamp)"
+)
 INVENTORY_TABLE_CQL = (
-    f"CREATE TABLE IF NOT EXISTS {SUPPLY_KEYSPACE}.{INVENTORY_TABLE} ("
-    "sku_id text PRIMARY KEY, available_qty bigint, reserved_qty bigint, updated_at timestamp)"
+    f"CREATE TABLE IF NOT EXISTS {SUPPLY_KEYSPACE}.{INVENTORY_TABLE} {INVENTORY_COLUMNS_CQL}"
 )
 SUPPLY_KEYSPACE_CQL = (
     f"CREATE KEYSPACE IF NOT EXISTS {SUPPLY_KEYSPACE} "
