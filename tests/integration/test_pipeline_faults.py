@@ -71,6 +71,15 @@ def test_sigkill_of_enrich_and_sink_loses_nothing(scenario: Scenario) -> None:
         thirds = [records[:300], records[300:600], records[600:]]
         _produce(s, thirds[0])
         wait_for("first decisions", lambda: True if _rt_count(s) > 50 else None, 90, everything)
+        # Killed after a snapshot, so the restart restores customers from their log (their versions
+        # go on; "no version lost" below fails if they restart at 1).
+        wait_for(
+            "an enrich snapshot",
+            lambda: flows["enrich"].committed_offsets(s.topics.behavior_events) or None,
+            60,
+            everything,
+        )
+        assert any(flows["enrich"].customer_log_dir.glob("shard-*/*.seg")), "the customers are in their log"
         flows["enrich"].kill()
         _produce(s, thirds[1])
         flows["enrich"].start()

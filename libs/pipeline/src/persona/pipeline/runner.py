@@ -92,15 +92,23 @@ class FlowProcess:
         settings = PipelineSettings.from_env({**os.environ, **env})
         return cls(name, state_dir, env, snapshot_seconds=epoch_seconds(name, settings))
 
+    @property
+    def customer_log_dir(self) -> Path:
+        """The enrich flow's customer log, inside its recovery directory: one goes with the other."""
+        return self.recovery_dir / "customers"
+
     def start(self) -> None:
         ensure_recovery_dir(self.recovery_dir)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **self.env}
+        if self.name == "enrich":
+            env.setdefault("PERSONA_ENRICH_STATE_DIR", str(self.customer_log_dir))
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             flow_command(self.name, self.recovery_dir, self.snapshot_seconds),
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **self.env},
+            env=env,
             start_new_session=True,
         )
         log.close()

@@ -78,6 +78,11 @@ class PipelineSettings:
     # young GC collections that a large poll triggers walk all of it. Under overload (BENCHMARKS.md,
     # round six) 1,000 decided 36.4k events/s and 5,000 30.7k; a flow that keeps up polls fewer.
     poll_records: int = 1000
+    # Where the enrich flow keeps its customers' log, which its Bytewax snapshots only point to
+    # (persona.flows.enrich.customer_log); it belongs with the flow's recovery directory. None: each
+    # snapshot holds every customer, whose cost grows with the state. The runner (demo, bench) sets it
+    # to <recovery dir>/customers.
+    enrich_state_dir: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PipelineSettings:
@@ -105,6 +110,7 @@ class PipelineSettings:
             group_prefix=env.get("PERSONA_GROUP_PREFIX", "persona"),
             enrich_shards=_positive_int(env, "PERSONA_ENRICH_SHARDS", 4),
             poll_records=_positive_int(env, "PERSONA_POLL_RECORDS", 1000),
+            enrich_state_dir=env.get("PERSONA_ENRICH_STATE_DIR") or None,
         )
 
     @property

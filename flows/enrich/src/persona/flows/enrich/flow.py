@@ -9,13 +9,15 @@ encode); Bytewax moves a few items per poll whatever the rate.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
+from pathlib import Path
 from typing import Any, Protocol
 
 import bytewax.operators as op
@@ -45,6 +47,7 @@ from persona.decisions import (
     observe_event,
     prune_orders,
 )
+from persona.flows.enrich.customer_log import Compactor, CustomerLogError, LogRef, ShardLog, read_chunks
 from persona.pipeline import DecisionEnvelope, PipelineSettings, encode_decisions
 from persona.pipeline.kafka_wiring import OutRecord, RawBatch, batch_sink, dead_letter, raw_source
 from persona.pipeline.process import GcTimer, prepare_flow_process
@@ -108,19 +111,31 @@ class _ShardState(msgspec.Struct, gc=False, array_like=True):
 
 _state_encoder = msgspec.msgpack.Encoder()
 _state_decoder = msgspec.msgpack.Decoder(_ShardState)
+# One chunk of a shard's customer log: [customer_id, state, offered] records (customer_log.py).
+_log_decoder = msgspec.msgpack.Decoder(list[tuple[int, EnrichState, tuple[str, ...]]])
+
+_FORMAT_ERROR = (
+    "the recovery store holds enrich state in a format this version cannot read ({error}); it was "
+    "written by another persona version. Resume with that version, or remove the enrich flow's "
+    "recovery directory to start it without state"
+)
 
 
 @dataclass(frozen=True)
 class ShardSnapshot:
-    """What Bytewax recovery stores per shard: the shard's customers, msgpack-encoded.
+    """What Bytewax recovery stores per shard.
 
-    Encoding once at the snapshot makes it immutable and cheap: msgspec encodes the whole shard ~15x
-    faster than pickle walks the same objects, and Bytewax then pickles one ``bytes``. The per-SKU
-    index is derived from ``offered`` on restore.
+    With a customer log (``PERSONA_ENRICH_STATE_DIR``, which ``persona demo``/``bench`` and the
+    runner set), ``log`` names the files that hold the shard's customers and ``state`` holds only the
+    decisions waiting for inventory reads: a snapshot costs what changed since the last one, written
+    while it changed (``customer_log``). Without one, ``state`` holds every customer, msgpack-encoded
+    once at the snapshot (msgspec encodes a shard ~15x faster than pickle walks it, and Bytewax then
+    pickles one ``bytes``). The per-SKU index is derived from ``offered`` on restore.
     """
 
     shards: int
     state: bytes
+    log: LogRef | None = None
 
     @classmethod
     def of(
@@ -129,18 +144,35 @@ class ShardSnapshot:
         customers: dict[int, EnrichState],
         offered: dict[int, tuple[str, ...]],
         waiting: list[Pending],
+        log: LogRef | None = None,
     ) -> ShardSnapshot:
-        return cls(shards, _state_encoder.encode(_ShardState(customers, offered, waiting)))
+        return cls(shards, _state_encoder.encode(_ShardState(customers, offered, waiting)), log)
 
     def decode(self) -> _ShardState:
         try:
             return _state_decoder.decode(self.state)
         except msgspec.ValidationError as error:
-            raise RuntimeError(
-                f"the recovery store holds enrich state in a format this version cannot read ({error}); "
-                "it was written by another persona version. Resume with that version, or remove the "
-                "enrich flow's recovery directory to start it without state"
-            ) from error
+            raise RuntimeError(_FORMAT_ERROR.format(error=error)) from error
+
+
+def load_customer_log(
+    paths: list[Path], customers: dict[int, EnrichState], offered: dict[int, tuple[str, ...]]
+) -> None:
+    """Replay a shard's files, oldest first, into ``customers`` and ``offered``."""
+    for path in paths:
+        for chunk in read_chunks(path):
+            try:
+                records = _log_decoder.decode(chunk)
+            except msgspec.ValidationError as error:
+                raise RuntimeError(_FORMAT_ERROR.format(error=f"{path}: {error}")) from error
+            except msgspec.DecodeError as error:
+                raise CustomerLogError(f"{path} holds a damaged chunk: {error}") from error
+            for customer_id, state, recommendation in records:
+                customers[customer_id] = state
+                if recommendation:
+                    offered[customer_id] = recommendation
+                else:
+                    offered.pop(customer_id, None)
 
 
 def shard_of(customer_id: int, shards: int) -> str:
@@ -213,6 +245,8 @@ class EnrichContext:
     report_seconds: float = 10.0
     # The cyclic GC's time, reported with the cache line (its pauses hide in profiles).
     gc_timer: GcTimer | None = None
+    # Merges the shards' customer logs in the background; its stats go into the log line.
+    compactor: Compactor = field(default_factory=Compactor)
     # Shard snapshots encoded (their count, bytes and seconds), reported with the cache line: the
     # per-epoch pause that sets the rt p99 (BENCHMARKS.md).
     snapshots: int = 0
@@ -225,6 +259,7 @@ class EnrichContext:
     _reported_at: float = 0.0
     _last: tuple[float, ...] = ()
     _last_gc: tuple[float, ...] = ()
+    _last_log: tuple[float, ...] = ()
 
     _REPORTED = (
         "hits",
@@ -272,6 +307,27 @@ class EnrichContext:
             )
             self.snapshots = self.snapshot_bytes = 0
             self.snapshot_seconds = self.after_snapshot_seconds = 0.0
+        log = self.compactor.stats
+        current_log = tuple(float(v) for v in dataclasses.astuple(log))
+        if seconds and current_log != self._last_log:
+            d = dict(
+                zip(
+                    (f.name for f in dataclasses.fields(log)),
+                    (
+                        c - p
+                        for c, p in zip(current_log, self._last_log or (0.0,) * len(current_log), strict=True)
+                    ),
+                    strict=True,
+                )
+            )
+            self.report(
+                f"customer log, last {seconds:.0f}s: {d['appended_records'] / seconds:,.0f} records/s appended "
+                f"({d['appended_bytes'] / seconds / 1e6:.1f} MB/s, {d['append_seconds'] / seconds:.1%} of the time); "
+                f"{d['seals']:.0f} seals in {d['seal_seconds'] * 1000:.0f} ms; {d['compactions']:.0f} merges "
+                f"({d['compacted_bytes'] / 1e6:.0f} MB in {d['compaction_seconds'] * 1000:.0f} ms, "
+                f"{d['compaction_errors']:.0f} failed)"
+            )
+        self._last_log = current_log
         stats = getattr(self.inventory, "stats", None)
         if stats is None:
             return
@@ -320,14 +376,30 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
                 f"the recovery store holds enrich state for {resume.shards} shards, but "
                 f"PERSONA_ENRICH_SHARDS is {shards}: the shard count is fixed for a recovery store's life"
             )
+        self._shards = shards
         self.customers: dict[int, EnrichState] = {}
         self.offered: dict[int, tuple[str, ...]] = {}
         # decisions waiting for inventory reads, oldest first, with their candidate SKUs
         self.waiting: list[tuple[Pending, tuple[str, ...]]] = []
+        # customers changed since they were last written to the customer log
+        self._dirty: set[int] = set()
+        state_dir = ctx.settings.enrich_state_dir
+        resumed_log = resume.log if resume is not None else None
+        self._log = ShardLog(Path(state_dir), ctx.compactor, resumed_log) if state_dir else None
         if resume is not None:
             restored = resume.decode()
             self.customers, self.offered = restored.customers, restored.offered
             self.waiting = [(p, self._skus_of(p)) for p in restored.waiting]
+            if resumed_log is not None:
+                if self._log is None:
+                    raise RuntimeError(
+                        "the recovery store's enrich snapshot keeps its customers in a customer log, but "
+                        "PERSONA_ENRICH_STATE_DIR is not set: set it to the directory the flow wrote them to"
+                    )
+                load_customer_log(self._log.paths(), self.customers, self.offered)
+            elif self._log is not None:
+                # Restored from a snapshot that held the customers itself: the log starts with all of them.
+                self._dirty.update(self.customers)
         # recommendation entry ("sku:<id>") -> customers of this shard whose newest decision holds it
         # The holders are dicts with None values, not sets: a dict of ints is never tracked by the cyclic
         # GC, while every set is, and at 1M customers these sets were a sixth of what each young
@@ -344,6 +416,7 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         ctx.maybe_report()
         config = self._config
         customers = self.customers
+        dirty = self._dirty
         out: list[OutRecord] = []
         self._decide_waiting(out)
         pending: list[Pending] = []
@@ -357,6 +430,7 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
                     version = state.version + 1
                     pending.append(Pending(item, observed, version, observed.recent_skus))
                     customers[item.user_id] = EnrichState(observed, version, item)
+                    dirty.add(item.user_id)
                 elif type(item) is OrderFact:
                     state = customers.get(item.customer_id, _EMPTY)
                     customer = apply_order(state.customer, item)
@@ -366,6 +440,7 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
                         customer = prune_orders(customer, profile.rfm_as_of)
                     if customer is not state.customer:
                         customers[item.customer_id] = EnrichState(customer, state.version, state.last_event)
+                        dirty.add(item.customer_id)
                 else:
                     assert isinstance(item, InventoryRow)
                     # Decisions before the change see the stock as it was; the change then applies.
@@ -375,7 +450,26 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
                     if item.sellable <= 0:
                         self._decide(self._redecisions(item.sku_id), out)
         self._decide(pending, out)
+        self._write_log()
         return ([out] if out else []), StatefulBatchLogic.RETAIN
+
+    # Changed customers are written to the log in chunks of at least this many, and the rest at the
+    # snapshot: large enough that a customer changed by several batches is mostly written once, small
+    # enough that the snapshot's share stays a few milliseconds.
+    LOG_CHUNK = 2048
+
+    def _write_log(self, everything: bool = False) -> None:
+        dirty = self._dirty
+        if not dirty or (len(dirty) < self.LOG_CHUNK and not everything):
+            return
+        if self._log is None:
+            if everything:
+                dirty.clear()  # the snapshot holds every customer
+            return
+        customers, offered = self.customers, self.offered
+        records = [(c, customers[c], offered.get(c, ())) for c in dirty]
+        self._log.append(shard_of(records[0][0], self._shards), records)
+        dirty.clear()
 
     def _redecisions(self, sku_id: str) -> list[Pending]:
         """The customers offered ``sku_id`` (now unsellable), decided again on their last event."""
@@ -391,6 +485,7 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
             # original decision's row stays; the state is not observed again.
             again = msgspec.structs.replace(last, event_id=f"{last.event_id}~redecide-{version}")
             self.customers[customer_id] = EnrichState(state.customer, version, last)
+            self._dirty.add(customer_id)
             pending.append(Pending(again, state.customer, version, None))
         return pending
 
@@ -398,6 +493,7 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         self._ctx.resumed()
         out: list[OutRecord] = []
         self._decide_waiting(out)
+        self._write_log()
         return ([out] if out else []), StatefulBatchLogic.RETAIN
 
     def on_eof(self) -> tuple[list[list[OutRecord]], bool]:
@@ -513,6 +609,7 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
                 offered[customer_id] = now
             else:
                 del offered[customer_id]
+            self._dirty.add(customer_id)
         # With their audit, for the sink's Paimon commits: columns built once, keyed by the shard (every
         # customer here has it) so a customer's decisions stay in order.
         key = shard_of(envelopes[0].audit.customer_id, ctx.settings.enrich_shards).encode()
@@ -522,7 +619,12 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         ctx = self._ctx
         started = time.perf_counter()
         waiting = [p for p, _ in self.waiting]
-        snap = ShardSnapshot.of(ctx.settings.enrich_shards, self.customers, self.offered, waiting)
+        if self._log is None:
+            self._write_log(everything=True)
+            snap = ShardSnapshot.of(self._shards, self.customers, self.offered, waiting)
+        else:
+            self._write_log(everything=True)
+            snap = ShardSnapshot.of(self._shards, {}, {}, waiting, self._log.seal())
         ended = time.perf_counter()
         ctx.snapshot_seconds += ended - started
         ctx.snapshot_ended_at = ended

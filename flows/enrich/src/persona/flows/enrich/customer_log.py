@@ -1,0 +1,349 @@
+"""An enrich shard's customers on disk: a log that the Bytewax snapshot only points to.
+
+Handing Bytewax the whole shard at every epoch costs what the shard holds, not what changed. At full
+size that stalled the flow for over a second per epoch: half of it encoding, half Bytewax pickling the
+bytes and writing them into its SQLite store (BENCHMARKS.md, round eight). Here a shard appends the
+customers that changed, while they change, to a segment file. A snapshot seals the segment and hands
+Bytewax a ``LogRef``: the names of the files that rebuild the shard, oldest first. A background thread
+merges those files into one base when the segments outgrow it (``compact``), so a restore reads about
+``1 + COMPACT_RATIO`` times the live state at most, and the disk holds little more.
+
+Layout: ``<directory>/shard-<key>/<seq>-<nonce>.seg`` (and ``.base``). A file is a sequence of
+chunks, each a 4-byte little-endian length and a msgpack array of ``[customer_id, state, offered]``
+records. A later record of a customer replaces an earlier one. Files never change once sealed. A
+sealed segment and a finished base are fsynced, so a snapshot Bytewax stores points to durable files.
+
+Which files stay: those of the shard's last ``KEEP_CHAINS`` snapshots, because Bytewax resumes from
+its last committed epoch, which may be a snapshot or two behind the newest. A shard that starts deletes
+the files of its directory that the snapshot it resumed from does not name: a crashed process's open
+segment, or a base that was never adopted.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import struct
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import msgspec
+
+_LENGTH = struct.Struct("<I")
+
+COMPACT_RATIO = 2.0
+"""Merge the files into a new base once the segments after the base hold this many times its bytes."""
+
+COMPACT_MIN_BYTES = 8 << 20
+"""...and at least this much, so a small shard is not rewritten for every few changes."""
+
+KEEP_CHAINS = 4
+"""The shard's last snapshots whose files stay on disk (Bytewax may resume from one behind the newest)."""
+
+CHUNK_RECORDS = 8192
+"""Records per chunk of a base written by ``compact`` (a restore decodes one chunk at a time)."""
+
+
+@dataclass(frozen=True)
+class LogRef:
+    """What a shard's Bytewax snapshot holds instead of its customers: its key and its files."""
+
+    shard: str
+    files: tuple[str, ...]
+
+
+def write_chunk(file: BinaryIO, payload: bytes) -> int:
+    file.write(_LENGTH.pack(len(payload)))
+    file.write(payload)
+    return _LENGTH.size + len(payload)
+
+
+def read_chunks(path: Path) -> Iterator[bytes]:
+    """The chunks of one file, one in memory at a time. A truncated file (a machine crash mid-write)
+    is an error, never a silently shorter state."""
+    with path.open("rb") as file:
+        at = 0
+        while header := file.read(_LENGTH.size):
+            if len(header) < _LENGTH.size:
+                raise CustomerLogError(
+                    f"{path} ends inside a chunk header at byte {at}: the file is truncated"
+                )
+            (length,) = _LENGTH.unpack(header)
+            chunk = file.read(length)
+            if len(chunk) < length:
+                raise CustomerLogError(
+                    f"{path} ends inside a chunk at byte {at} ({length} bytes announced, {len(chunk)} there): "
+                    "the file is truncated"
+                )
+            yield chunk
+            at += _LENGTH.size + length
+
+
+class CustomerLogError(RuntimeError):
+    """A shard's files are missing or damaged: the state cannot be rebuilt from them."""
+
+
+_raw_records = msgspec.msgpack.Decoder(list[tuple[int, msgspec.Raw, msgspec.Raw]])
+_raw_encoder = msgspec.msgpack.Encoder()
+
+
+def compact(out: Path, inputs: list[Path]) -> int:
+    """Merge ``inputs`` (oldest first) into ``out``, each customer's newest record only; its bytes.
+
+    Records are moved as msgpack bytes (``msgspec.Raw``), never decoded into state, and in two passes
+    (where each customer's newest record is, then copy those) so no more than one chunk is held.
+    """
+    newest: dict[int, tuple[int, int]] = {}  # customer -> (chunk number, record number) of its newest
+    chunk_number = 0
+    for path in inputs:
+        for chunk in read_chunks(path):
+            for index, record in enumerate(_raw_records.decode(chunk)):
+                newest[record[0]] = (chunk_number, index)
+            chunk_number += 1
+    tmp = out.with_name(out.name + ".tmp")
+    written = 0
+    batch: list[tuple[int, msgspec.Raw, msgspec.Raw]] = []
+    with tmp.open("wb") as file:
+        chunk_number = 0
+        for path in inputs:
+            for chunk in read_chunks(path):
+                for index, record in enumerate(_raw_records.decode(chunk)):
+                    if newest[record[0]] == (chunk_number, index):
+                        batch.append(record)
+                        if len(batch) == CHUNK_RECORDS:
+                            written += write_chunk(file, _raw_encoder.encode(batch))
+                            batch = []
+                chunk_number += 1
+        if batch:
+            written += write_chunk(file, _raw_encoder.encode(batch))
+        file.flush()
+        os.fsync(file.fileno())
+    tmp.rename(out)
+    _fsync_directory(out.parent)
+    return written
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class LogStats:
+    """What a process's shard logs did, for the flow's log line."""
+
+    appended_records: int = 0
+    appended_bytes: int = 0
+    append_seconds: float = 0.0
+    seals: int = 0
+    seal_seconds: float = 0.0
+    compactions: int = 0
+    compacted_bytes: int = 0
+    compaction_seconds: float = 0.0
+    compaction_errors: int = 0
+
+
+@dataclass
+class Compactor:
+    """One background thread that merges the shards' files, shared by a process's shards.
+
+    A thread, not a process: merging moves msgpack bytes without decoding them, a few percent of the
+    state's encoding cost, and a subprocess would import the flow's libraries again each time.
+    """
+
+    stats: LogStats = field(default_factory=LogStats)
+    report: Callable[[str], None] | None = None
+    _pool: ThreadPoolExecutor | None = None
+    _pending: int = 0
+
+    @property
+    def idle(self) -> bool:
+        """No merge queued or running."""
+        return self._pending == 0
+
+    def submit(self, out: Path, inputs: list[Path]) -> Future[int]:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="persona-compact")
+        self._pending += 1
+        future = self._pool.submit(self._run, out, inputs)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _future: Future[int]) -> None:
+        self._pending -= 1
+
+    def _run(self, out: Path, inputs: list[Path]) -> int:
+        started = time.perf_counter()
+        written = compact(out, inputs)
+        self.stats.compactions += 1
+        self.stats.compacted_bytes += written
+        self.stats.compaction_seconds += time.perf_counter() - started
+        return written
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+
+class ShardLog:
+    """The files of one shard: ``append`` changed customers, ``seal`` at a snapshot.
+
+    The shard's key is known from its snapshot, or, for a new shard, from its first customer, so the
+    files are opened at the first ``append``.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        compactor: Compactor,
+        resume: LogRef | None = None,
+    ) -> None:
+        self._root = directory
+        self._compactor = compactor
+        self.shard: str | None = resume.shard if resume is not None else None
+        self.files: tuple[str, ...] = resume.files if resume is not None else ()
+        self._nonce = secrets.token_hex(4)
+        self._seq = max((int(name.split("-", 1)[0]) for name in self.files), default=0)
+        self._open: BinaryIO | None = None
+        self._open_name: str | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+        self._sizes: dict[str, int] = {}
+        self._kept: deque[tuple[str, ...]] = deque(maxlen=KEEP_CHAINS)
+        self._compaction: tuple[Future[int], tuple[str, ...], str] | None = None
+        self._cleaned = False
+
+    @property
+    def directory(self) -> Path:
+        assert self.shard is not None
+        return self._root / f"shard-{self.shard}"
+
+    def paths(self) -> list[Path]:
+        """The files that rebuild the shard, oldest first; a missing one is an error."""
+        if self.shard is None:
+            return []
+        paths = [self.directory / name for name in self.files]
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            raise CustomerLogError(
+                f"the enrich snapshot names files that are gone: {', '.join(missing)}. The customer log "
+                "directory (PERSONA_ENRICH_STATE_DIR) must stay with the recovery directory; remove "
+                "both to start the enrich flow without state"
+            )
+        return paths
+
+    def append(self, shard: str, records: list[Any]) -> None:
+        """Write one chunk of ``[customer_id, state, offered]`` records to the open segment."""
+        if not records:
+            return
+        if self.shard is None:
+            self.shard = shard
+        started = time.perf_counter()
+        if self._open is None:
+            self._start_segment()
+        assert self._open is not None and self._open_name is not None
+        size = write_chunk(self._open, _raw_encoder.encode(records))
+        self._sizes[self._open_name] = self._sizes.get(self._open_name, 0) + size
+        stats = self._compactor.stats
+        stats.appended_records += len(records)
+        stats.appended_bytes += size
+        stats.append_seconds += time.perf_counter() - started
+
+    def seal(self) -> LogRef | None:
+        """Close the open segment (fsynced) and return the files that rebuild the shard now."""
+        if self.shard is None:
+            return None
+        started = time.perf_counter()
+        if self._open is not None:
+            assert self._open_name is not None
+            self._open.flush()
+            os.fsync(self._open.fileno())
+            self._open.close()
+            if self._finalizer is not None:
+                self._finalizer.detach()
+            _fsync_directory(self.directory)
+            self.files = (*self.files, self._open_name)
+            self._open = self._open_name = None
+        self._adopt_compaction()
+        self._maybe_compact()
+        self._kept.append(self.files)
+        self._delete_unreferenced()
+        stats = self._compactor.stats
+        stats.seals += 1
+        stats.seal_seconds += time.perf_counter() - started
+        return LogRef(self.shard, self.files)
+
+    def _start_segment(self) -> None:
+        directory = self.directory
+        if not self._cleaned:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._remove_strays()
+            self._cleaned = True
+        self._seq += 1
+        self._open_name = f"{self._seq:010d}-{self._nonce}.seg"
+        self._open = (directory / self._open_name).open("xb")
+        # A shard dropped with a segment open (the process ends, a test ends) closes it unsealed.
+        self._finalizer = weakref.finalize(self, self._open.close)
+
+    def _remove_strays(self) -> None:
+        """Files the resumed snapshot does not name: an earlier process's open segment, its unadopted
+        bases, and files of snapshots that were never committed."""
+        keep = set(self.files)
+        for path in self.directory.iterdir():
+            if path.name not in keep:
+                path.unlink()
+
+    def _size(self, name: str) -> int:
+        size = self._sizes.get(name)
+        if size is None:
+            size = self._sizes[name] = (self.directory / name).stat().st_size
+        return size
+
+    def _maybe_compact(self) -> None:
+        if self._compaction is not None or len(self.files) < 2:
+            return
+        base, *segments = self.files
+        grown = sum(self._size(name) for name in segments)
+        if grown < max(COMPACT_RATIO * self._size(base), COMPACT_MIN_BYTES):
+            return
+        self._seq += 1
+        out = f"{self._seq:010d}-{self._nonce}.base"
+        inputs = self.files
+        future = self._compactor.submit(self.directory / out, [self.directory / n for n in inputs])
+        self._compaction = (future, inputs, out)
+
+    def _adopt_compaction(self) -> None:
+        if self._compaction is None or not self._compaction[0].done():
+            return
+        future, inputs, out = self._compaction
+        self._compaction = None
+        error = future.exception()
+        if error is not None:
+            # The files it read are intact; the next seal tries again.
+            self._compactor.stats.compaction_errors += 1
+            if self._compactor.report is not None:
+                self._compactor.report(f"shard {self.shard}: merging its customer log failed: {error!r}")
+            (self.directory / (out + ".tmp")).unlink(missing_ok=True)
+            return
+        assert self.files[: len(inputs)] == inputs, "only a compaction replaces the oldest files"
+        self._sizes[out] = future.result()
+        self.files = (out, *self.files[len(inputs) :])
+
+    def _delete_unreferenced(self) -> None:
+        referenced = {name for files in self._kept for name in files}
+        if self._compaction is not None:
+            referenced.update(self._compaction[1])
+            referenced.add(self._compaction[2])
+        for name in list(self._sizes):
+            if name not in referenced and name != self._open_name:
+                (self.directory / name).unlink(missing_ok=True)
+                del self._sizes[name]
