@@ -139,19 +139,24 @@ def test_merges_keep_each_customers_newest_record_and_old_files_go(
     on_disk = {n for n in _files_on_disk(tmp_path) if not n.endswith(".tmp")}
     assert named <= on_disk
     assert len(on_disk - named) <= 1, on_disk - named  # a merge still running writes its base
+    _wait("the last merge", lambda: ctx.compactor.idle)
 
 
 def test_compact_keeps_the_newest_record_of_each_customer(tmp_path: Path) -> None:
     enc = msgspec.msgpack.Encoder()
     old, new, out = tmp_path / "1.seg", tmp_path / "2.seg", tmp_path / "3.base"
     with old.open("wb") as f:
-        cl.write_chunk(f, enc.encode([(1, "a1", ()), (2, "b1", ())]))
-        cl.write_chunk(f, enc.encode([(1, "a2", ("sku:X",))]))
+        cl.write_chunk(f, enc.encode(([1, 2], [("a1", ()), ("b1", ())])))
+        cl.write_chunk(f, enc.encode(([1], [("a2", ("sku:X",))])))
     with new.open("wb") as f:
-        cl.write_chunk(f, enc.encode([(3, "c1", ()), (2, "b2", ())]))
+        cl.write_chunk(f, enc.encode(([3, 2], [("c1", ()), ("b2", ())])))
     size = cl.compact(out, [old, new])
     assert size == out.stat().st_size
-    merged = [(c, s, tuple(o)) for chunk in cl.read_chunks(out) for c, s, o in msgspec.msgpack.decode(chunk)]
+    merged = [
+        (c, s, tuple(o))
+        for chunk in cl.read_chunks(out)
+        for c, (s, o) in zip(*msgspec.msgpack.decode(chunk), strict=True)
+    ]
     assert sorted(merged) == [(1, "a2", ("sku:X",)), (2, "b2", ()), (3, "c1", ())]
 
 
@@ -221,3 +226,28 @@ def test_the_log_line_reports_appends_seals_and_merges(tmp_path: Path) -> None:
     ctx.maybe_report()
     log_lines = [line for line in lines if line.startswith("customer log")]
     assert len(log_lines) == 1 and "1 seals" in log_lines[0], lines
+
+
+def test_a_failed_merge_is_reported_and_leaves_the_files_as_they_were(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cl, "COMPACT_MIN_BYTES", 0)
+    lines: list[str] = []
+    ctx = _ctx(tmp_path)
+    ctx.compactor.report = lines.append
+    shard = CustomerShard(ctx, None)
+    _feed(shard, _events(0, 100, range(1, 401, SHARDS)))
+    first = shard.snapshot()
+    assert first.log is not None
+    damaged = tmp_path / "shard-1" / first.log.files[0]
+    damaged.write_bytes(damaged.read_bytes()[:-1])
+    for epoch in range(1, 4):
+        _feed(shard, _events(100 * epoch, 100, range(1, 401, SHARDS)))
+        shard.snapshot()
+        _wait("the merge", lambda: ctx.compactor.idle)
+    snapshot = shard.snapshot()
+    assert snapshot.log is not None and snapshot.log.files[0] == first.log.files[0]
+    assert ctx.compactor.stats.compaction_errors >= 1 and ctx.compactor.stats.compactions == 0
+    assert any("failed (exit code 1" in line for line in lines), lines
+    assert "truncated" in capfd.readouterr().err, "the merge's own error is in the flow's log"
+    assert not list((tmp_path / "shard-1").glob("*.tmp")), "its half-written base is gone"

@@ -4,13 +4,14 @@ Handing Bytewax the whole shard at every epoch costs what the shard holds, not w
 size that stalled the flow for over a second per epoch: half of it encoding, half Bytewax pickling the
 bytes and writing them into its SQLite store (BENCHMARKS.md, round eight). Here a shard appends the
 customers that changed, while they change, to a segment file. A snapshot seals the segment and hands
-Bytewax a ``LogRef``: the names of the files that rebuild the shard, oldest first. A background thread
+Bytewax a ``LogRef``: the names of the files that rebuild the shard, oldest first. A child process
 merges those files into one base when the segments outgrow it (``compact``), so a restore reads about
 ``1 + COMPACT_RATIO`` times the live state at most, and the disk holds little more.
 
 Layout: ``<directory>/shard-<key>/<seq>-<nonce>.seg`` (and ``.base``). A file is a sequence of
-chunks, each a 4-byte little-endian length and a msgpack array of ``[customer_id, state, offered]``
-records. A later record of a customer replaces an earlier one. Files never change once sealed. A
+chunks, each a 4-byte little-endian length and a msgpack ``[customer_ids, records]``: the customers'
+ids, then their ``[state, offered]`` records in the same order. Ids apart from records let a merge
+read them without walking the records. A later record of a customer replaces an earlier one. Files never change once sealed. A
 sealed segment and a finished base are fsynced, so a snapshot Bytewax stores points to durable files.
 
 Which files stay: those of the shard's last ``KEEP_CHAINS`` snapshots, because Bytewax resumes from
@@ -21,14 +22,15 @@ segment, or a base that was never adopted.
 
 from __future__ import annotations
 
+import itertools
 import os
 import secrets
 import struct
+import sys
 import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -89,39 +91,49 @@ class CustomerLogError(RuntimeError):
     """A shard's files are missing or damaged: the state cannot be rebuilt from them."""
 
 
-_raw_records = msgspec.msgpack.Decoder(list[tuple[int, msgspec.Raw, msgspec.Raw]])
-_raw_encoder = msgspec.msgpack.Encoder()
+_chunk_ids = msgspec.msgpack.Decoder(tuple[list[int], msgspec.Raw])
+_chunk_raw = msgspec.msgpack.Decoder(tuple[list[int], list[msgspec.Raw]])
+_encoder = msgspec.msgpack.Encoder()
 
 
 def compact(out: Path, inputs: list[Path]) -> int:
     """Merge ``inputs`` (oldest first) into ``out``, each customer's newest record only; its bytes.
 
     Records are moved as msgpack bytes (``msgspec.Raw``), never decoded into state, and in two passes
-    (where each customer's newest record is, then copy those) so no more than one chunk is held.
+    (where each customer's newest record is, from the ids alone; then copy those), so no more than
+    one chunk of records is held.
     """
-    newest: dict[int, tuple[int, int]] = {}  # customer -> (chunk number, record number) of its newest
-    chunk_number = 0
+    newest: dict[int, int] = {}  # customer -> position of its newest record among all the inputs'
+    position = 0
     for path in inputs:
         for chunk in read_chunks(path):
-            for index, record in enumerate(_raw_records.decode(chunk)):
-                newest[record[0]] = (chunk_number, index)
-            chunk_number += 1
+            ids, _records = _chunk_ids.decode(chunk)
+            newest.update(zip(ids, itertools.count(position)))
+            position += len(ids)
     tmp = out.with_name(out.name + ".tmp")
     written = 0
-    batch: list[tuple[int, msgspec.Raw, msgspec.Raw]] = []
+    kept_ids: list[int] = []
+    kept: list[msgspec.Raw] = []
+    position_of = newest.__getitem__
     with tmp.open("wb") as file:
-        chunk_number = 0
+        position = 0
         for path in inputs:
             for chunk in read_chunks(path):
-                for index, record in enumerate(_raw_records.decode(chunk)):
-                    if newest[record[0]] == (chunk_number, index):
-                        batch.append(record)
-                        if len(batch) == CHUNK_RECORDS:
-                            written += write_chunk(file, _raw_encoder.encode(batch))
-                            batch = []
-                chunk_number += 1
-        if batch:
-            written += write_chunk(file, _raw_encoder.encode(batch))
+                ids, records = _chunk_raw.decode(chunk)
+                if len(records) != len(ids):
+                    raise CustomerLogError(
+                        f"{path} holds a chunk of {len(ids)} ids and {len(records)} records"
+                    )
+                for customer, record, at in zip(ids, records, itertools.count(position)):
+                    if position_of(customer) == at:
+                        kept_ids.append(customer)
+                        kept.append(record)
+                position += len(ids)
+                if len(kept_ids) >= CHUNK_RECORDS:
+                    written += write_chunk(file, _encoder.encode((kept_ids, kept)))
+                    kept_ids, kept = [], []
+        if kept_ids:
+            written += write_chunk(file, _encoder.encode((kept_ids, kept)))
         file.flush()
         os.fsync(file.fileno())
     tmp.rename(out)
@@ -153,46 +165,65 @@ class LogStats:
 
 
 @dataclass
-class Compactor:
-    """One background thread that merges the shards' files, shared by a process's shards.
+class Merge:
+    """One merge: its child process, what it reads and writes, and how it ended once reaped."""
 
-    A thread, not a process: merging moves msgpack bytes without decoding them, a few percent of the
-    state's encoding cost, and a subprocess would import the flow's libraries again each time.
+    pid: int
+    inputs: tuple[str, ...]
+    out: str
+    exit_code: int | None = None
+    cpu_seconds: float = 0.0
+
+
+@dataclass
+class Compactor:
+    """Starts the merges of a process's shards, one at a time, each in a child process.
+
+    A child, not a thread: a merge is Python work over every record of the files, and in a thread it
+    competes with the flow for the GIL (at full size it took 4-5 s of every 20 s of the flow's time).
+    The child runs this file as a script, which imports msgspec and the standard library only, at a
+    lower priority than the flow; its errors go to the flow's stderr, its log.
     """
 
     stats: LogStats = field(default_factory=LogStats)
     report: Callable[[str], None] | None = None
-    _pool: ThreadPoolExecutor | None = None
-    _pending: int = 0
+    _running: list[Merge] = field(default_factory=list)
 
     @property
     def idle(self) -> bool:
-        """No merge queued or running."""
-        return self._pending == 0
+        """No merge running."""
+        self._running = [m for m in self._running if not self.poll(m)]
+        return not self._running
 
-    def submit(self, out: Path, inputs: list[Path]) -> Future[int]:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="persona-compact")
-        self._pending += 1
-        future = self._pool.submit(self._run, out, inputs)
-        future.add_done_callback(self._done)
-        return future
+    def start(self, directory: Path, out: str, inputs: tuple[str, ...]) -> Merge:
+        argv = [sys.executable, "-P", __file__, str(directory / out), *(str(directory / n) for n in inputs)]
+        merge = Merge(os.posix_spawn(sys.executable, argv, os.environ), inputs, out)
+        self._running.append(merge)
+        return merge
 
-    def _done(self, _future: Future[int]) -> None:
-        self._pending -= 1
+    def poll(self, merge: Merge) -> bool:
+        """Whether the merge has ended (its child reaped, with its exit code and CPU time)."""
+        if merge.exit_code is None:
+            pid, status, usage = os.wait4(merge.pid, os.WNOHANG)
+            if pid == 0:
+                return False
+            merge.exit_code = os.waitstatus_to_exitcode(status)
+            merge.cpu_seconds = usage.ru_utime + usage.ru_stime
+        return True
 
-    def _run(self, out: Path, inputs: list[Path]) -> int:
-        started = time.perf_counter()
-        written = compact(out, inputs)
-        self.stats.compactions += 1
-        self.stats.compacted_bytes += written
-        self.stats.compaction_seconds += time.perf_counter() - started
-        return written
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+    def finished(self, merge: Merge, size: int | None) -> None:
+        """Count an ended merge: ``size`` is its base's bytes, None if it failed (then reported)."""
+        if size is not None:
+            self.stats.compactions += 1
+            self.stats.compacted_bytes += size
+            self.stats.compaction_seconds += merge.cpu_seconds
+            return
+        self.stats.compaction_errors += 1
+        if self.report is not None:
+            self.report(
+                f"merging {len(merge.inputs)} customer log files into {merge.out} failed (exit code "
+                f"{merge.exit_code}; its error is in this log above); the files stay as they were"
+            )
 
 
 class ShardLog:
@@ -219,7 +250,7 @@ class ShardLog:
         self._finalizer: weakref.finalize[Any, Any] | None = None
         self._sizes: dict[str, int] = {}
         self._kept: deque[tuple[str, ...]] = deque(maxlen=KEEP_CHAINS)
-        self._compaction: tuple[Future[int], tuple[str, ...], str] | None = None
+        self._merge: Merge | None = None
         self._cleaned = False
 
     @property
@@ -241,9 +272,9 @@ class ShardLog:
             )
         return paths
 
-    def append(self, shard: str, records: list[Any]) -> None:
-        """Write one chunk of ``[customer_id, state, offered]`` records to the open segment."""
-        if not records:
+    def append(self, shard: str, ids: list[int], records: list[Any]) -> None:
+        """Write one chunk, the ``[state, offered]`` records of customers ``ids``, to the open segment."""
+        if not ids:
             return
         if self.shard is None:
             self.shard = shard
@@ -251,10 +282,10 @@ class ShardLog:
         if self._open is None:
             self._start_segment()
         assert self._open is not None and self._open_name is not None
-        size = write_chunk(self._open, _raw_encoder.encode(records))
+        size = write_chunk(self._open, _encoder.encode((ids, records)))
         self._sizes[self._open_name] = self._sizes.get(self._open_name, 0) + size
         stats = self._compactor.stats
-        stats.appended_records += len(records)
+        stats.appended_records += len(ids)
         stats.appended_bytes += size
         stats.append_seconds += time.perf_counter() - started
 
@@ -309,7 +340,7 @@ class ShardLog:
         return size
 
     def _maybe_compact(self) -> None:
-        if self._compaction is not None or len(self.files) < 2:
+        if self._merge is not None or len(self.files) < 2 or not self._compactor.idle:
             return
         base, *segments = self.files
         grown = sum(self._size(name) for name in segments)
@@ -317,33 +348,41 @@ class ShardLog:
             return
         self._seq += 1
         out = f"{self._seq:010d}-{self._nonce}.base"
-        inputs = self.files
-        future = self._compactor.submit(self.directory / out, [self.directory / n for n in inputs])
-        self._compaction = (future, inputs, out)
+        self._merge = self._compactor.start(self.directory, out, self.files)
 
     def _adopt_compaction(self) -> None:
-        if self._compaction is None or not self._compaction[0].done():
+        merge = self._merge
+        if merge is None or not self._compactor.poll(merge):
             return
-        future, inputs, out = self._compaction
-        self._compaction = None
-        error = future.exception()
-        if error is not None:
-            # The files it read are intact; the next seal tries again.
-            self._compactor.stats.compaction_errors += 1
-            if self._compactor.report is not None:
-                self._compactor.report(f"shard {self.shard}: merging its customer log failed: {error!r}")
-            (self.directory / (out + ".tmp")).unlink(missing_ok=True)
+        self._merge = None
+        path = self.directory / merge.out
+        if merge.exit_code != 0 or not path.is_file():
+            # The files it read are intact; a later seal tries again.
+            (self.directory / (merge.out + ".tmp")).unlink(missing_ok=True)
+            self._compactor.finished(merge, None)
             return
-        assert self.files[: len(inputs)] == inputs, "only a compaction replaces the oldest files"
-        self._sizes[out] = future.result()
-        self.files = (out, *self.files[len(inputs) :])
+        size = path.stat().st_size
+        self._compactor.finished(merge, size)
+        assert self.files[: len(merge.inputs)] == merge.inputs, "only a merge replaces the oldest files"
+        self._sizes[merge.out] = size
+        self.files = (merge.out, *self.files[len(merge.inputs) :])
 
     def _delete_unreferenced(self) -> None:
         referenced = {name for files in self._kept for name in files}
-        if self._compaction is not None:
-            referenced.update(self._compaction[1])
-            referenced.add(self._compaction[2])
+        if self._merge is not None:
+            referenced.update(self._merge.inputs)
+            referenced.add(self._merge.out)
         for name in list(self._sizes):
             if name not in referenced and name != self._open_name:
                 (self.directory / name).unlink(missing_ok=True)
                 del self._sizes[name]
+
+
+def _main(argv: list[str]) -> None:
+    """``python -P customer_log.py OUT INPUT...``: one merge, as ``Compactor`` starts it."""
+    os.nice(10)  # the flow's own work first
+    compact(Path(argv[0]), [Path(p) for p in argv[1:]])
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])

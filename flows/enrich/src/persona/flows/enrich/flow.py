@@ -111,8 +111,8 @@ class _ShardState(msgspec.Struct, gc=False, array_like=True):
 
 _state_encoder = msgspec.msgpack.Encoder()
 _state_decoder = msgspec.msgpack.Decoder(_ShardState)
-# One chunk of a shard's customer log: [customer_id, state, offered] records (customer_log.py).
-_log_decoder = msgspec.msgpack.Decoder(list[tuple[int, EnrichState, tuple[str, ...]]])
+# One chunk of a shard's customer log: customer ids, then their [state, offered] (customer_log.py).
+_log_decoder = msgspec.msgpack.Decoder(tuple[list[int], list[tuple[EnrichState, tuple[str, ...]]]])
 
 _FORMAT_ERROR = (
     "the recovery store holds enrich state in a format this version cannot read ({error}); it was "
@@ -162,12 +162,12 @@ def load_customer_log(
     for path in paths:
         for chunk in read_chunks(path):
             try:
-                records = _log_decoder.decode(chunk)
+                ids, records = _log_decoder.decode(chunk)
             except msgspec.ValidationError as error:
                 raise RuntimeError(_FORMAT_ERROR.format(error=f"{path}: {error}")) from error
             except msgspec.DecodeError as error:
                 raise CustomerLogError(f"{path} holds a damaged chunk: {error}") from error
-            for customer_id, state, recommendation in records:
+            for customer_id, (state, recommendation) in zip(ids, records, strict=True):
                 customers[customer_id] = state
                 if recommendation:
                     offered[customer_id] = recommendation
@@ -467,8 +467,10 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
                 dirty.clear()  # the snapshot holds every customer
             return
         customers, offered = self.customers, self.offered
-        records = [(c, customers[c], offered.get(c, ())) for c in dirty]
-        self._log.append(shard_of(records[0][0], self._shards), records)
+        ids = list(dirty)
+        self._log.append(
+            shard_of(ids[0], self._shards), ids, [(customers[c], offered.get(c, ())) for c in ids]
+        )
         dirty.clear()
 
     def _redecisions(self, sku_id: str) -> list[Pending]:
