@@ -310,16 +310,7 @@ class EnrichContext:
         log = self.compactor.stats
         current_log = tuple(float(v) for v in dataclasses.astuple(log))
         if seconds and current_log != self._last_log:
-            d = dict(
-                zip(
-                    (f.name for f in dataclasses.fields(log)),
-                    (
-                        c - p
-                        for c, p in zip(current_log, self._last_log or (0.0,) * len(current_log), strict=True)
-                    ),
-                    strict=True,
-                )
-            )
+            d = _since([f.name for f in dataclasses.fields(log)], current_log, self._last_log)
             self.report(
                 f"customer log, last {seconds:.0f}s: {d['appended_records'] / seconds:,.0f} records/s appended "
                 f"({d['appended_bytes'] / seconds / 1e6:.1f} MB/s, {d['append_seconds'] / seconds:.1%} of the time); "
@@ -332,9 +323,8 @@ class EnrichContext:
         if stats is None:
             return
         current = tuple(float(getattr(stats, name, 0)) for name in self._REPORTED)
-        last = self._last or (0.0,) * len(current)
+        d = _since(self._REPORTED, current, self._last)
         self._last = current
-        d = dict(zip(self._REPORTED, (c - p for c, p in zip(current, last, strict=True)), strict=True))
         looked_up = d["hits"] + d["misses"] + d["loaded_skus"]
         if seconds and looked_up:
             self.report(
@@ -345,6 +335,12 @@ class EnrichContext:
                 f"{d['read_seconds'] / seconds:.1%} of the time); {d['refreshes'] / seconds:.1f} re-reads/s "
                 f"({d['refreshed_skus'] / seconds:.0f} SKUs/s)"
             )
+
+
+def _since(names: Iterable[str], current: tuple[float, ...], last: tuple[float, ...]) -> dict[str, float]:
+    """Each counter's growth since ``last`` (empty: since zero), by name."""
+    last = last or (0.0,) * len(current)
+    return dict(zip(names, (c - p for c, p in zip(current, last, strict=True)), strict=True))
 
 
 class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSnapshot]):
@@ -463,8 +459,7 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         if not dirty or (len(dirty) < self.LOG_CHUNK and not everything):
             return
         if self._log is None:
-            if everything:
-                dirty.clear()  # the snapshot holds every customer
+            dirty.clear()  # without a log, the snapshot holds every customer: none to write
             return
         customers, offered = self.customers, self.offered
         ids = list(dirty)
@@ -621,11 +616,10 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         ctx = self._ctx
         started = time.perf_counter()
         waiting = [p for p, _ in self.waiting]
+        self._write_log(everything=True)
         if self._log is None:
-            self._write_log(everything=True)
             snap = ShardSnapshot.of(self._shards, self.customers, self.offered, waiting)
         else:
-            self._write_log(everything=True)
             snap = ShardSnapshot.of(self._shards, {}, {}, waiting, self._log.seal())
         ended = time.perf_counter()
         ctx.snapshot_seconds += ended - started
