@@ -122,3 +122,15 @@ def test_machine_sampler_reports_busy_cores_times_100_between_samples(tmp_path: 
     assert sampler.sample() == pytest.approx(100.0)
     stat.unlink()
     assert sampler.sample() is None
+
+
+def test_core_plan_gives_enrich_the_lowest_cpu_and_the_rest_to_everything_else() -> None:
+    from persona.benchkit.core_plan import plan_cores
+
+    plan = plan_cores([3, 1, 2])
+    assert plan is not None
+    assert plan.enrich == frozenset({1})
+    assert plan.others == frozenset({2, 3})
+    assert plan.describe() == "cpu 1 for enrich, cpu 2,3 for everything else"
+    assert plan_cores([0]) is None
+    assert plan_cores([]) is None

@@ -40,6 +40,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
+from persona.benchkit.core_plan import PinnedProcesses, plan_cores
 from persona.benchkit.procstat import MachineSampler, ProcessSampler
 from persona.benchkit.producer import ProducerConfig, run_producer
 from persona.benchkit.stats import StepResult, highest_held_rate, parse_iso_ms, percentiles
@@ -86,6 +87,9 @@ class BenchConfig:
     profile: Path | None = None
     profile_flow: str = "enrich"
     keep: bool = False
+    # Enrich gets a core to itself: every other process of the run is pinned to the remaining
+    # cores (``core_plan``); False leaves all of them to the kernel's scheduler.
+    enrich_core: bool = True
 
 
 @dataclass
@@ -305,6 +309,7 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = _log) -> BenchRepor
     admin = kafka_admin(stack)
     producer: Producer | None = None
     flows: list[FlowProcess] = []
+    pinned: PinnedProcesses | None = None
     try:
         for name in names:
             config: dict[str, str] = {}
@@ -375,6 +380,8 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = _log) -> BenchRepor
         _wait_ready(flows, timeout=300)
         ready_s = time.monotonic() - t
         log(f"flows ready in {ready_s:.1f}s (enrich loaded its profiles); logs in {state_dir / 'logs'}")
+        if cfg.enrich_core:
+            pinned = _give_enrich_a_core(stack, producer, flows, log)
 
         offsets = Offsets(stack.kafka_bootstrap)
         monitor = Monitor(flows, offsets, topics, producer, stack)
@@ -426,7 +433,28 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = _log) -> BenchRepor
             producer.stop()
         for f in flows:
             f.stop()
+        if pinned is not None:
+            pinned.restore()
         _cleanup(stack, admin, names, inventory_table, base, keep=cfg.keep, log=log)
+
+
+def _give_enrich_a_core(
+    stack: StackSettings, producer: Producer, flows: list[FlowProcess], log: Callable[[str], None]
+) -> PinnedProcesses | None:
+    """Pin every process of the run but enrich (Kafka, Cassandra, sink, cdc, the producer and this
+    one) to the cores enrich's core is not; their old affinity comes back when the run ends."""
+    plan = plan_cores(os.sched_getaffinity(0))
+    if plan is None:
+        log("one CPU only: enrich shares it with everything else")
+        return None
+    pids = [f.process.pid for f in flows if f.name != "enrich" and f.process is not None]
+    pids += [pid for s in ("kafka", "cassandra") if (pid := running_pid(stack, s)) is not None]
+    if producer.process.pid is not None:
+        pids.append(producer.process.pid)
+    pids.append(os.getpid())
+    pinned, threads = PinnedProcesses.pin(pids, plan.others)
+    log(f"{plan.describe()}: {len(pinned.before)} processes ({threads} threads) pinned")
+    return pinned
 
 
 @dataclass
