@@ -134,3 +134,13 @@ def test_core_plan_gives_enrich_the_lowest_cpu_and_the_rest_to_everything_else()
     assert plan.describe() == "cpu 1 for enrich, cpu 2,3 for everything else"
     assert plan_cores([0]) is None
     assert plan_cores([]) is None
+
+
+def test_caught_up_allows_an_epoch_and_a_half_of_input_and_no_more() -> None:
+    from persona.benchkit.stats import caught_up
+
+    assert caught_up(0, 30_000, 10)
+    assert caught_up(316_000, 31_600, 10)
+    assert caught_up(450_000, 30_000, 10)
+    assert not caught_up(450_001, 30_000, 10)
+    assert not caught_up(1_900_000, 31_600, 10)

@@ -43,7 +43,7 @@ from confluent_kafka import Consumer, TopicPartition
 from persona.benchkit.core_plan import PinnedProcesses, plan_cores
 from persona.benchkit.procstat import MachineSampler, ProcessSampler
 from persona.benchkit.producer import ProducerConfig, run_producer
-from persona.benchkit.stats import StepResult, highest_held_rate, parse_iso_ms, percentiles
+from persona.benchkit.stats import StepResult, caught_up, highest_held_rate, parse_iso_ms, percentiles
 from persona.datagen import DataGenerator, GeneratorConfig
 from persona.datagen.loaders import load_inventory, load_profiles
 from persona.inventory import CassandraInventory
@@ -90,6 +90,10 @@ class BenchConfig:
     # Enrich gets a core to itself: every other process of the run is pinned to the remaining
     # cores (``core_plan``); False leaves all of them to the kernel's scheduler.
     enrich_core: bool = True
+    # After the warm-up, keep the load on (up to this many seconds) until the flows have caught up,
+    # so the measured window starts from a steady state: a just-started stack's cold JVMs leave a
+    # backlog that takes minutes to drain (BENCHMARKS round ten). 0: measure after the warm-up as is.
+    settle_max_s: float = 600.0
 
 
 @dataclass
@@ -147,6 +151,8 @@ class BenchReport:
     samples: list[dict[str, Any]]
     series: dict[str, list[float]]
     profile_path: str | None = None
+    # Seconds the warm-up was extended until the flows caught up (``settle_max_s``).
+    settled_s: float = 0.0
 
     @property
     def main(self) -> WindowResult:
@@ -386,7 +392,7 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = _log) -> BenchRepor
         offsets = Offsets(stack.kafka_bootstrap)
         monitor = Monitor(flows, offsets, topics, producer, stack)
         monitor.start()
-        windows = _drive(cfg, producer, flows, log)
+        windows, settled_s = _drive(cfg, producer, flows, log)
         # Keep the load on until every event of the last window is in Paimon (or the deadline).
         _drain(cfg, flows, offsets, topics, windows[-1], log)
         producer.set_rate(-1)
@@ -401,7 +407,7 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = _log) -> BenchRepor
         rt_event, rt_arrival = read_rt(stack.kafka_bootstrap, topics.marketing_segments_rt)
         pm_event, pm_commit = read_paimon_commits(PaimonWarehouse(warehouse_dir), "segment_decisions")
         results = [_window_result(w, rt_event, rt_arrival, pm_event, pm_commit) for w in windows]
-        first_ms = windows[0].start_ms - int(cfg.warmup_s * 1000)
+        first_ms = windows[0].start_ms - int((cfg.warmup_s + settled_s) * 1000)
         series = _series(first_ms, run_end_ms, rt_event, rt_arrival, pm_event, pm_commit)
         floor_eps, floor_records = measure_floor(
             stack.kafka_bootstrap, [topics.behavior_events, topics.orders_cdc], cfg.partitions
@@ -427,6 +433,7 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = _log) -> BenchRepor
             samples=monitor.samples,
             series=series,
             profile_path=str(cfg.profile) if cfg.profile else None,
+            settled_s=settled_s,
         )
     finally:
         if producer is not None and producer.process.is_alive():
@@ -528,12 +535,13 @@ def _drive(
     producer: Producer,
     flows: list[FlowProcess],
     log: Callable[[str], None],
-) -> list[Window]:
+) -> tuple[list[Window], float]:
     if not cfg.step_rates:
         producer.set_rate(cfg.rate)
         what = f"{cfg.rate:,.0f} records/s" if cfg.rate > 0 else "as fast as possible"
         log(f"offering {what}: {cfg.warmup_s:.0f}s warm-up, then {cfg.measure_s:.0f}s measured")
         _hold(producer, flows, cfg.warmup_s)
+        settled_s = _settle(cfg, flows, log) if cfg.rate > 0 else 0.0
         spy = None
         if cfg.profile is not None:
             sampled = next(f for f in flows if f.name == cfg.profile_flow)
@@ -543,7 +551,7 @@ def _drive(
         window = _window(producer, flows, "measure", cfg.rate, cfg.measure_s)
         if spy is not None:
             spy.wait(60)
-        return [window]
+        return [window], settled_s
     windows = []
     settle = cfg.step_s / 3
     for rate in cfg.step_rates:
@@ -563,7 +571,43 @@ def _drive(
         if _lagging(enrich, sink, rate, cfg):
             log("  the flows fell behind (lag above 30 s of input); stopping the steps")
             break
-    return windows
+    return windows, 0.0
+
+
+def _settle(cfg: BenchConfig, flows: list[FlowProcess], log: Callable[[str], None]) -> float:
+    """Keep the load on until three lag samples in a row (~6 s) show the flows caught up
+    (``stats.caught_up``), at most ``cfg.settle_max_s``; the seconds it took."""
+    if cfg.settle_max_s <= 0:
+        return 0.0
+    started = time.monotonic()
+    epoch_s = max(cfg.commit_interval, cfg.enrich_epoch or cfg.commit_interval)
+    good = 0
+    seen: dict[str, int] | None = None
+    last_log = started
+    while time.monotonic() - started < cfg.settle_max_s:
+        lags = Monitor.latest_lag
+        if lags is not seen:  # a new sample (the monitor replaces the dict every 2 s)
+            seen = lags
+            good = good + 1 if lags and caught_up(sum(lags.values()), cfg.rate, epoch_s) else 0
+            if good >= 3:
+                break
+        if time.monotonic() - last_log >= 30:
+            last_log = time.monotonic()
+            log(
+                f"warm-up extended {last_log - started:.0f}s: the flows' lag is {sum((lags or {}).values()):,}"
+            )
+        _hold_brief(flows)
+    else:
+        log(f"the flows did not catch up within {cfg.settle_max_s:.0f}s more; measuring anyway")
+    took = time.monotonic() - started
+    if took >= 7:
+        log(f"warm-up extended by {took:.0f}s until the flows caught up")
+    return took
+
+
+def _hold_brief(flows: list[FlowProcess]) -> None:
+    _check_alive(flows)
+    time.sleep(0.5)
 
 
 def _lagging(enrich: FlowProcess, sink: FlowProcess, rate: float, cfg: BenchConfig) -> bool:

@@ -128,3 +128,12 @@ def parse_iso_ms(text: bytes) -> int:
         frac = text[20:23].rstrip(b"Z")
         return base + int(frac.ljust(3, b"0"))
     return base
+
+
+def caught_up(lag_records: int, rate: float, epoch_s: float) -> bool:
+    """Whether the flows' summed lag is what an epoch of input leaves and no more.
+
+    Lag is read from the recovery stores, which advance once an epoch: a flow that keeps up shows up
+    to ``rate * epoch_s`` records just before its snapshot. Half an epoch more is allowed for the
+    sampling's own delay; more than that is a backlog."""
+    return lag_records <= 1.5 * rate * epoch_s

@@ -66,6 +66,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--plots", type=Path, default=None, help="write PNG plots into this directory")
     parser.add_argument("--keep", action="store_true", help="keep the run's warehouse and state")
     parser.add_argument(
+        "--settle-max",
+        type=float,
+        default=600.0,
+        help="after the warm-up, keep the load on up to this many seconds until the flows have "
+        "caught up (lag within 1.5 epochs of input), so the window starts steady; 0: do not wait",
+    )
+    parser.add_argument(
         "--shared-cores",
         action="store_true",
         help="leave every process on every core (default: enrich gets a core to itself, as a pod "
@@ -95,6 +102,7 @@ def _config(args: argparse.Namespace) -> Any:
         profile_flow="enrich" if args.profile_enrich else args.profile_flow,
         keep=args.keep,
         enrich_core=not args.shared_cores,
+        settle_max_s=args.settle_max,
     )
     if args.step_rate:
         start, factor, maximum = (float(x) for x in args.step_rate.split(","))
@@ -127,6 +135,11 @@ def run(args: argparse.Namespace) -> int:
         f"flows ready in {report.flows_ready_s:.1f}s"
     )
     print(f"producer ceiling (one process): {report.producer_ceiling_eps:,.0f} records/s")
+    print(
+        f"warm-up: {cfg.warmup_s:.0f}s, then {report.settled_s:.0f}s until the flows caught up"
+        if not cfg.step_rates
+        else "warm-up: none (step mode)"
+    )
     print(
         "cores: enrich had a core to itself, every other process the rest"
         if cfg.enrich_core
