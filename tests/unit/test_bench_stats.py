@@ -144,3 +144,11 @@ def test_caught_up_allows_an_epoch_and_a_half_of_input_and_no_more() -> None:
     assert caught_up(450_000, 30_000, 10)
     assert not caught_up(450_001, 30_000, 10)
     assert not caught_up(1_900_000, 31_600, 10)
+
+
+def test_settling_needs_samples_over_two_epochs() -> None:
+    from persona.benchkit.stats import samples_spanning
+
+    assert samples_spanning(20, 2) == 10
+    assert samples_spanning(21, 2) == 11
+    assert samples_spanning(2, 2) == 3

@@ -137,3 +137,8 @@ def caught_up(lag_records: int, rate: float, epoch_s: float) -> bool:
     to ``rate * epoch_s`` records just before its snapshot. Half an epoch more is allowed for the
     sampling's own delay; more than that is a backlog."""
     return lag_records <= 1.5 * rate * epoch_s
+
+
+def samples_spanning(seconds: float, sample_s: float) -> int:
+    """How many samples ``sample_s`` apart cover ``seconds`` (at least three)."""
+    return max(3, math.ceil(seconds / sample_s))
