@@ -548,7 +548,7 @@ def _drive(
         what = f"{cfg.rate:,.0f} records/s" if cfg.rate > 0 else "as fast as possible"
         log(f"offering {what}: {cfg.warmup_s:.0f}s warm-up, then {cfg.measure_s:.0f}s measured")
         _hold(producer, flows, cfg.warmup_s)
-        settled_s = _settle(cfg, flows, log) if cfg.rate > 0 else 0.0
+        settled_s = _settle(cfg, producer, flows, log) if cfg.rate > 0 else 0.0
         spy = None
         if cfg.profile is not None:
             sampled = next(f for f in flows if f.name == cfg.profile_flow)
@@ -581,7 +581,9 @@ def _drive(
     return windows, 0.0
 
 
-def _settle(cfg: BenchConfig, flows: list[FlowProcess], log: Callable[[str], None]) -> float:
+def _settle(
+    cfg: BenchConfig, producer: Producer, flows: list[FlowProcess], log: Callable[[str], None]
+) -> float:
     """Keep the load on until the lag samples of two whole epochs in a row show the flows caught
     up (``stats.caught_up``), at most ``cfg.settle_max_s``; the seconds it took. Three samples (~6 s)
     were too few: on a just-started stack they fell in one epoch's low point while a backlog
@@ -606,18 +608,13 @@ def _settle(cfg: BenchConfig, flows: list[FlowProcess], log: Callable[[str], Non
             log(
                 f"warm-up extended {last_log - started:.0f}s: the flows' lag is {sum((lags or {}).values()):,}"
             )
-        _hold_brief(flows)
+        _hold(producer, flows, 0.5)
     else:
         log(f"the flows did not catch up within {cfg.settle_max_s:.0f}s more; measuring anyway")
     took = time.monotonic() - started
     if took >= 7:
         log(f"warm-up extended by {took:.0f}s until the flows caught up")
     return took
-
-
-def _hold_brief(flows: list[FlowProcess]) -> None:
-    _check_alive(flows)
-    time.sleep(0.5)
 
 
 def _lagging(enrich: FlowProcess, sink: FlowProcess, rate: float, cfg: BenchConfig) -> bool:
