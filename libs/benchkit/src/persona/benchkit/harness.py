@@ -409,6 +409,9 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = _log) -> BenchRepor
         for f in flows:
             f.stop()
         offsets.close()
+        if pinned is not None:
+            # The floor is measured with nothing else running: on every core, as before the plan.
+            pinned.restore()
 
         log("reading back marketing_segments_rt and the segment_decisions snapshots…")
         rt_event, rt_arrival = read_rt(stack.kafka_bootstrap, topics.marketing_segments_rt)
