@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from persona.benchkit.plots import load_started_s
 from persona.benchkit.profile import top_functions, top_self
 from persona.benchkit.stats import (
     StepResult,
@@ -152,3 +153,11 @@ def test_settling_needs_samples_over_two_epochs() -> None:
     assert samples_spanning(20, 2) == 10
     assert samples_spanning(21, 2) == 11
     assert samples_spanning(2, 2) == 3
+
+
+def test_plots_put_second_zero_where_the_load_started_including_the_extended_warm_up() -> None:
+    first_window_ms = 1_795_591_493_904
+    report = {"windows": [{"start_ms": first_window_ms}], "config": {"warmup_s": 120.0}, "settled_s": 20.5}
+    assert load_started_s(report) == pytest.approx(first_window_ms / 1000 - 140.5)
+    del report["settled_s"]  # reports written before the warm-up could be extended
+    assert load_started_s(report) == pytest.approx(first_window_ms / 1000 - 120.0)

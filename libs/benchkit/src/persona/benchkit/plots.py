@@ -12,6 +12,14 @@ def _nan_to_none(values: list[float]) -> list[float | None]:
     return [None if (v is None or math.isnan(v)) else v for v in values]
 
 
+def load_started_s(report: dict[str, Any]) -> float:
+    """When the load started (epoch seconds): second 0 of the report's series. The first window
+    began after the warm-up and any extension of it (``settled_s``, absent in older reports);
+    samples and window shading are placed on the same axis."""
+    first = report["windows"][0]["start_ms"] / 1000
+    return float(first - report["config"]["warmup_s"] - report.get("settled_s", 0.0))
+
+
 def plot_report(report: dict[str, Any], out_dir: Path, stem: str) -> list[Path]:
     import matplotlib
 
@@ -22,7 +30,7 @@ def plot_report(report: dict[str, Any], out_dir: Path, stem: str) -> list[Path]:
     paths: list[Path] = []
     series = report["series"]
     t = series["t_s"]
-    warmup = report["config"]["warmup_s"]
+    load_start_s = load_started_s(report)
     title = f"persona bench {report['started_at']} ({report['machine']['cores']} cores)"
 
     fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(10, 10), sharex=True)
@@ -33,13 +41,13 @@ def plot_report(report: dict[str, Any], out_dir: Path, stem: str) -> list[Path]:
     ax1.axhline(30, color="grey", ls=":", lw=1, label="30 s target (Paimon)")
     ax1.set_ylabel("freshness (s), by event second")
     ax1.set_yscale("symlog", linthresh=1)
+    ax1.set_ylim(bottom=0)  # freshness is never negative; symlog would otherwise mirror the axis
     ax1.legend(loc="upper left", fontsize=8)
     ax1.set_title(title)
     ax2.plot(t, series["rt_arrivals"], lw=1, label="decisions arriving on rt (/s)")
     samples = report["samples"]
     if samples:
-        t0 = report["windows"][0]["start_ms"] / 1000 - warmup
-        st = [s["t"] - t0 for s in samples]
+        st = [s["t"] - load_start_s for s in samples]
         offered = [0.0] + [
             (b["offered_total"] - a["offered_total"]) / max(1e-9, b["t"] - a["t"])
             for a, b in itertools.pairwise(samples)
@@ -70,8 +78,8 @@ def plot_report(report: dict[str, Any], out_dir: Path, stem: str) -> list[Path]:
     for w in report["windows"]:
         for ax in (ax1, ax2, ax3):
             ax.axvspan(
-                w["start_ms"] / 1000 - (report["windows"][0]["start_ms"] / 1000 - warmup),
-                w["end_ms"] / 1000 - (report["windows"][0]["start_ms"] / 1000 - warmup),
+                w["start_ms"] / 1000 - load_start_s,
+                w["end_ms"] / 1000 - load_start_s,
                 color="green",
                 alpha=0.06,
             )
