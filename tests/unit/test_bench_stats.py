@@ -137,22 +137,57 @@ def test_core_plan_gives_enrich_the_lowest_cpu_and_the_rest_to_everything_else()
     assert plan_cores([]) is None
 
 
-def test_caught_up_allows_an_epoch_and_a_half_of_input_and_no_more() -> None:
+# Summed lag samples (records, ~2 s apart) from the end of the 120 s warm-up of three full-size runs
+# on a just-started stack at 31,600 records/s (BENCHMARKS round ten), with the second each was taken.
+_FRESH_71B09BF7 = [400764, 468481, 536522, 589162, 656588, 349325, 417154, 483797, 534396, 601764,
+                   282907, 350161, 417552, 468837, 536387, 207480, 274417, 341467, 392087, 459080,
+                   135104, 202587, 269954, 320944, 387922, 58007, 125475, 192028, 243606, 310767,
+                   61833, 130345, 196787, 248690, 316197, 67043]  # fmt: skip
+_FRESH_71B09BF7_T = [121.5, 123.5, 125.5, 127.6, 129.6, 131.7, 133.7, 135.8, 137.8, 139.8, 141.9,
+                     143.9, 145.9, 148.0, 150.0, 152.0, 154.0, 156.0, 158.1, 160.1, 162.1, 164.2,
+                     166.2, 168.2, 170.2, 172.2, 174.2, 176.3, 178.3, 180.3, 182.3, 184.4, 186.4,
+                     188.4, 190.5, 192.5]  # fmt: skip
+_FRESH_E2D09761 = [151576, 219522, 271036, 338864, 405700, 60783, 127777, 179148, 246531, 314392,
+                   63109, 130604, 181715, 249450, 314599, 65851]  # fmt: skip
+_FRESH_AB2C1296_TAIL = [159618, 210612, 277694, 344873, 411171, 45084, 97158, 166454, 233908,
+                        301382, 36923, 88303, 155852, 225546, 293068, 44202]  # fmt: skip
+
+
+def _first_caught_up(lags: list[int]) -> int | None:
     from persona.benchkit.stats import caught_up
 
-    assert caught_up(0, 30_000, 10)
-    assert caught_up(316_000, 31_600, 10)
-    assert caught_up(450_000, 30_000, 10)
-    assert not caught_up(450_001, 30_000, 10)
-    assert not caught_up(1_900_000, 31_600, 10)
+    return next((i for i in range(len(lags)) if caught_up(lags[: i + 1], 31_600, 10, 2)), None)
 
 
-def test_settling_needs_samples_over_two_epochs() -> None:
-    from persona.benchkit.stats import samples_spanning
+def test_caught_up_waits_for_the_sawtooths_low_points_not_only_its_peaks() -> None:
+    # 71b09bf7's peaks were all under 1.5 epochs of input from 152 s on; its low points were still
+    # 207k and 135k records (rt p99 4.8 and 2.9 s). Caught up once two epochs have lows of 58k, 62k.
+    first = _first_caught_up(_FRESH_71B09BF7)
+    assert first is not None
+    assert _FRESH_71B09BF7_T[first] == 182.3
+    # e2d09761: the backlog was gone at 132 s; two epochs of low points later, 142 s.
+    assert _first_caught_up(_FRESH_E2D09761) == 10
 
-    assert samples_spanning(20, 2) == 10
-    assert samples_spanning(21, 2) == 11
-    assert samples_spanning(2, 2) == 3
+
+def test_caught_up_needs_two_epochs_of_samples_and_a_low_point_in_each() -> None:
+    from persona.benchkit.stats import caught_up
+
+    tail = _FRESH_AB2C1296_TAIL  # from 214.8 s: the last epoch of backlog, then caught up
+    assert not caught_up(tail[5:14], 31_600, 10, 2)  # nine samples: less than two epochs
+    assert caught_up(tail[5:15], 31_600, 10, 2)
+    assert not caught_up(tail[0:10], 31_600, 10, 2)  # the first epoch's lowest is 160k: a backlog
+    # At half the rate, half the lag is caught up; at a quarter of the rate its peaks are too high.
+    half = [v // 2 for v in tail[5:15]]
+    assert caught_up(half, 15_800, 10, 2)
+    assert not caught_up(half, 7_900, 10, 2)
+
+
+def test_caught_up_refuses_a_peak_over_an_epoch_and_a_half_of_input() -> None:
+    from persona.benchkit.stats import caught_up
+
+    lows_fine = [40_000, 120_000, 200_000, 280_000, 474_001] * 2
+    assert not caught_up(lows_fine, 31_600, 10, 2)
+    assert caught_up([40_000, 120_000, 200_000, 280_000, 474_000] * 2, 31_600, 10, 2)
 
 
 def test_plots_put_second_zero_where_the_load_started_including_the_extended_warm_up() -> None:

@@ -49,7 +49,6 @@ from persona.benchkit.stats import (
     highest_held_rate,
     parse_iso_ms,
     percentiles,
-    samples_spanning,
 )
 from persona.datagen import DataGenerator, GeneratorConfig
 from persona.datagen.loaders import load_inventory, load_profiles
@@ -587,29 +586,26 @@ def _drive(
 def _settle(
     cfg: BenchConfig, producer: Producer, flows: list[FlowProcess], log: Callable[[str], None]
 ) -> float:
-    """Keep the load on until the lag samples of two whole epochs in a row show the flows caught
-    up (``stats.caught_up``), at most ``cfg.settle_max_s``; the seconds it took. Three samples (~6 s)
-    were too few: on a just-started stack they fell in one epoch's low point while a backlog
-    remained, and the window's first 13 s were over 2 s (BENCHMARKS round ten, ``ab2c1296``)."""
+    """Keep the load on until the lag samples of the last two epochs show the flows caught up
+    (``stats.caught_up``), at most ``cfg.settle_max_s``; the seconds it took."""
     if cfg.settle_max_s <= 0:
         return 0.0
     started = time.monotonic()
     epoch_s = max(cfg.commit_interval, cfg.enrich_epoch or cfg.commit_interval)
-    needed = samples_spanning(2 * epoch_s, Monitor.SAMPLE_S)
-    good = 0
+    history: list[int] = []
     seen: dict[str, int] | None = None
     last_log = started
     while time.monotonic() - started < cfg.settle_max_s:
         lags = Monitor.latest_lag
-        if lags is not seen:  # a new sample (the monitor replaces the dict every 2 s)
+        if lags is not seen and lags:  # a new sample (the monitor replaces the dict every 2 s)
             seen = lags
-            good = good + 1 if lags and caught_up(sum(lags.values()), cfg.rate, epoch_s) else 0
-            if good >= needed:
+            history.append(sum(lags.values()))
+            if caught_up(history, cfg.rate, epoch_s, Monitor.SAMPLE_S):
                 break
         if time.monotonic() - last_log >= 30:
             last_log = time.monotonic()
             log(
-                f"warm-up extended {last_log - started:.0f}s: the flows' lag is {sum((lags or {}).values()):,}"
+                f"warm-up extended {last_log - started:.0f}s: the flows' lag is {history[-1] if history else 0:,}"
             )
         _hold(producer, flows, 0.5)
     else:

@@ -130,15 +130,23 @@ def parse_iso_ms(text: bytes) -> int:
     return base
 
 
-def caught_up(lag_records: int, rate: float, epoch_s: float) -> bool:
-    """Whether the flows' summed lag is what an epoch of input leaves and no more.
+def caught_up(lags: Sequence[int], rate: float, epoch_s: float, sample_s: float) -> bool:
+    """Whether the newest lag samples (the flows' summed lag, oldest first, ``sample_s`` apart) show
+    the flows caught up with input offered at ``rate``.
 
-    Lag is read from the recovery stores, which advance once an epoch: a flow that keeps up shows up
-    to ``rate * epoch_s`` records just before its snapshot. Half an epoch more is allowed for the
-    sampling's own delay; more than that is a backlog."""
-    return lag_records <= 1.5 * rate * epoch_s
-
-
-def samples_spanning(seconds: float, sample_s: float) -> int:
-    """How many samples ``sample_s`` apart cover ``seconds`` (at least three)."""
-    return max(3, math.ceil(seconds / sample_s))
+    Lag is read from the recovery stores, which advance once an epoch, so it is a sawtooth: it
+    climbs by an epoch's input, then drops at the snapshot. Its low point, the first sample after a
+    snapshot, is the backlog plus up to one sample interval of input (the sampling drifts against
+    the epochs) plus what is in flight. Caught up: in each of the last two epochs the lowest sample
+    is at most ``sample_s`` + 1.5 s of input, and no sample exceeds an epoch and a half of input.
+    A check of the peaks alone passed while seconds of backlog remained: on a just-started stack
+    the peaks fell under the bar while the low points still stood at 135-450k records, 4-14 s of
+    input (BENCHMARKS round ten, ``71b09bf7``)."""
+    per_epoch = max(1, math.ceil(epoch_s / sample_s))  # n samples sample_s apart meet every phase
+    if len(lags) < 2 * per_epoch:
+        return False
+    recent = lags[-2 * per_epoch :]
+    low = rate * (sample_s + 1.5)
+    high = 1.5 * rate * epoch_s
+    epochs = (recent[:per_epoch], recent[per_epoch:])
+    return max(recent) <= high and all(min(epoch) <= low for epoch in epochs)

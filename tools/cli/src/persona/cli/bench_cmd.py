@@ -70,7 +70,8 @@ def register(subparsers: Any) -> None:
         type=float,
         default=600.0,
         help="after the warm-up, keep the load on up to this many seconds until the flows have "
-        "caught up (lag within 1.5 epochs of input), so the window starts steady; 0: do not wait",
+        "caught up (for two epochs, the lag's low point after each snapshot within ~3.5 s of input "
+        "and its peak within 1.5 epochs), so the window starts steady; 0: do not wait",
     )
     parser.add_argument(
         "--shared-cores",
