@@ -159,6 +159,8 @@ class BenchReport:
     profile_path: str | None = None
     # Seconds the warm-up was extended until the flows caught up (``settle_max_s``).
     settled_s: float = 0.0
+    # When the producer started offering load (epoch ms): second 0 of ``series``.
+    load_started_ms: int = 0
 
     @property
     def main(self) -> WindowResult:
@@ -398,6 +400,7 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = _log) -> BenchRepor
         offsets = Offsets(stack.kafka_bootstrap)
         monitor = Monitor(flows, offsets, topics, producer, stack)
         monitor.start()
+        load_started_ms = int(time.time() * 1000)
         windows, settled_s = _drive(cfg, producer, flows, log)
         # Keep the load on until every event of the last window is in Paimon (or the deadline).
         _drain(cfg, flows, offsets, topics, windows[-1], log)
@@ -416,8 +419,7 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = _log) -> BenchRepor
         rt_event, rt_arrival = read_rt(stack.kafka_bootstrap, topics.marketing_segments_rt)
         pm_event, pm_commit = read_paimon_commits(PaimonWarehouse(warehouse_dir), "segment_decisions")
         results = [_window_result(w, rt_event, rt_arrival, pm_event, pm_commit) for w in windows]
-        first_ms = windows[0].start_ms - int((cfg.warmup_s + settled_s) * 1000)
-        series = _series(first_ms, run_end_ms, rt_event, rt_arrival, pm_event, pm_commit)
+        series = _series(load_started_ms, run_end_ms, rt_event, rt_arrival, pm_event, pm_commit)
         floor_eps, floor_records = measure_floor(
             stack.kafka_bootstrap, [topics.behavior_events, topics.orders_cdc], cfg.partitions
         )
@@ -443,6 +445,7 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = _log) -> BenchRepor
             series=series,
             profile_path=str(cfg.profile) if cfg.profile else None,
             settled_s=settled_s,
+            load_started_ms=load_started_ms,
         )
     finally:
         if producer is not None and producer.process.is_alive():
@@ -550,7 +553,7 @@ def _drive(
         what = f"{cfg.rate:,.0f} records/s" if cfg.rate > 0 else "as fast as possible"
         log(f"offering {what}: {cfg.warmup_s:.0f}s warm-up, then {cfg.measure_s:.0f}s measured")
         _hold(producer, flows, cfg.warmup_s)
-        settled_s = _settle(cfg, producer, flows, log) if cfg.rate > 0 else 0.0
+        settled_s = _settle(cfg, producer, flows, log, cfg.rate) if cfg.rate > 0 else 0.0
         spy = None
         if cfg.profile is not None:
             sampled = next(f for f in flows if f.name == cfg.profile_flow)
@@ -561,6 +564,15 @@ def _drive(
         if spy is not None:
             spy.wait(60)
         return [window], settled_s
+    settled_s = 0.0
+    if cfg.warmup_s > 0:
+        # Warm up at the first step's rate, as a single-rate run does, so the first step does not
+        # measure a just-started stack's cold start.
+        first = cfg.step_rates[0]
+        producer.set_rate(first)
+        log(f"offering {first:,.0f} records/s: {cfg.warmup_s:.0f}s warm-up before the steps")
+        _hold(producer, flows, cfg.warmup_s)
+        settled_s = _settle(cfg, producer, flows, log, first)
     windows = []
     settle = cfg.step_s / 3
     for rate in cfg.step_rates:
@@ -580,13 +592,17 @@ def _drive(
         if _lagging(enrich, sink, rate, cfg):
             log("  the flows fell behind (lag above 30 s of input); stopping the steps")
             break
-    return windows, 0.0
+    return windows, settled_s
 
 
 def _settle(
-    cfg: BenchConfig, producer: Producer, flows: list[FlowProcess], log: Callable[[str], None]
+    cfg: BenchConfig,
+    producer: Producer,
+    flows: list[FlowProcess],
+    log: Callable[[str], None],
+    rate: float,
 ) -> float:
-    """Keep the load on until the lag samples of the last two epochs show the flows caught up
+    """Keep ``rate`` offered until the lag samples of the last two epochs show the flows caught up
     (``stats.caught_up``), at most ``cfg.settle_max_s``; the seconds it took."""
     if cfg.settle_max_s <= 0:
         return 0.0
@@ -600,7 +616,7 @@ def _settle(
         if lags is not seen and lags:  # a new sample (the monitor replaces the dict every 2 s)
             seen = lags
             history.append(sum(lags.values()))
-            if caught_up(history, cfg.rate, epoch_s, Monitor.SAMPLE_S):
+            if caught_up(history, rate, epoch_s, Monitor.SAMPLE_S):
                 break
         if time.monotonic() - last_log >= 30:
             last_log = time.monotonic()

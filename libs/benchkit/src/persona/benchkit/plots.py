@@ -13,9 +13,11 @@ def _nan_to_none(values: list[float]) -> list[float | None]:
 
 
 def load_started_s(report: dict[str, Any]) -> float:
-    """When the load started (epoch seconds): second 0 of the report's series. The first window
-    began after the warm-up and any extension of it (``settled_s``, absent in older reports);
-    samples and window shading are placed on the same axis."""
+    """When the load started (epoch seconds): second 0 of the report's series; samples and window
+    shading are placed on the same axis. Reports before ``load_started_ms`` derive it: the first
+    window began after the warm-up and any extension of it (``settled_s``, absent before that)."""
+    if report.get("load_started_ms"):
+        return float(report["load_started_ms"]) / 1000
     first = report["windows"][0]["start_ms"] / 1000
     return float(first - report["config"]["warmup_s"] - report.get("settled_s", 0.0))
 
