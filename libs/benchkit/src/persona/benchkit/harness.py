@@ -549,11 +549,14 @@ def _drive(
     log: Callable[[str], None],
 ) -> tuple[list[Window], float]:
     if not cfg.step_rates:
-        producer.set_rate(cfg.rate)
-        what = f"{cfg.rate:,.0f} records/s" if cfg.rate > 0 else "as fast as possible"
-        log(f"offering {what}: {cfg.warmup_s:.0f}s warm-up, then {cfg.measure_s:.0f}s measured")
-        _hold(producer, flows, cfg.warmup_s)
-        settled_s = _settle(cfg, producer, flows, log, cfg.rate) if cfg.rate > 0 else 0.0
+        settled_s = _warm_up(
+            cfg,
+            producer,
+            flows,
+            log,
+            cfg.rate,
+            f"{cfg.warmup_s:.0f}s warm-up, then {cfg.measure_s:.0f}s measured",
+        )
         spy = None
         if cfg.profile is not None:
             sampled = next(f for f in flows if f.name == cfg.profile_flow)
@@ -568,11 +571,9 @@ def _drive(
     if cfg.warmup_s > 0:
         # Warm up at the first step's rate, as a single-rate run does, so the first step does not
         # measure a just-started stack's cold start.
-        first = cfg.step_rates[0]
-        producer.set_rate(first)
-        log(f"offering {first:,.0f} records/s: {cfg.warmup_s:.0f}s warm-up before the steps")
-        _hold(producer, flows, cfg.warmup_s)
-        settled_s = _settle(cfg, producer, flows, log, first)
+        settled_s = _warm_up(
+            cfg, producer, flows, log, cfg.step_rates[0], f"{cfg.warmup_s:.0f}s warm-up before the steps"
+        )
     windows = []
     settle = cfg.step_s / 3
     for rate in cfg.step_rates:
@@ -595,6 +596,22 @@ def _drive(
     return windows, settled_s
 
 
+def _warm_up(
+    cfg: BenchConfig,
+    producer: Producer,
+    flows: list[FlowProcess],
+    log: Callable[[str], None],
+    rate: float,
+    plan: str,
+) -> float:
+    """Offer ``rate`` for ``cfg.warmup_s``, then until the flows caught up; the extension's seconds."""
+    producer.set_rate(rate)
+    what = f"{rate:,.0f} records/s" if rate > 0 else "as fast as possible"
+    log(f"offering {what}: {plan}")
+    _hold(producer, flows, cfg.warmup_s)
+    return _settle(cfg, producer, flows, log, rate)
+
+
 def _settle(
     cfg: BenchConfig,
     producer: Producer,
@@ -603,8 +620,9 @@ def _settle(
     rate: float,
 ) -> float:
     """Keep ``rate`` offered until the lag samples of the last two epochs show the flows caught up
-    (``stats.caught_up``), at most ``cfg.settle_max_s``; the seconds it took."""
-    if cfg.settle_max_s <= 0:
+    (``stats.caught_up``), at most ``cfg.settle_max_s``; the seconds it took. An unpaced run
+    (``rate`` 0) has no rate to catch up with."""
+    if cfg.settle_max_s <= 0 or rate <= 0:
         return 0.0
     started = time.monotonic()
     epoch_s = max(cfg.commit_interval, cfg.enrich_epoch or cfg.commit_interval)
