@@ -199,3 +199,18 @@ def test_plots_put_second_zero_where_the_load_started_including_the_extended_war
     # Reports that record it (step runs: each step's settle comes before its window) are taken at their word.
     report["load_started_ms"] = first_window_ms - 20_000
     assert load_started_s(report) == pytest.approx(first_window_ms / 1000 - 20.0)
+
+
+def test_bench_reports_an_unusable_stack_as_a_message_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from persona.cli.main import main
+
+    monkeypatch.setenv("PERSONA_HOME", str(tmp_path))
+    monkeypatch.setenv("PERSONA_PARTITIONS", "0")  # invalid: the stack settings refuse it
+    assert main(["bench", "--quick", "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("bench: ")
+    assert "at least 1" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()

@@ -126,10 +126,15 @@ def _s(value: float) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from persona.benchkit.harness import run_bench
+    from persona.localstack import StackError
 
     cfg = _config(args)
     started = time.monotonic()
-    report = run_bench(cfg)
+    try:
+        report = run_bench(cfg)
+    except StackError as error:  # the stack could not be used: a message, as `demo` and `stack` give
+        print(f"bench: {error}", file=sys.stderr)
+        return 1
     data = report.to_json()
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"bench-{report.tag}.json"
