@@ -214,3 +214,18 @@ def test_bench_reports_an_unusable_stack_as_a_message_not_a_traceback(
     assert "at least 1" in err
     assert "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_summary_says_whether_the_warm_up_waited_and_whether_the_flows_caught_up() -> None:
+    from persona.benchkit.harness import BenchConfig
+    from persona.cli.bench_cmd import warm_up_line
+
+    cfg = BenchConfig(warmup_s=120.0, rate=31_600, settle_max_s=600.0)
+    assert warm_up_line(cfg, 26.4) == "warm-up: 120s, then 26s until the flows caught up"
+    assert warm_up_line(cfg, 600.2).endswith("then 600s more; the flows had not caught up (--settle-max)")
+    assert warm_up_line(BenchConfig(warmup_s=120.0, rate=31_600, settle_max_s=0.0), 0.0) == "warm-up: 120s"
+    assert warm_up_line(BenchConfig(warmup_s=30.0, rate=0.0), 0.0) == "warm-up: 30s"
+    steps = BenchConfig(warmup_s=0.0, step_rates=[20_000.0, 25_000.0])
+    assert warm_up_line(steps, 0.0).startswith("warm-up: none (step mode")
+    steps.warmup_s = 15.0
+    assert warm_up_line(steps, 18.0) == "warm-up: 15s, then 18s until the flows caught up"

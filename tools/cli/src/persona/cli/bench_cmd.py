@@ -124,6 +124,16 @@ def _s(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{value:.2f}s"
 
 
+def warm_up_line(cfg: Any, settled_s: float) -> str:
+    if cfg.step_rates and cfg.warmup_s <= 0:
+        return "warm-up: none (step mode: each step's first third settles)"
+    if cfg.settle_max_s <= 0 or (cfg.rate <= 0 and not cfg.step_rates):
+        return f"warm-up: {cfg.warmup_s:.0f}s"  # nothing to wait for: --settle-max 0, or unpaced
+    if settled_s < cfg.settle_max_s:
+        return f"warm-up: {cfg.warmup_s:.0f}s, then {settled_s:.0f}s until the flows caught up"
+    return f"warm-up: {cfg.warmup_s:.0f}s, then {settled_s:.0f}s more; the flows had not caught up (--settle-max)"
+
+
 def run(args: argparse.Namespace) -> int:
     from persona.benchkit.harness import run_bench
     from persona.localstack import StackError
@@ -149,11 +159,7 @@ def run(args: argparse.Namespace) -> int:
         f"flows ready in {report.flows_ready_s:.1f}s"
     )
     print(f"producer ceiling (one process): {report.producer_ceiling_eps:,.0f} records/s")
-    print(
-        f"warm-up: {cfg.warmup_s:.0f}s, then {report.settled_s:.0f}s until the flows caught up"
-        if not cfg.step_rates or cfg.warmup_s > 0
-        else "warm-up: none (step mode: each step's first third settles)"
-    )
+    print(warm_up_line(cfg, report.settled_s))
     print(
         "cores: enrich had a core to itself, every other process the rest"
         if cfg.enrich_core
