@@ -5,7 +5,7 @@ over seeded events, under three settings of Python's cyclic GC, compared within 
     uv run python bench/enrich_core_bench.py [--customers 100000] [--events 300000] [--repeat 3]
 
 * ``default``: Python's GC thresholds, as a test process or a naive flow process has them;
-* ``flow``: what ``persona.pipeline.process.prepare_flow_process`` sets in a real flow process;
+* ``flow``: what ``persona.flows.common.process.prepare_flow_process`` sets in a real flow process;
 * ``off``: no cyclic GC at all (the upper bound; not an option for a long-running process).
 
 Each setting runs in a fresh child process (GC state does not leak between them); the best of
@@ -23,11 +23,11 @@ from collections.abc import Iterable
 
 from persona.contracts import CustomerProfile, InventoryRow
 from persona.datagen import DataGenerator, GeneratorConfig
+from persona.flows.common.process import prepare_flow_process
 from persona.flows.enrich.flow import CustomerShard, EnrichContext, route
-from persona.pipeline import PipelineSettings
-from persona.pipeline.kafka_wiring import RawBatch
-from persona.pipeline.process import prepare_flow_process
-from persona.pipeline.profiles import profiles_from_rows
+from persona.kafka.bytewax_io import RawBatch
+from persona.paimon.profiles import profiles_from_rows
+from persona.settings import PipelineSettings
 
 
 class _Profiles:

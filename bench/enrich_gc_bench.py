@@ -21,7 +21,7 @@ from typing import Any
 
 from enrich_core_bench import decide_all, seeded_input
 
-from persona.pipeline.process import GcTimer, prepare_flow_process
+from persona.flows.common.process import GcTimer, prepare_flow_process
 
 
 def _kind(obj: Any) -> str:

@@ -29,8 +29,8 @@ from enrich_core_bench import decide_all, seeded_input
 from persona.flows.enrich import CustomerShard, route
 from persona.flows.enrich import customer_log as cl
 from persona.flows.enrich.flow import EnrichContext
-from persona.pipeline import PipelineSettings
-from persona.pipeline.kafka_wiring import RawBatch
+from persona.kafka.bytewax_io import RawBatch
+from persona.settings import PipelineSettings
 
 
 def epoch(shards: dict[str, CustomerShard], settings: PipelineSettings, batches: list[RawBatch]) -> float:

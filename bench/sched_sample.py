@@ -24,7 +24,7 @@ from pathlib import Path
 
 from persona.benchkit.procstat import MachineSampler
 from persona.localstack.procs import find_processes
-from persona.pipeline.runner import FLOWS
+from persona.localstack.runner import FLOWS
 
 
 def find_flow(flow: str, timeout: float = 300.0) -> int:

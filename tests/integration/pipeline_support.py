@@ -13,9 +13,9 @@ from typing import TypeVar
 
 import pytest
 
+from persona.contracts import Topics
 from persona.datagen import DataGenerator
 from persona.inventory import CassandraInventory, StockLevel
-from persona.kafka import Topics
 from persona.localstack import (
     INVENTORY_COLUMNS_CQL,
     StackSettings,
@@ -23,8 +23,8 @@ from persona.localstack import (
     create_topic,
     kafka_admin,
 )
+from persona.localstack.runner import FlowProcess
 from persona.paimon import PaimonWarehouse, TableWriter, ensure_tables
-from persona.pipeline.runner import FlowProcess
 
 T = TypeVar("T")
 

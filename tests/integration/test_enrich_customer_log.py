@@ -17,7 +17,7 @@ from persona.contracts import BehaviorEvent, InventoryRow, Ok, parse_behavior_ev
 from persona.flows.enrich import CustomerShard, ShardSnapshot
 from persona.flows.enrich import customer_log as cl
 from persona.flows.enrich.flow import EnrichContext
-from persona.pipeline import PipelineSettings
+from persona.settings import PipelineSettings
 
 SHARDS = 4
 

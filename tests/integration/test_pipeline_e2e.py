@@ -13,13 +13,13 @@ import orjson
 import pytest
 from pipeline_support import Scenario, load_stores, wait_for
 
-from persona.contracts import Ok, parse_decision_message, parse_dlq_record, parse_order_change
+from persona.contracts import Ok, Topics, parse_decision_message, parse_dlq_record, parse_order_change
 from persona.datagen import DataGenerator, GeneratorConfig
 from persona.datagen.loaders import write_files
-from persona.decisions.replay import run_replay
-from persona.kafka import Topics, make_producer, produce_all, read_topic
+from persona.kafka import make_producer, produce_all, read_topic
+from persona.localstack.runner import FlowProcess
 from persona.paimon import PaimonWarehouse
-from persona.pipeline.runner import FlowProcess
+from persona.replay import run_replay
 
 pytestmark = pytest.mark.integration
 

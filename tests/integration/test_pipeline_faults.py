@@ -15,8 +15,8 @@ from persona.contracts import Ok, parse_behavior_event, parse_decision_message
 from persona.datagen import DataGenerator, GeneratorConfig, WireRecord
 from persona.kafka import make_producer, produce_all, read_topic
 from persona.localstack import down, up
+from persona.localstack.runner import FlowProcess
 from persona.paimon import PaimonWarehouse
-from persona.pipeline.runner import FlowProcess
 
 pytestmark = pytest.mark.integration
 

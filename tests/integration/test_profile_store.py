@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from persona.paimon import PaimonWarehouse, TableWriter, ensure_tables
-from persona.pipeline.profiles import PaimonProfileStore
+from persona.paimon.profiles import PaimonProfileStore
 
 pytestmark = pytest.mark.integration
 

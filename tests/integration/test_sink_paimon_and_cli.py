@@ -8,11 +8,11 @@ import orjson
 import pytest
 
 from persona.cli.main import main
-from persona.contracts import Ok, ms_to_iso, parse_behavior_event, parse_customer_profile
+from persona.contracts import DecisionEnvelope, Ok, ms_to_iso, parse_behavior_event, parse_customer_profile
 from persona.decisions import DEFAULT_CONFIG, EMPTY_STATE, decide, observe_event
 from persona.flows.sink import PaimonSink
 from persona.paimon import PaimonWarehouse, ensure_tables
-from persona.pipeline import DecisionEnvelope, PipelineSettings
+from persona.settings import PipelineSettings
 
 pytestmark = pytest.mark.integration
 

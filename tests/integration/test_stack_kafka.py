@@ -80,8 +80,8 @@ def test_produce_then_consume_on_a_fresh_topic(
 def test_the_flows_kafka_source_polls_at_most_poll_records_in_offset_order(
     stack: StackSettings, unique_name: Callable[[str], str]
 ) -> None:
-    from persona.pipeline import PipelineSettings
-    from persona.pipeline.kafka_wiring import raw_source
+    from persona.flows.common.wiring import raw_source
+    from persona.settings import PipelineSettings
 
     topic = unique_name("raw_source")
     create_topic(stack, topic, partitions=1)

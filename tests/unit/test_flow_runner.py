@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from persona.pipeline.runner import FlowProcess, epoch_seconds, flow_command
-from persona.pipeline.settings import PipelineSettings, SettingsError
+from persona.localstack.runner import FlowProcess, epoch_seconds, flow_command
+from persona.settings import PipelineSettings, SettingsError
 
 
 def test_flow_command_runs_the_factory_with_recovery_and_whole_second_snapshots() -> None:
@@ -37,7 +37,7 @@ def test_enrich_has_its_own_epoch_and_the_other_flows_the_commit_interval() -> N
 def test_gc_timer_counts_collections_by_generation_and_their_time() -> None:
     import gc
 
-    from persona.pipeline.process import GcTimer
+    from persona.flows.common.process import GcTimer
 
     ticks = iter([1.0, 1.5, 2.0, 2.25])
     timer = GcTimer(clock=lambda: next(ticks))  # called by hand: a real collection must not tick

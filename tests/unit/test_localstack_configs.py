@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from persona.kafka import Topics
+from persona.contracts import Topics
 from persona.localstack import StackSettings, pipeline_topics
 from persona.localstack.configs import (
     CASSANDRA_JVM17_MODULE_FLAGS,

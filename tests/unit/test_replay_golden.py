@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from persona.decisions.replay import run_replay
+from persona.replay import run_replay
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

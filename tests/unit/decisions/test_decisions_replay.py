@@ -14,7 +14,7 @@ import pytest
 
 from persona.contracts import Ok, parse_dlq_record, time_to_ms
 from persona.decisions import LogicV1Config
-from persona.decisions.replay import run_replay
+from persona.replay import run_replay
 
 
 def ms(iso: str) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from persona.pipeline.kafka_wiring import OutRecord, RawBatch
+from persona.kafka.bytewax_io import OutRecord, RawBatch
 
 
 def batches(messages: Iterable[tuple[str, bytes | None, bytes | None]], size: int = 64) -> list[RawBatch]:
@@ -28,7 +28,8 @@ def records(items: Iterable[tuple[str, Any]]) -> list[OutRecord]:
 
 def decision_rows(out: Iterable[OutRecord], topic: str = "segment_decisions") -> list[dict[str, Any]]:
     """The decision (audit) rows of every ``segment_decisions`` message in ``out``, in order."""
-    from persona.pipeline import decisions_table, decode_decisions
+    from persona.contracts import decode_decisions
+    from persona.flows.sink.rows import decisions_table
 
     return [
         row

@@ -25,8 +25,8 @@ from persona.decisions import pack_times
 from persona.flows import enrich
 from persona.flows.enrich import CustomerShard, ShardSnapshot
 from persona.flows.enrich.flow import EnrichContext
-from persona.pipeline import PipelineSettings
-from persona.pipeline.kafka_wiring import OutRecord
+from persona.kafka.bytewax_io import OutRecord
+from persona.settings import PipelineSettings
 
 SETTINGS = PipelineSettings()
 

@@ -29,8 +29,8 @@ from persona.contracts import (
 )
 from persona.contracts.timeutil import ms_to_datetime
 from persona.flows import cdc, enrich
-from persona.pipeline import PipelineSettings
-from persona.pipeline.kafka_wiring import OutRecord
+from persona.kafka.bytewax_io import OutRecord
+from persona.settings import PipelineSettings
 
 
 def golden_dir() -> Path:

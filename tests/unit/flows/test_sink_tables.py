@@ -11,17 +11,19 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from persona.contracts import CandidateSku, Decision, DecisionAudit
-from persona.flows.sink import latest_segments
-from persona.paimon.schema import MARKETING_SEGMENTS, SEGMENT_DECISIONS
-from persona.pipeline import (
+from persona.contracts import (
+    ROWS_PER_MESSAGE,
+    CandidateSku,
+    Decision,
+    DecisionAudit,
     DecisionEnvelope,
     DecisionsDecodeError,
-    decisions_table,
     decode_decisions,
     encode_decisions,
 )
-from persona.pipeline.messages import ROWS_PER_MESSAGE, conform
+from persona.flows.sink import latest_segments
+from persona.flows.sink.rows import conform, decisions_table
+from persona.paimon.schema import MARKETING_SEGMENTS, SEGMENT_DECISIONS
 
 EVENT_MS = 1_795_000_123_456  # 2026-11-18T11:08:43.456Z
 DECIDED_MS = EVENT_MS + 1_500

@@ -26,14 +26,14 @@ from confluent_kafka import Consumer
 from persona.benchkit.stats import percentile
 from persona.cli.generate_cmd import add_generator_args, generator_config, local_pipeline_env, seed_stores
 from persona.cli.segments_cmd import format_table
-from persona.contracts import Ok, parse_decision_message
+from persona.contracts import Ok, Topics, parse_decision_message
 from persona.datagen import DataGenerator
 from persona.datagen.loaders import StreamStats, stream_to_kafka
-from persona.kafka import Topics, end_offsets
+from persona.kafka import end_offsets
 from persona.localstack import StackError, StackSettings, up
+from persona.localstack.runner import FlowProcess, committed_input_offsets
 from persona.paimon import PaimonWarehouse
-from persona.pipeline import PipelineSettings
-from persona.pipeline.runner import FlowProcess, committed_input_offsets
+from persona.settings import PipelineSettings
 
 
 def register(subparsers: Any) -> None:

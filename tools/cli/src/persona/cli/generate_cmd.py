@@ -15,7 +15,7 @@ from persona.datagen.loaders import load_inventory, load_profiles, stream_to_kaf
 from persona.inventory import CassandraInventory
 from persona.localstack import StackSettings
 from persona.paimon import PaimonWarehouse, ensure_tables
-from persona.pipeline import PipelineSettings
+from persona.settings import PipelineSettings
 
 
 def add_generator_args(parser: argparse.ArgumentParser) -> None:

@@ -1,4 +1,4 @@
-"""`persona replay`: run logic v1 over JSON-lines files (the engine is persona.decisions.replay)."""
+"""`persona replay`: run logic v1 over JSON-lines files (the engine is persona.replay)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from persona.decisions import LogicV1Config
-from persona.decisions.replay import run_replay
+from persona.replay import run_replay
 
 
 def register(subparsers: Any) -> None:

@@ -18,9 +18,10 @@ from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
 from persona.contracts import Err, order_fact_to_debezium_json, parse_order_change
-from persona.pipeline import PipelineSettings
-from persona.pipeline.kafka_wiring import OutRecord, RawBatch, batch_sink, dead_letter, raw_source
-from persona.pipeline.process import prepare_flow_process
+from persona.flows.common.process import prepare_flow_process
+from persona.flows.common.wiring import batch_sink, raw_source
+from persona.kafka.bytewax_io import OutRecord, RawBatch, dead_letter
+from persona.settings import PipelineSettings
 
 
 def normalize(settings: PipelineSettings, batch: RawBatch) -> list[tuple[str, list[OutRecord]]]:

@@ -30,10 +30,12 @@ from bytewax.outputs import Sink
 from persona.contracts import (
     BehaviorEvent,
     CustomerProfile,
+    DecisionEnvelope,
     Err,
     InventoryRow,
     OrderFact,
     decision_to_json,
+    encode_decisions,
     parse_behavior_event,
     parse_inventory_row,
     parse_order_change,
@@ -47,10 +49,11 @@ from persona.decisions import (
     observe_event,
     prune_orders,
 )
+from persona.flows.common.process import GcTimer, prepare_flow_process
+from persona.flows.common.wiring import batch_sink, raw_source
 from persona.flows.enrich.customer_log import Compactor, CustomerLogError, LogRef, ShardLog, read_chunks
-from persona.pipeline import DecisionEnvelope, PipelineSettings, encode_decisions
-from persona.pipeline.kafka_wiring import OutRecord, RawBatch, batch_sink, dead_letter, raw_source
-from persona.pipeline.process import GcTimer, prepare_flow_process
+from persona.kafka.bytewax_io import OutRecord, RawBatch, dead_letter
+from persona.settings import PipelineSettings
 
 
 class Inventory(Protocol):
@@ -650,7 +653,7 @@ def build_flow(
     settings = settings or PipelineSettings.from_env()
     if profiles is None:
         from persona.paimon import PaimonWarehouse
-        from persona.pipeline.profiles import PaimonProfileStore
+        from persona.paimon.profiles import PaimonProfileStore
 
         profiles = PaimonProfileStore(
             PaimonWarehouse(settings.warehouse),

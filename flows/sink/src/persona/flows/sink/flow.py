@@ -1,7 +1,7 @@
 """Wiring of the sink flow and the Paimon sink.
 
 Each polled batch of ``segment_decisions`` messages becomes one Arrow table of audit rows
-(``persona.pipeline.messages.decisions_table``), appended to ``segment_decisions`` and, at each
+(``persona.flows.sink.rows.decisions_table``), appended to ``segment_decisions`` and, at each
 commit, reduced to the newest version per customer for ``marketing_segments``; the Paimon writers
 commit once per Bytewax epoch.
 """
@@ -19,17 +19,13 @@ from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
 from bytewax.outputs import FixedPartitionedSink, Sink, StatefulSinkPartition
 
+from persona.contracts import DecisionEnvelope, DecisionsDecodeError, decode_decisions
+from persona.flows.common.process import prepare_flow_process
+from persona.flows.common.wiring import batch_sink, raw_source
+from persona.flows.sink.rows import conform, decisions_table
+from persona.kafka.bytewax_io import OutRecord, RawBatch, dead_letter
 from persona.paimon import PaimonWarehouse, TableWriter
-from persona.pipeline import (
-    DecisionEnvelope,
-    DecisionsDecodeError,
-    PipelineSettings,
-    decisions_table,
-    decode_decisions,
-)
-from persona.pipeline.kafka_wiring import OutRecord, RawBatch, batch_sink, dead_letter, raw_source
-from persona.pipeline.messages import conform
-from persona.pipeline.process import prepare_flow_process
+from persona.settings import PipelineSettings
 
 
 def latest_segments(decisions: pa.Table, schema: pa.Schema) -> pa.Table:

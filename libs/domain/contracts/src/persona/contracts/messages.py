@@ -1,0 +1,53 @@
+"""The internal message from the enrich flow to the sink flow (topic ``segment_decisions``).
+
+A message is a msgpack array of ``DecisionEnvelope`` (an audit record and the per-customer
+version): one message per shard and polled batch (at most ``ROWS_PER_MESSAGE``),
+keyed by the shard, so a customer's decisions stay in order. msgpack, one message per batch: the
+enrich flow is the pipeline's single-threaded bound, and encoding is ~1 µs per decision this way
+(JSON per decision cost ~2x, building the Arrow columns there ~4x). The sink decodes a message in
+one call and builds its Paimon rows from it (``persona.flows.sink.rows``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import msgspec
+
+from persona.contracts.records import DecisionAudit
+
+# Kafka's default message size limit is 1 MB; a decision is ~700 bytes in msgpack.
+ROWS_PER_MESSAGE = 1000
+
+
+class DecisionEnvelope(msgspec.Struct, frozen=True, gc=False):
+    """One decision for the sink: its audit record holds every column of both Paimon tables.
+
+    Messages that also carry a ``decision`` key (an older enrich flow's) still decode: structs are
+    msgpack maps with field names, and unknown keys are skipped.
+    """
+
+    version: int
+    audit: DecisionAudit
+
+
+class DecisionsDecodeError(ValueError):
+    """A ``segment_decisions`` message that is not a msgpack array of decisions."""
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(list[DecisionEnvelope])
+
+
+def encode_decisions(envs: Sequence[DecisionEnvelope]) -> Iterator[bytes]:
+    """The ``segment_decisions`` messages of ``envs``: at most ``ROWS_PER_MESSAGE`` each, in order."""
+    for start in range(0, len(envs), ROWS_PER_MESSAGE):
+        yield _encoder.encode(envs[start : start + ROWS_PER_MESSAGE])
+
+
+def decode_decisions(raw: bytes) -> list[DecisionEnvelope]:
+    """The decisions of one ``segment_decisions`` message; ``DecisionsDecodeError`` says why one is bad."""
+    try:
+        return _decoder.decode(raw)
+    except msgspec.DecodeError as error:  # ValidationError included
+        raise DecisionsDecodeError(f"not a msgpack array of decisions: {error}") from None
