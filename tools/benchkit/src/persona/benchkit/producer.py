@@ -19,7 +19,7 @@ from multiprocessing.synchronize import Event
 from persona.contracts import Topics
 from persona.datagen import DataGenerator, GeneratorConfig
 from persona.datagen.generator import iso_ms
-from persona.kafka import make_producer
+from persona.kafka import make_producer, produce
 
 # Far from any real clock value, so its digits appear nowhere else in a record.
 T0_MS = 1_000_000_000_123
@@ -64,7 +64,6 @@ def run_producer(
     scratch = (config.scratch_topic, config.scratch_topic)
     producer = make_producer(config.bootstrap, **{"linger.ms": 20, "batch.size": 1_000_000})
     ready.set()
-    produce = producer.produce
     n_events = n_orders = 0
     index = 0
     cycle = 0
@@ -98,12 +97,7 @@ def run_producer(
                 value = value.replace(iso0, iso_now).replace(ms0, ms_now)
                 if cycle:
                     value = value.replace(run_marker, marker_now)
-                while True:
-                    try:
-                        produce(topic_names[kind], value, key)
-                        break
-                    except BufferError:
-                        producer.poll(0.01)
+                produce(producer, topic_names[kind], value, key, wait=0.01)
                 if kind:
                     n_orders += 1
                 else:

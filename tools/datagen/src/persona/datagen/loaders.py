@@ -17,7 +17,7 @@ import orjson
 from persona.contracts import Topics
 from persona.datagen.generator import DataGenerator, WireRecord
 from persona.inventory import CassandraInventory, StockLevel
-from persona.kafka import make_producer
+from persona.kafka import make_producer, produce
 from persona.paimon import PaimonWarehouse, TableWriter
 
 
@@ -104,12 +104,7 @@ def stream_to_kafka(
                 continue
             for record in gen.records(due, int(now * 1000), 0):
                 topic = topics.behavior_events if record.kind == "event" else topics.orders_cdc
-                while True:
-                    try:
-                        producer.produce(topic, value=record.value, key=record.key)
-                        break
-                    except BufferError:
-                        producer.poll(0.05)
+                produce(producer, topic, record.value, record.key)
                 if record.kind == "event":
                     stats.events += 1
                 else:

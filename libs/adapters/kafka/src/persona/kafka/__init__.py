@@ -9,6 +9,7 @@ from persona.kafka.client import (
     ConsumedRecord,
     end_offsets,
     make_producer,
+    produce,
     produce_all,
     read_topic,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "ConsumedRecord",
     "end_offsets",
     "make_producer",
+    "produce",
     "produce_all",
     "read_topic",
 ]

@@ -30,7 +30,8 @@ from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from persona.contracts import dlq_record_to_json
+from persona.contracts import Topics, dlq_record_to_json
+from persona.kafka.client import produce
 
 OutRecord = tuple[str, bytes | None, bytes | None]
 """A record to produce: (topic, key, value)."""
@@ -174,17 +175,11 @@ class _ProducerPartition(StatefulSinkPartition[list[OutRecord], None]):
                 self._failures.append(f"{message.topic()}: {error}")
 
     def write_batch(self, values: list[list[OutRecord]]) -> None:
-        produce = self._producer.produce
+        producer = self._producer
         for batch in values:
             for topic, key, value in batch:
-                while True:
-                    try:
-                        produce(topic, value, key)
-                        break
-                    except BufferError:
-                        # The local queue is full: serve delivery reports until there is room.
-                        self._producer.poll(0.05)
-        self._producer.poll(0)
+                produce(producer, topic, value, key)
+        producer.poll(0)
 
     def snapshot(self) -> None:
         self._flush()
@@ -232,4 +227,4 @@ def dead_letter(
 ) -> OutRecord:
     """The DLQ record of a record that could not be used: its reason and original bytes."""
     failed_at = int(time.time() * 1000) if now_ms is None else now_ms
-    return (f"{source_topic}.dlq", key, dlq_record_to_json(source_topic, reason, raw or b"", failed_at))
+    return (Topics.dlq(source_topic), key, dlq_record_to_json(source_topic, reason, raw or b"", failed_at))

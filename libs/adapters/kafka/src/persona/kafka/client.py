@@ -33,6 +33,28 @@ def make_producer(bootstrap: str, **overrides: Any) -> Producer:
     return Producer(config)
 
 
+def produce(
+    producer: Producer,
+    topic: str,
+    value: bytes | None,
+    key: bytes | None = None,
+    *,
+    on_delivery: Callable[[KafkaError | None, Any], None] | None = None,
+    wait: float = 0.05,
+) -> None:
+    """Produce one record; while the producer's local queue is full, serve delivery reports (for
+    ``wait`` seconds at a time) until there is room, so a fast caller is slowed, never failed."""
+    while True:
+        try:
+            if on_delivery is None:
+                producer.produce(topic, value, key)
+            else:
+                producer.produce(topic, value, key, on_delivery=on_delivery)
+            return
+        except BufferError:
+            producer.poll(wait)
+
+
 def produce_all(
     producer: Producer,
     topic: str,
@@ -49,13 +71,7 @@ def produce_all(
 
     count = 0
     for key, value in records:
-        while True:
-            try:
-                producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
-                break
-            except BufferError:
-                # Local queue full: let deliveries drain, then retry this record.
-                producer.poll(0.05)
+        produce(producer, topic, value, key, on_delivery=on_delivery)
         count += 1
         if count % 10_000 == 0:
             producer.poll(0)
