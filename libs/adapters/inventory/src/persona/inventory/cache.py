@@ -6,26 +6,21 @@ a decision never promotes stock it could not see.
 
 Refresh-ahead: when the reader can read asynchronously, a hit in the second half of its TTL starts
 a background re-read of that SKU, so SKUs in steady use are renewed before they expire and only
-cold SKUs cost the caller a synchronous read. (A synchronous read per batch was the enrich flow's
-largest stall: with no misses at all it kept up with 30k records/s, with a 5 s TTL it did not.)
+cold SKUs cost the caller a read: a synchronous read per batch would stall the enrich flow.
 What is served is still never older than the TTL since its read. An inventory change recorded, or
 an invalidation, while a re-read is in flight wins over that re-read's older answer.
 
-Reads are gathered into bursts, not sent per lookup. Cassandra's cost is mostly per burst of
-requests, not per row: on this machine, 3,300 SKUs/s read in bursts of 250 cost it ~20% of a core,
-in bursts of 1,650 every half second ~7%, and one burst per second ~5% (its request threads wake,
-spin and park once per burst). The enrich flow looks up a few SKUs per shard and polled batch, so
-sent as they came its reads were ~40 small bursts a second, and many more with the full catalogue
-(cold SKUs). So:
+Reads are gathered into bursts, not sent per lookup, because Cassandra's cost is mostly per burst of
+requests (its request threads wake, spin and park once per burst), not per row; the enrich flow
+looks up a few SKUs per shard and polled batch, and sent as they came those would be many small
+bursts a second (BENCHMARKS.md has the measurements). So:
 
 * a SKU due for renewal joins a queue sent as one read once it holds ``renew_batch`` SKUs or its
   oldest has waited ``renew_delay_seconds`` (at most a quarter of the TTL, so renewals still land
   before expiry);
 * a SKU ``prefetch`` finds missing joins a queue sent after ``load_delay_seconds`` (or at
   ``load_batch`` SKUs): the decisions that need it wait that much longer, instead of each shard
-  and batch sending its own read. The renewals queued by then go in the same burst. At the bench's
-  full size (100k SKUs, ~5k cold loads a second) 200 ms instead of 50 ms took the reads from ~14
-  bursts a second to ~4 and Cassandra from 30-35% of a core to 25%.
+  and batch sending its own read. The renewals queued by then go in the same burst.
 
 Queued SKUs count as in flight: a change or invalidation revokes their read, and a lookup that needs
 an expired queued renewal sends that queue at once. The queues are sent from lookups (the enrich

@@ -78,8 +78,8 @@ class CassandraInventory:
             return {}
         try:
             session = self._connect()
-            # One request per chunk of SKUs, not per SKU: the per-request cost of the driver (futures,
-            # its I/O thread holding the GIL) was the enrich flow's largest cost in its profile.
+            # One request per chunk of SKUs, not per SKU: the driver's cost is per request (futures,
+            # its I/O thread holding the GIL), and the enrich flow shares that GIL.
             results = execute_concurrent_with_args(
                 session,
                 self._select,

@@ -9,10 +9,9 @@ import pyarrow as pa
 
 DATABASE = "persona"
 
-# Measured on this kind of machine: primary-key writes ~45k -> ~1.2M rows/s and a merged read of
-# 600k rows ~12 s -> ~0.2 s with the Rust path. pypaimon 2.1.0 only publishes commits natively
-# through a REST catalog; on the filesystem catalog the commit option is accepted and the
-# (already fast, ~2.5 ms per 1,000 rows) Python commit runs instead.
+# The Rust path writes and reads primary-key tables far faster than pypaimon's Python merge (DESIGN
+# §8, BENCHMARKS.md). pypaimon 2.1.0 only publishes commits natively through a REST catalog; on the
+# filesystem catalog the commit option is accepted and the (already fast) Python commit runs instead.
 NATIVE_OPTIONS: dict[str, str] = {
     "write.native.enabled": "true",
     "read.native.enabled": "true",

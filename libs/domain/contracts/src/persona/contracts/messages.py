@@ -3,9 +3,9 @@
 A message is a msgpack array of ``DecisionEnvelope`` (an audit record and the per-customer
 version): one message per shard and polled batch (at most ``ROWS_PER_MESSAGE``),
 keyed by the shard, so a customer's decisions stay in order. msgpack, one message per batch: the
-enrich flow is the pipeline's single-threaded bound, and encoding is ~1 µs per decision this way
-(JSON per decision cost ~2x, building the Arrow columns there ~4x). The sink decodes a message in
-one call and builds its Paimon rows from it (``persona.flows.sink.rows``).
+enrich flow is the pipeline's single-threaded bound, and this is its cheapest encoding (JSON per
+decision, or Arrow columns built there, cost it more). The sink decodes a message in one call and
+builds its Paimon rows from it (``persona.flows.sink.rows``).
 """
 
 from __future__ import annotations
