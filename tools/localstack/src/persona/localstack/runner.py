@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from persona.settings import PipelineSettings
+from persona.settings.registry import COMMIT_INTERVAL
 
 FLOWS: dict[str, str] = {
     "cdc": "persona.flows.cdc:build_flow()",
@@ -75,7 +76,7 @@ class FlowProcess:
     name: str
     state_dir: Path
     env: Mapping[str, str]
-    snapshot_seconds: float = 10.0
+    snapshot_seconds: float = COMMIT_INTERVAL.default
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
