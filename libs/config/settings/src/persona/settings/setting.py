@@ -57,7 +57,7 @@ class Setting(Generic[T]):
         return self.default if value is None else value
 
     def check(self, value: T) -> None:
-        """Validate a value a caller built itself as if it had been read from the environment."""
+        """Validate a number or text a caller built itself as if the environment had held it."""
         self.given({self.name: str(value)})
 
 
