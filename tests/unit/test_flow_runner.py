@@ -28,7 +28,8 @@ def test_enrich_has_its_own_epoch_and_the_other_flows_the_commit_interval() -> N
     assert [epoch_seconds(n, settings) for n in ("cdc", "enrich", "sink")] == [4.0, 45.0, 4.0]
     defaults = PipelineSettings.from_env({"PERSONA_COMMIT_INTERVAL": "4"})
     assert [epoch_seconds(n, defaults) for n in ("cdc", "enrich", "sink")] == [4.0, 4.0, 4.0]
-    flow = FlowProcess.configured("enrich", Path("/s"), {"PERSONA_ENRICH_EPOCH": "12"})
+    env = {"PERSONA_ENRICH_EPOCH": "12"}
+    flow = FlowProcess.configured("enrich", Path("/s"), env, PipelineSettings.from_env(env))
     assert flow.snapshot_seconds == 12.0 and flow.env == {"PERSONA_ENRICH_EPOCH": "12"}
     with pytest.raises(SettingsError, match="PERSONA_ENRICH_EPOCH must be > 0"):
         PipelineSettings.from_env({"PERSONA_ENRICH_EPOCH": "0"})
@@ -60,3 +61,15 @@ def test_poll_records_defaults_to_a_thousand_and_must_be_positive() -> None:
     assert PipelineSettings.from_env({"PERSONA_POLL_RECORDS": "250"}).poll_records == 250
     with pytest.raises(SettingsError, match="PERSONA_POLL_RECORDS must be > 0"):
         PipelineSettings.from_env({"PERSONA_POLL_RECORDS": "0"})
+
+
+def test_the_runner_takes_the_epoch_from_the_caller_s_settings_and_parses_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The parent parsed its settings once; a malformed variable here would fail a second parse.
+    monkeypatch.setenv("PERSONA_COMMIT_INTERVAL", "not a number")
+    settings = PipelineSettings(commit_interval_seconds=3.0, enrich_epoch_seconds=20.0)
+    env = {"PERSONA_GROUP_PREFIX": "g"}
+    flows = [FlowProcess.configured(n, Path("/s"), env, settings) for n in ("cdc", "enrich", "sink")]
+    assert [f.snapshot_seconds for f in flows] == [3.0, 20.0, 3.0]
+    assert all(f.env == env for f in flows)

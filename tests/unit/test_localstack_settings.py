@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from persona.localstack import StackError, StackSettings
-from persona.localstack.settings import find_repo_root, heap_megabytes
+from persona.localstack.settings import find_repo_root
 from persona.localstack.stack import java_major_version
+from persona.settings.setting import heap_megabytes
 
 
 def _checkout(root: Path) -> Path:
@@ -118,3 +119,27 @@ def test_heap_sizes() -> None:
 )
 def test_java_major_version(output: str, major: int | None) -> None:
     assert java_major_version(output) == major
+
+
+def test_a_bad_variable_is_named_in_the_stack_error(tmp_path: Path) -> None:
+    env = {"PERSONA_HOME": str(tmp_path), "PATH": "", "PERSONA_KAFKA_CONTROLLER_PORT": "x"}
+    with pytest.raises(StackError, match="PERSONA_KAFKA_CONTROLLER_PORT is not an integer"):
+        StackSettings.from_env(env, cwd=tmp_path)
+
+
+def test_a_stack_built_by_hand_obeys_the_rules_of_its_variables(tmp_path: Path) -> None:
+    paths = {"home": tmp_path / "h", "warehouse": tmp_path / "w", "jar_cache": tmp_path / "j"}
+    with pytest.raises(StackError, match="PERSONA_PARTITIONS must be at least 1"):
+        StackSettings(**paths, repo_root=None, partitions=0)
+    with pytest.raises(StackError, match="exceeds the local limit of 1G"):
+        StackSettings(**paths, repo_root=None, cassandra_heap="4G")
+    with pytest.raises(StackError, match="distinct"):
+        StackSettings(**paths, repo_root=None, kafka_port=7000)
+
+
+def test_blank_variables_take_the_defaults(tmp_path: Path) -> None:
+    root = _checkout(tmp_path / "repo")
+    blank = {n: "" for n in ("PERSONA_HOME", "PERSONA_WAREHOUSE", "PERSONA_KAFKA_PORT", "PERSONA_KAFKA_HEAP")}
+    settings = StackSettings.from_env({**blank, "HOME": str(tmp_path / "user"), "PATH": ""}, cwd=root)
+    assert settings.home == root / ".persona" and settings.warehouse == root / ".persona" / "warehouse"
+    assert (settings.kafka_port, settings.kafka_heap) == (9092, "512M")

@@ -65,6 +65,7 @@ from persona.localstack import (
 )
 from persona.localstack.runner import FlowProcess, committed_input_offsets
 from persona.paimon import PaimonWarehouse, ensure_tables
+from persona.settings import PipelineSettings
 
 FLOW_NAMES = ("cdc", "enrich", "sink")
 
@@ -387,7 +388,8 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = _log) -> BenchRepor
         log(f"producer ceiling (one process, scratch topic, nothing else running): {ceiling:,.0f} records/s")
 
         state_dir = base / "state"
-        flows = [FlowProcess.configured(n, state_dir, env) for n in FLOW_NAMES]
+        flow_settings = PipelineSettings.from_env({**os.environ, **env})
+        flows = [FlowProcess.configured(n, state_dir, env, flow_settings) for n in FLOW_NAMES]
         t = time.monotonic()
         for f in flows:
             f.start()

@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
     state_dir = stack_settings.home / "demo"
     if args.fresh:
         shutil.rmtree(state_dir / "recovery", ignore_errors=True)
-    flows = [FlowProcess.configured(n, state_dir, flow_env) for n in ("cdc", "enrich", "sink")]
+    flows = [FlowProcess.configured(n, state_dir, flow_env, settings) for n in ("cdc", "enrich", "sink")]
     stop = threading.Event()
     watch = Watch()
     watcher = threading.Thread(

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from persona.settings import PipelineSettings
+from persona.settings.registry import COMMIT_INTERVAL
 
 FLOWS: dict[str, str] = {
     "cdc": "persona.flows.cdc:build_flow()",
@@ -75,7 +76,7 @@ class FlowProcess:
     name: str
     state_dir: Path
     env: Mapping[str, str]
-    snapshot_seconds: float = 10.0
+    snapshot_seconds: float = COMMIT_INTERVAL.default
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
@@ -87,9 +88,15 @@ class FlowProcess:
         return self.state_dir / "recovery" / self.name
 
     @classmethod
-    def configured(cls, name: str, state_dir: Path, env: Mapping[str, str]) -> FlowProcess:
-        """The flow with the epoch its settings (this environment with ``env`` over it) give it."""
-        settings = PipelineSettings.from_env({**os.environ, **env})
+    def configured(
+        cls, name: str, state_dir: Path, env: Mapping[str, str], settings: PipelineSettings
+    ) -> FlowProcess:
+        """The flow run with ``env`` over this process's environment, at the epoch ``settings`` give it.
+
+        ``settings`` are the caller's, read once at its entry point from that same environment: the
+        runner derives the flow's epoch from them and parses nothing itself. The child gets ``env`` as
+        variables and parses its own settings once, when its ``build_flow()`` runs.
+        """
         return cls(name, state_dir, env, snapshot_seconds=epoch_seconds(name, settings))
 
     @property

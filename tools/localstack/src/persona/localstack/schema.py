@@ -11,9 +11,11 @@ from pathlib import Path
 
 from persona.localstack.clients import cassandra_session, create_topic, kafka_admin
 from persona.localstack.settings import StackSettings
+from persona.settings import registry
 
-SUPPLY_KEYSPACE = "supply"
-INVENTORY_TABLE = "inventory_projection"
+# What the flows read unless told otherwise: the stack creates it.
+SUPPLY_KEYSPACE = registry.INVENTORY_KEYSPACE.default
+INVENTORY_TABLE = registry.INVENTORY_TABLE.default
 
 
 @dataclass(frozen=True)

@@ -1,30 +1,45 @@
-"""Settings of the local real-services stack, built once at an entry point from an environment mapping."""
+"""Settings of the local real-services stack, built once at an entry point from an environment mapping.
+
+Each value is a ``persona.settings.registry`` setting, which declares its variable, parser and default.
+"""
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from persona.localstack.errors import StackError
+from persona.settings import Setting, SettingsError
+from persona.settings.registry import (
+    CASSANDRA_HEAP,
+    CASSANDRA_PORT,
+    CASSANDRA_STORAGE_PORT,
+    HOME,
+    JAR_CACHE,
+    JAVA,
+    KAFKA_CONTROLLER_PORT,
+    KAFKA_HEAP,
+    KAFKA_PORT,
+    LOCALHOST,
+    MAVEN_REPO,
+    MVN,
+    PARTITIONS,
+    WAREHOUSE,
+    default_warehouse,
+    local_bootstrap,
+)
 
 # The marker that identifies the repository root: the pinned classpaths live there.
 _INFRA_MARKER = Path("infra/local/kafka/pom.xml")
-_HEAP_PATTERN = re.compile(r"^(\d+)([mMgG])$")
-# Cassandra is one of several JVMs on a small dev machine; more than 1 GiB buys nothing locally.
-MAX_CASSANDRA_HEAP_MB = 1024
-
-
-def heap_megabytes(value: str) -> int:
-    """Parse a JVM heap size such as ``768M`` or ``1G`` into megabytes."""
-    match = _HEAP_PATTERN.match(value.strip())
-    if match is None:
-        raise StackError(f"invalid heap size {value!r}: expected a number followed by M or G, e.g. 768M")
-    amount, unit = int(match.group(1)), match.group(2).upper()
-    return amount * 1024 if unit == "G" else amount
+# The commands looked up on PATH when their variable is not set. Left as the bare name when absent so
+# settings can be built (and unit tested) anywhere; the start-up path checks them and raises a
+# StackError that says how to fix it.
+JAVA_COMMAND = "java"
+MVN_COMMAND = "mvn"
 
 
 def find_repo_root(start: Path) -> Path | None:
@@ -50,25 +65,13 @@ def _default_cache_root(env: Mapping[str, str]) -> Path:
 
 
 def _resolve_java(env: Mapping[str, str]) -> str:
-    explicit = env.get("PERSONA_JAVA")
+    explicit = JAVA.given(env)
     if explicit:
         return explicit
     java_home = env.get("JAVA_HOME")
     if java_home and (Path(java_home) / "bin" / "java").is_file():
         return str(Path(java_home) / "bin" / "java")
-    # Left as the bare name when absent so settings can be built (and unit tested) anywhere; the
-    # start-up path checks it and raises a StackError that says how to fix it.
-    return shutil.which("java", path=env.get("PATH")) or "java"
-
-
-def _int_env(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise StackError(f"{name}={raw!r} is not an integer") from None
+    return shutil.which(JAVA_COMMAND, path=env.get("PATH")) or JAVA_COMMAND
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,71 +86,77 @@ class StackSettings:
     warehouse: Path
     jar_cache: Path
     repo_root: Path | None
-    kafka_port: int = 9092
-    kafka_controller_port: int = 9093
-    cassandra_port: int = 9042
-    cassandra_storage_port: int = 7000
-    partitions: int = 4
-    java: str = "java"
-    mvn: str = "mvn"
-    kafka_heap: str = "512M"
-    cassandra_heap: str = "768M"
+    kafka_port: int = KAFKA_PORT.default
+    kafka_controller_port: int = KAFKA_CONTROLLER_PORT.default
+    cassandra_port: int = CASSANDRA_PORT.default
+    cassandra_storage_port: int = CASSANDRA_STORAGE_PORT.default
+    partitions: int = PARTITIONS.default
+    java: str = JAVA_COMMAND
+    mvn: str = MVN_COMMAND
+    kafka_heap: str = KAFKA_HEAP.default
+    cassandra_heap: str = CASSANDRA_HEAP.default
     # Passed to Maven as -Dmaven.repo.local; None uses Maven's own default (~/.m2/repository).
-    maven_repo: Path | None = None
+    maven_repo: Path | None = MAVEN_REPO.default
 
     def __post_init__(self) -> None:
-        heap_megabytes(self.kafka_heap)
-        if heap_megabytes(self.cassandra_heap) > MAX_CASSANDRA_HEAP_MB:
-            raise StackError(f"cassandra heap {self.cassandra_heap} exceeds the local limit of 1G")
-        if self.partitions < 1:
-            raise StackError(f"partitions must be at least 1, got {self.partitions}")
+        # A constructed stack (tests, a second stack for a benchmark) obeys the rules its variables do.
+        try:
+            for setting, value in self._validated():
+                setting.check(value)
+        except SettingsError as error:
+            raise StackError(str(error)) from None
         ports = self.ports
-        for label, port in ports.items():
-            if not 0 < port < 65536:
-                raise StackError(f"{label} port {port} is out of range")
         if len(set(ports.values())) != len(ports):
             raise StackError(f"stack ports must be distinct, got {ports}")
+
+    def _validated(self) -> Iterator[tuple[Setting[Any], object]]:
+        yield KAFKA_PORT, self.kafka_port
+        yield KAFKA_CONTROLLER_PORT, self.kafka_controller_port
+        yield CASSANDRA_PORT, self.cassandra_port
+        yield CASSANDRA_STORAGE_PORT, self.cassandra_storage_port
+        yield PARTITIONS, self.partitions
+        yield KAFKA_HEAP, self.kafka_heap
+        yield CASSANDRA_HEAP, self.cassandra_heap
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], cwd: Path | None = None) -> StackSettings:
         """Build settings from an environment mapping (normally ``os.environ``) at an entry point."""
         cwd = (cwd if cwd is not None else Path(os.getcwd())).absolute()
-
-        def path_from_env(name: str) -> Path | None:
+        repo_root = _default_repo_root(cwd)
+        try:
             # Relative paths are taken from cwd; the result is absolute because the services run
             # with other working directories.
-            value = env.get(name)
-            return cwd / value if value else None
-
-        repo_root = _default_repo_root(cwd)
-        home = path_from_env("PERSONA_HOME") or (repo_root or cwd) / ".persona"
-        warehouse = path_from_env("PERSONA_WAREHOUSE") or home / "warehouse"
-        jar_cache = path_from_env("PERSONA_JAR_CACHE") or _default_cache_root(env) / "persona" / "jars"
-        maven_repo = path_from_env("PERSONA_MAVEN_REPO")
-        return cls(
-            home=home,
-            repo_root=repo_root,
-            kafka_port=_int_env(env, "PERSONA_KAFKA_PORT", 9092),
-            kafka_controller_port=_int_env(env, "PERSONA_KAFKA_CONTROLLER_PORT", 9093),
-            cassandra_port=_int_env(env, "PERSONA_CASSANDRA_PORT", 9042),
-            cassandra_storage_port=_int_env(env, "PERSONA_CASSANDRA_STORAGE_PORT", 7000),
-            partitions=_int_env(env, "PERSONA_PARTITIONS", 4),
-            warehouse=warehouse,
-            java=_resolve_java(env),
-            mvn=env.get("PERSONA_MVN") or shutil.which("mvn", path=env.get("PATH")) or "mvn",
-            kafka_heap=env.get("PERSONA_KAFKA_HEAP") or "512M",
-            cassandra_heap=env.get("PERSONA_CASSANDRA_HEAP") or "768M",
-            jar_cache=jar_cache,
-            maven_repo=maven_repo,
-        )
+            given_home = HOME.given(env)
+            home = cwd / given_home if given_home else (repo_root or cwd) / HOME.default
+            warehouse = WAREHOUSE.given(env)
+            jar_cache = JAR_CACHE.given(env)
+            maven_repo = MAVEN_REPO.given(env)
+            return cls(
+                home=home,
+                repo_root=repo_root,
+                kafka_port=KAFKA_PORT.get(env),
+                kafka_controller_port=KAFKA_CONTROLLER_PORT.get(env),
+                cassandra_port=CASSANDRA_PORT.get(env),
+                cassandra_storage_port=CASSANDRA_STORAGE_PORT.get(env),
+                partitions=PARTITIONS.get(env),
+                warehouse=cwd / warehouse if warehouse else default_warehouse(home),
+                java=_resolve_java(env),
+                mvn=MVN.given(env) or shutil.which(MVN_COMMAND, path=env.get("PATH")) or MVN_COMMAND,
+                kafka_heap=KAFKA_HEAP.get(env),
+                cassandra_heap=CASSANDRA_HEAP.get(env),
+                jar_cache=cwd / jar_cache if jar_cache else _default_cache_root(env) / "persona" / "jars",
+                maven_repo=cwd / maven_repo if maven_repo else None,
+            )
+        except SettingsError as error:
+            raise StackError(str(error)) from None
 
     @property
     def kafka_bootstrap(self) -> str:
-        return f"127.0.0.1:{self.kafka_port}"
+        return local_bootstrap(self.kafka_port)
 
     @property
     def cassandra_contact(self) -> tuple[str, int]:
-        return ("127.0.0.1", self.cassandra_port)
+        return (LOCALHOST, self.cassandra_port)
 
     @property
     def ports(self) -> dict[str, int]:

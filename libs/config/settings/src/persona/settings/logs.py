@@ -11,13 +11,16 @@ import logging
 import sys
 from typing import TextIO
 
+from persona.settings.registry import LOG_LEVEL
+
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
-def configure_logging(level: str | int = "INFO", stream: TextIO | None = None) -> None:
+def configure_logging(level: str | int = LOG_LEVEL.default, stream: TextIO | None = None) -> None:
     """Send every persona logger's records at ``level`` or above to ``stream`` (stderr by default).
 
-    Called once, at an entry point; calling it again replaces the handler instead of adding one.
+    Called once, at an entry point, normally with ``LOG_LEVEL.get(os.environ)`` (``PERSONA_LOG_LEVEL``);
+    calling it again replaces the handler instead of adding one.
     """
     root = logging.getLogger()
     for handler in list(root.handlers):
