@@ -1,10 +1,9 @@
 """Per-customer state of the decision logic, and its pure transitions.
 
-``CustomerState`` is what the streaming flow keeps per customer key (Bytewax ``stateful_map``; recovery
-pickles it) and what replay keeps in a dict. Transitions never mutate their input: they return a new state
-(or the same object when nothing changed), so a snapshot handed downstream — e.g. to the step that batches
-Cassandra reads before ``decide`` — is never changed under its feet. The dicts inside are copy-on-write:
-treat them as read-only.
+``CustomerState`` is what the enrich flow keeps per customer (in its shards, msgpack-encoded in their
+snapshots) and what replay keeps in a dict. Transitions never mutate their input: they return a new state
+(or the same object when nothing changed), so a state held by a decision waiting for inventory reads is
+never changed under its feet. The dicts inside are copy-on-write: treat them as read-only.
 
 Bounds (state must not grow without limit on a long-running flow):
 - ``recent_skus``: the ``recent_sku_capacity`` (20) most recent distinct SKUs of view/add_to_cart events.
@@ -81,22 +80,22 @@ def count_orders(orders: dict[int, OrderFact], after_day: int | None = None) -> 
 
 class CustomerState(msgspec.Struct, frozen=True, gc=False, array_like=True):
     # array_like: encoded (enrich snapshots) as an array, without its field names for every customer.
-    # gc=False: a flow holds one per customer for its whole life, and the cyclic GC walked all of them on
-    # every full collection (~24% of the decision path, bench/enrich_core_bench.py). It cannot be part of
-    # a cycle: it holds a tuple of str, bytes and a dict of untracked OrderFact structs.
+    # gc=False: a flow holds one per customer for its whole life, and the cyclic GC would walk all of
+    # them on every full collection (bench/enrich_core_bench.py measures it). It cannot be part of a
+    # cycle: it holds a tuple of str, bytes and a dict of untracked OrderFact structs.
     # Recent view/add_to_cart SKUs, distinct, newest first (by event time; ties: later arrival first), as
     # a tuple so the per-event lookups (`tuple.index`) run in C.
     recent_skus: tuple[str, ...] = ()
     # The event_time_ms of the newest sighting of recent_skus[i], 8 bytes each (``pack_times``): one
-    # bytes instead of a tuple of 20 ints per event, which the young GC collections walked (and whose
-    # ints cost ~0.7 KB a customer).
+    # bytes, not a tuple of ints per event, which the young GC collections would walk and whose ints
+    # would cost far more memory per customer.
     recent_times: bytes = b""
     orders: dict[int, OrderFact] = msgspec.field(default_factory=dict)
     # Digests (``event_id_digest``) of decided event ids, 8 bytes each, oldest first.
     seen: bytes = b""
     # ``count_orders(orders)``, kept with every change of orders: a decision then needs no walk over
     # the day's orders (which grow with each order until the nightly profile includes them). None:
-    # not derived (a state decoded from a recovery store written before this field); walked instead.
+    # not derived (a state decoded from a recovery store that lacks this field); walked instead.
     counted: CountedOrders | None = None
 
 
