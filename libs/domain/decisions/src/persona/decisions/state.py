@@ -9,17 +9,18 @@ Bounds (state must not grow without limit on a long-running flow):
 - ``recent_skus``: the ``recent_sku_capacity`` (20) most recent distinct SKUs of view/add_to_cart events.
   Only 5 are recommended, and 20 leaves room for 15 of them to be unsellable.
 - ``seen``: the ``seen_event_capacity`` (32) most recently decided event ids of the customer, each as an
-  8-byte BLAKE2b digest (``event_id_digest``) packed into one ``bytes``: ~290 bytes a customer instead of
-  ~3 KB of strings and dict, and one cheap value to snapshot. Two ids of one customer's last 32 sharing a
-  digest (odds ~2^-59) would drop the newer as a duplicate. Duplicates
-  come from producer retries and at-least-once redelivery, i.e. seconds to minutes apart, when a customer
-  has produced only a handful of other events; a duplicate arriving after 32 newer events of the same
-  customer is decided again, which is idempotent downstream (the audit table is keyed by event_id and rt
-  consumers order rows by ``version``). Bytewax recovery itself needs no de-duplication: it rolls state back
-  together with the input offsets.
+  8-byte BLAKE2b digest (``event_id_digest``) packed into one ``bytes``: ~290 bytes a customer where the
+  ids themselves, as strings in a dict, would take ~3 KB, and one cheap value to snapshot. Two ids of one
+  customer's last 32 sharing a digest (odds ~2^-59) would drop the newer as a duplicate. Duplicates come
+  from producer retries and at-least-once redelivery, i.e. seconds to minutes apart, when a customer has
+  produced only a handful of other events; a duplicate arriving after 32 newer events of the same customer
+  is decided again, which is idempotent downstream (the audit table is keyed by event_id and rt consumers
+  order rows by ``version``). Bytewax recovery itself needs no de-duplication: it rolls state back together
+  with the input offsets.
 - ``orders``: one entry per order id of the customer, deleted orders kept as tombstones so a late stale
   change cannot resurrect them. ``prune_orders`` drops orders that can no longer count (UTC date at or
-  before the profile's ``rfm_as_of``: the nightly profile already includes them).
+  before the profile's ``rfm_as_of``: the nightly profile already includes them); the flow prunes at
+  every order change (``step.step_order``), replay does not.
 """
 
 from __future__ import annotations
