@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from persona.contracts import CustomerProfile, InventoryRow
 from persona.datagen import DataGenerator, GeneratorConfig
 from persona.flows.common.process import prepare_flow_process
-from persona.flows.enrich.flow import CustomerShard, EnrichContext, route
+from persona.flows.enrich import CustomerShard, EnrichContext, route
 from persona.kafka.bytewax_io import RawBatch
 from persona.paimon.profiles import profiles_from_rows
 from persona.settings import PipelineSettings

@@ -4,6 +4,7 @@ rebuild the same customers, background merges, and the files that stay (customer
 from __future__ import annotations
 
 import dataclasses
+import logging
 import pickle
 import time
 from collections.abc import Callable, Iterable
@@ -17,6 +18,7 @@ from persona.contracts import BehaviorEvent, InventoryRow, Ok, parse_behavior_ev
 from persona.flows.enrich import CustomerShard, ShardSnapshot
 from persona.flows.enrich import customer_log as cl
 from persona.flows.enrich.flow import EnrichContext
+from persona.flows.enrich.reporting import StatsLog
 from persona.settings import PipelineSettings
 
 SHARDS = 4
@@ -216,25 +218,30 @@ def test_a_log_snapshot_without_a_log_directory_fails_with_a_clear_error(tmp_pat
         CustomerShard(_ctx(None), shard.snapshot())
 
 
-def test_the_log_line_reports_appends_seals_and_merges(tmp_path: Path) -> None:
-    lines: list[str] = []
-    ctx = dataclasses.replace(_ctx(tmp_path), report=lines.append, report_seconds=0.0)
+def test_the_log_line_reports_appends_seals_and_merges(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="persona.flows.enrich")
+    ctx = dataclasses.replace(_ctx(tmp_path), stats_log=StatsLog(every_seconds=0.0))
     shard = CustomerShard(ctx, None)
     ctx.maybe_report()
     _feed(shard, _events(0, 3000, range(1, 12001, SHARDS)))
     shard.snapshot()
     ctx.maybe_report()
-    log_lines = [line for line in lines if line.startswith("customer log")]
-    assert len(log_lines) == 1 and "1 seals" in log_lines[0], lines
+    lines = [r.getMessage() for r in caplog.records]
+    log_lines = [line for line in lines if line.startswith("stats=customer_log")]
+    assert len(log_lines) == 1 and " seals=1 " in log_lines[0], lines
 
 
 def test_a_failed_merge_is_reported_and_leaves_the_files_as_they_were(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setattr(cl, "COMPACT_MIN_BYTES", 0)
-    lines: list[str] = []
+    caplog.set_level(logging.WARNING, logger="persona.flows.enrich")
     ctx = _ctx(tmp_path)
-    ctx.compactor.report = lines.append
     shard = CustomerShard(ctx, None)
     _feed(shard, _events(0, 100, range(1, 401, SHARDS)))
     first = shard.snapshot()
@@ -248,6 +255,7 @@ def test_a_failed_merge_is_reported_and_leaves_the_files_as_they_were(
     snapshot = shard.snapshot()
     assert snapshot.log is not None and snapshot.log.files[0] == first.log.files[0]
     assert ctx.compactor.stats.compaction_errors >= 1 and ctx.compactor.stats.compactions == 0
-    assert any("failed (exit code 1" in line for line in lines), lines
+    lines = [r.getMessage() for r in caplog.records]
+    assert any("customer_log_merge_failed" in line and "exit_code=1" in line for line in lines), lines
     assert "truncated" in capfd.readouterr().err, "the merge's own error is in the flow's log"
     assert not list((tmp_path / "shard-1").glob("*.tmp")), "its half-written base is gone"

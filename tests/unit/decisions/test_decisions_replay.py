@@ -6,6 +6,7 @@ Every expected decision below is worked out by hand from DESIGN §4; comments sh
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -195,13 +196,14 @@ def test_replay_is_reproducible(scenario: dict[str, Path], tmp_path: Path) -> No
     assert again.read_bytes() == s["out"].read_bytes()
 
 
-def test_without_dlq_path_invalid_lines_are_summarised_on_stderr(
-    scenario: dict[str, Path], capsys: pytest.CaptureFixture[str]
+def test_without_dlq_path_invalid_lines_are_summarised_in_the_log(
+    scenario: dict[str, Path], caplog: pytest.LogCaptureFixture
 ) -> None:
     s = scenario
-    stats = run_replay(s["events"], s["orders"], s["profiles"], s["inventory"], s["out"])
+    with caplog.at_level(logging.WARNING, logger="persona.replay"):
+        stats = run_replay(s["events"], s["orders"], s["profiles"], s["inventory"], s["out"])
     assert stats.dlq == 6 and stats.decisions == 9 and not s["dlq"].exists()
-    err = capsys.readouterr().err
+    err = caplog.text
     assert "6 invalid line(s)" in err and "behavior_events: 3" in err
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import gc
 import pickle
-import time
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -153,44 +152,6 @@ def test_a_snapshot_does_not_change_when_the_shard_goes_on() -> None:
     state = snapshot.decode()
     assert set(state.customers) == {7} and state.customers[7].version == 1
     assert state.offered == {7: ("sku:A",)} and state.waiting == []
-
-
-def test_the_log_line_reports_the_snapshots_encoded_since_the_last_one() -> None:
-    lines: list[str] = []
-    ctx = EnrichContext(
-        SETTINGS, DictProfiles({}), DictInventory({"A": 4}), report=lines.append, report_seconds=0.0
-    )
-    shard = CustomerShard(ctx, None)
-    _run(shard, _event("e-1", 7, "A", 1))
-    lines.clear()
-    size = len(shard.snapshot().state) + len(shard.snapshot().state)
-    ctx.maybe_report()
-    assert len(lines) == 1 and lines[0].startswith(
-        f"snapshots since the last line: 2 shards, {size / 1e6:.1f} MB"
-    )
-    ctx.maybe_report()  # no snapshot since the last line: no snapshot line
-    assert len(lines) == 1
-
-
-def test_the_log_line_reports_how_long_after_the_snapshots_the_flow_resumed(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    lines: list[str] = []
-    ctx = EnrichContext(
-        SETTINGS, DictProfiles({}), DictInventory({"A": 4}), report=lines.append, report_seconds=0.0
-    )
-    shard = CustomerShard(ctx, None)
-    _run(shard, _event("e-1", 7, "A", 1))
-    now = [50.0]
-    monkeypatch.setattr(time, "perf_counter", lambda: now[0])
-    lines.clear()
-    shard.snapshot()
-    shard.snapshot()  # the epoch's last shard: the stall counts from here
-    now[0] += 0.25  # Bytewax writes the snapshots
-    shard.on_notify()
-    now[0] += 5.0  # later activations are not a stall
-    _run(shard, _event("e-2", 7, "A", 2))  # its batch writes the log line
-    assert any(line.endswith("the flow resumed 250 ms after them") for line in lines), lines
 
 
 def test_restoring_state_of_another_shard_count_fails_with_a_clear_error() -> None:

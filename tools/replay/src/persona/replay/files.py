@@ -1,4 +1,5 @@
-"""Replay / backtest: run the v1 decision over JSON-lines files, exactly as the streaming flow would.
+"""Replay / backtest: run the v1 decision over JSON-lines files, with the streaming flow's per-customer
+step (``persona.decisions.step``).
 
 Inputs: behavior events (as on `behavior_events`), Debezium order envelopes (as on `orders_cdc`),
 `customer_profile` rows and inventory rows, one JSON document per line. Profiles and inventory are fixed
@@ -10,13 +11,12 @@ reason and never stop the run. Blank lines are skipped silently (a trailing newl
 Output: one JSON line per decision in processing order. ``updated_at`` is the event time, not the wall
 clock, so a replay is byte-for-byte reproducible and two logic versions can be diffed line by line.
 
-This is the only module of persona.decisions that does I/O; the inputs are held in memory and sorted
-(fine for backtests of millions of events on one machine).
+The inputs are held in memory and sorted (fine for backtests of millions of events on one machine).
 """
 
 from __future__ import annotations
 
-import sys
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -42,15 +42,23 @@ from persona.contracts import (
     parse_inventory_row,
     parse_order_change,
 )
-from persona.decisions.config import DEFAULT_CONFIG, LogicV1Config
-from persona.decisions.logic import decide
-from persona.decisions.state import EMPTY_STATE, CustomerState, apply_order, has_seen, observe_event
+from persona.decisions import (
+    DEFAULT_CONFIG,
+    EMPTY_STATE,
+    CustomerState,
+    LogicV1Config,
+    decide,
+    step_event,
+    step_order,
+)
 
 # Topic names for DLQ records: the topic (or table) each input file stands for.
 TOPIC_EVENTS: Final = "behavior_events"
 TOPIC_ORDERS: Final = "orders_cdc"
 TOPIC_PROFILES: Final = "customer_profile"
 TOPIC_INVENTORY: Final = "inventory_projection"
+
+log = logging.getLogger(__name__)
 
 _ORDER, _EVENT = 0, 1  # sort rank: order changes before events at the same instant
 
@@ -150,10 +158,11 @@ def run_replay(
 ) -> ReplayStats:
     """Replay the inputs through ``decide``; write decisions (and optionally audits and DLQ records).
 
-    Without ``dlq_path`` invalid lines are only counted, and a summary goes to stderr. ``profile_snapshot``
+    Without ``dlq_path`` invalid lines are only counted, and a summary is logged (a warning). ``profile_snapshot``
     is recorded in each audit as the profile version used (default: ``file:<profiles file name>``).
-    A repeated event_id produces no decision, however far apart the copies are (the run keeps every id;
-    the streaming flow's per-customer bound is in persona.decisions.state).
+    A repeated event_id produces no decision, however far apart the copies are and whichever customer
+    they name (the run keeps every id; the streaming flow drops a customer's repeats within the
+    per-customer bound of persona.decisions.state).
     """
     started = time.perf_counter()
     stats = ReplayStats()
@@ -169,9 +178,8 @@ def run_replay(
     stats.elapsed_seconds = time.perf_counter() - started
     if dlq_path is None and stats.dlq:
         by_topic = ", ".join(f"{t}: {n}" for t, n in sorted(stats.dlq_by_topic.items()))
-        print(f"replay: {stats.dlq} invalid line(s) skipped ({by_topic})", file=sys.stderr)
-        for reason in stats.first_dlq_reasons:
-            print(f"  e.g. {reason}", file=sys.stderr)
+        examples = "".join(f"\n  e.g. {reason}" for reason in stats.first_dlq_reasons)
+        log.warning("%d invalid line(s) skipped (%s)%s", stats.dlq, by_topic, examples)
     return stats
 
 
@@ -236,20 +244,28 @@ def _process(
 ) -> None:
     encode = msgspec.json.Encoder().encode
     states: dict[int, CustomerState] = {}
+    # Replay's own rule on top of the step: an event id decided once is never decided again, for any
+    # customer.
     decided: set[str] = set()
     for _, _, _, item in stream:
         if isinstance(item, OrderFact):
-            states[item.customer_id] = apply_order(states.get(item.customer_id, EMPTY_STATE), item)
+            # Every order kept (no pruning): see step_order.
+            states[item.customer_id] = step_order(states.get(item.customer_id, EMPTY_STATE), item, None)
             continue
-        state = states.get(item.user_id, EMPTY_STATE)
-        if item.event_id in decided or has_seen(state, item.event_id):
+        if item.event_id in decided:
             stats.events_duplicate += 1
             continue
+        # Replay does not number decisions: version 0.
+        pending = step_event(states.get(item.user_id, EMPTY_STATE), item, 0, config)
+        if pending is None:
+            stats.events_duplicate += 1
+            continue
+        profile = profiles.get(item.user_id)
         decision, audit = decide(
-            item, profiles.get(item.user_id), state, inventory, config, now_ms=item.event_time_ms
+            item, profile, pending.state, inventory, config, item.event_time_ms, pending.recent
         )
         decided.add(item.event_id)
-        states[item.user_id] = observe_event(state, item, config)
+        states[item.user_id] = pending.state
         out.write(encode(decision_line(decision, audit)) + b"\n")
         if audit_out is not None:
             audit_out.write(decision_audit_to_json(audit) + b"\n")

@@ -1,18 +1,19 @@
 """An enrich shard's customers on disk: a log that the Bytewax snapshot only points to.
 
-Handing Bytewax the whole shard at every epoch costs what the shard holds, not what changed. At full
-size that stalled the flow for over a second per epoch: half of it encoding, half Bytewax pickling the
-bytes and writing them into its SQLite store (BENCHMARKS.md, round eight). Here a shard appends the
-customers that changed, while they change, to a segment file. A snapshot seals the segment and hands
-Bytewax a ``LogRef``: the names of the files that rebuild the shard, oldest first. A child process
-merges those files into one base when the segments outgrow it (``compact``), so a restore reads about
-``1 + COMPACT_RATIO`` times the live state at most, and the disk holds little more.
+Handing Bytewax the whole shard at every epoch costs what the shard holds, not what changed: the
+flow stalls while the shard is encoded and while Bytewax pickles the bytes and writes them into its
+SQLite store (BENCHMARKS.md). Here a shard appends the customers that changed, while they change, to
+a segment file. A snapshot seals the segment and hands Bytewax a ``LogRef``: the names of the files
+that rebuild the shard, oldest first. A child process merges those files into one base when the
+segments outgrow it (``compact``), so a restore reads about ``1 + COMPACT_RATIO`` times the live
+state at most, and the disk holds little more.
 
 Layout: ``<directory>/shard-<key>/<seq>-<nonce>.seg`` (and ``.base``). A file is a sequence of
 chunks, each a 4-byte little-endian length and a msgpack ``[customer_ids, records]``: the customers'
-ids, then their ``[state, offered]`` records in the same order. Ids apart from records let a merge
-read them without walking the records. A later record of a customer replaces an earlier one. Files never change once sealed. A
-sealed segment and a finished base are fsynced, so a snapshot Bytewax stores points to durable files.
+ids, then their ``[state, offered]`` records in the same order (``state.LogRecord``). Ids apart from
+records let a merge read them without walking the records. A later record of a customer replaces an
+earlier one. Files never change once sealed. A sealed segment and a finished base are fsynced, so a
+snapshot Bytewax stores points to durable files.
 
 Which files stay: those of the shard's last ``KEEP_CHAINS`` snapshots, because Bytewax resumes from
 its last committed epoch, which may be a snapshot or two behind the newest. A shard that starts deletes
@@ -23,6 +24,7 @@ segment, or a base that was never adopted.
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import secrets
 import struct
@@ -30,12 +32,14 @@ import sys
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import msgspec
+
+log = logging.getLogger(__name__)
 
 _LENGTH = struct.Struct("<I")
 
@@ -180,13 +184,12 @@ class Compactor:
     """Starts the merges of a process's shards, one at a time, each in a child process.
 
     A child, not a thread: a merge is Python work over every record of the files, and in a thread it
-    competes with the flow for the GIL (at full size it took 4-5 s of every 20 s of the flow's time).
-    The child runs this file as a script, which imports msgspec and the standard library only, at a
-    lower priority than the flow; its errors go to the flow's stderr, its log.
+    would compete with the flow for the GIL for seconds at a time. The child runs this file as a
+    script, which imports msgspec and the standard library only, at a lower priority than the flow;
+    its errors go to the flow's stderr, its log.
     """
 
     stats: LogStats = field(default_factory=LogStats)
-    report: Callable[[str], None] | None = None
     _running: list[Merge] = field(default_factory=list)
 
     @property
@@ -212,18 +215,26 @@ class Compactor:
         return True
 
     def finished(self, merge: Merge, size: int | None) -> None:
-        """Count an ended merge: ``size`` is its base's bytes, None if it failed (then reported)."""
+        """Count an ended merge: ``size`` is its base's bytes, None if it failed (then logged)."""
         if size is not None:
             self.stats.compactions += 1
             self.stats.compacted_bytes += size
             self.stats.compaction_seconds += merge.cpu_seconds
             return
         self.stats.compaction_errors += 1
-        if self.report is not None:
-            self.report(
-                f"merging {len(merge.inputs)} customer log files into {merge.out} failed (exit code "
-                f"{merge.exit_code}; its error is in this log above); the files stay as they were"
+        # Imported here: this file is also the merge child's script, which imports only msgspec and
+        # the standard library.
+        from persona.settings import kv
+
+        log.warning(
+            kv(
+                event="customer_log_merge_failed",
+                out=merge.out,
+                files=len(merge.inputs),
+                exit_code=merge.exit_code,
+                effect="the files stay as they were; the merge's error is in this log above",
             )
+        )
 
 
 class ShardLog:

@@ -1,6 +1,8 @@
 """persona.decisions: the v1 segment decision (DESIGN §4) as pure functions over immutable records.
 
-The same code serves the streaming flow, replay/backtest (``persona.replay``) and tests.
+The same code serves the streaming flow, replay/backtest (``persona.replay``) and tests: ``decide``
+(``logic``), the per-customer state and its transitions (``state``), and the per-customer step both
+run around ``decide`` (``step``).
 """
 
 from persona.decisions.config import DEFAULT_CONFIG, LogicV1Config
@@ -33,6 +35,16 @@ from persona.decisions.state import (
     unpack_times,
     with_recent,
 )
+from persona.decisions.step import (
+    Offered,
+    OfferedTo,
+    PendingDecision,
+    index_offers,
+    record_offer,
+    step_event,
+    step_order,
+    take_offered,
+)
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -49,6 +61,9 @@ __all__ = [
     "EffectiveRfm",
     "InventoryView",
     "LogicV1Config",
+    "Offered",
+    "OfferedTo",
+    "PendingDecision",
     "Recent",
     "apply_order",
     "candidate_skus",
@@ -56,10 +71,15 @@ __all__ = [
     "decide",
     "effective_rfm",
     "has_seen",
+    "index_offers",
     "observe_event",
     "pack_times",
     "prune_orders",
     "recent_including",
+    "record_offer",
+    "step_event",
+    "step_order",
+    "take_offered",
     "unpack_times",
     "with_recent",
 ]

@@ -25,9 +25,8 @@ class LogicV1Config:
     # State bounds (see persona.decisions.state): SKUs remembered per customer for recommendations, and
     # decided event ids remembered per customer for de-duplication.
     recent_sku_capacity: int = 20
-    # 32, not more: the ids are most of a customer's state (~90 bytes each with their dict slot), so this
-    # bound is ~3 KB per customer, ~3 GB of enrich memory at 1M customers; 256 grew a 100k-customer
-    # bench by 1.4 GiB in 10 minutes on its way to ~2.5 GB (BENCHMARKS.md, round three).
+    # 32: duplicates come from retries and redeliveries seconds to minutes apart (persona.decisions.state),
+    # and every id held is memory per customer for the flow's whole life (BENCHMARKS.md).
     seen_event_capacity: int = 32
 
     def __post_init__(self) -> None:

@@ -1,13 +1,6 @@
 """The segment decision of DESIGN §4 as one pure function, plus the helpers the flows need around it.
 
-Use from a flow or replay, per valid event of customer c (state keyed by c):
-
-    if has_seen(state, event.event_id): drop it              # duplicate delivery
-    skus = candidate_skus(state, event, config)              # batch-read these from Cassandra
-    decision, audit = decide(event, profile, state, sellable_by_sku, config, now_ms)
-    state = observe_event(state, event, config)
-
-and per order change ``state = apply_order(state, fact)`` on the state of ``fact.customer_id``.
+The step that feeds it per event and per order change is ``persona.decisions.step``.
 """
 
 from __future__ import annotations
@@ -67,7 +60,7 @@ def effective_rfm(state: CustomerState, profile: CustomerProfile | None, event_t
     as_of_day = None if profile is None else date_to_day(profile.rfm_as_of)
     counted = state.counted
     if counted is None or (as_of_day is not None and counted.count and counted.earliest_day <= as_of_day):
-        # Not derived (an older recovery store), or some counted orders are in the profile already.
+        # Not derived (a recovery store without it), or some counted orders are in the profile already.
         counted = count_orders(state.orders, as_of_day)
     count, total, latest_day = counted.count, counted.total, counted.latest_day
     event_day = event_time_ms // DAY_MS
@@ -150,7 +143,7 @@ def decide(
     quantity read now (see ``candidate_skus``); a SKU missing from it, or mapped to None, is unknown and is
     never promoted: it neither qualifies VIP_HIGH_INVENTORY nor is recommended. ``now_ms`` becomes
     ``updated_at``/``decided_at``. ``recent``: ``recent_including(state, event, config)[0]`` when the caller
-    already has it (the streaming flow does, from ``observe_event``); it is computed otherwise.
+    already has it (``step_event`` does, from ``observe_event``); it is computed otherwise.
     """
     rfm = effective_rfm(state, profile, event.event_time_ms)
 
@@ -197,8 +190,8 @@ def decide(
                     break  # older SKUs were not considered: the audit lists only those examined
 
     rec = tuple(recommendation)
-    # Positional, in field order: msgspec matches keyword arguments by name, and for the audit's 24
-    # fields that was ~8x the cost of the construction itself, once per decision on the streaming path.
+    # Positional, in field order: msgspec matches keyword arguments by name, which for the audit's 24
+    # fields costs several times the construction itself, once per decision on the streaming path.
     # tests/unit/decisions pin every field against a keyword-built expectation.
     decision = Decision(
         event.user_id,  # customer_id

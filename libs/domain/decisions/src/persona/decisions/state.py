@@ -1,26 +1,26 @@
 """Per-customer state of the decision logic, and its pure transitions.
 
-``CustomerState`` is what the streaming flow keeps per customer key (Bytewax ``stateful_map``; recovery
-pickles it) and what replay keeps in a dict. Transitions never mutate their input: they return a new state
-(or the same object when nothing changed), so a snapshot handed downstream — e.g. to the step that batches
-Cassandra reads before ``decide`` — is never changed under its feet. The dicts inside are copy-on-write:
-treat them as read-only.
+``CustomerState`` is what the enrich flow keeps per customer (in its shards, msgpack-encoded in their
+snapshots) and what replay keeps in a dict. Transitions never mutate their input: they return a new state
+(or the same object when nothing changed), so a state held by a decision waiting for inventory reads is
+never changed under its feet. The dicts inside are copy-on-write: treat them as read-only.
 
 Bounds (state must not grow without limit on a long-running flow):
 - ``recent_skus``: the ``recent_sku_capacity`` (20) most recent distinct SKUs of view/add_to_cart events.
   Only 5 are recommended, and 20 leaves room for 15 of them to be unsellable.
 - ``seen``: the ``seen_event_capacity`` (32) most recently decided event ids of the customer, each as an
-  8-byte BLAKE2b digest (``event_id_digest``) packed into one ``bytes``: ~290 bytes a customer instead of
-  ~3 KB of strings and dict, and one cheap value to snapshot. Two ids of one customer's last 32 sharing a
-  digest (odds ~2^-59) would drop the newer as a duplicate. Duplicates
-  come from producer retries and at-least-once redelivery, i.e. seconds to minutes apart, when a customer
-  has produced only a handful of other events; a duplicate arriving after 32 newer events of the same
-  customer is decided again, which is idempotent downstream (the audit table is keyed by event_id and rt
-  consumers order rows by ``version``). Bytewax recovery itself needs no de-duplication: it rolls state back
-  together with the input offsets.
+  8-byte BLAKE2b digest (``event_id_digest``) packed into one ``bytes``: ~290 bytes a customer where the
+  ids themselves, as strings in a dict, would take ~3 KB, and one cheap value to snapshot. Two ids of one
+  customer's last 32 sharing a digest (odds ~2^-59) would drop the newer as a duplicate. Duplicates come
+  from producer retries and at-least-once redelivery, i.e. seconds to minutes apart, when a customer has
+  produced only a handful of other events; a duplicate arriving after 32 newer events of the same customer
+  is decided again, which is idempotent downstream (the audit table is keyed by event_id and rt consumers
+  order rows by ``version``). Bytewax recovery itself needs no de-duplication: it rolls state back together
+  with the input offsets.
 - ``orders``: one entry per order id of the customer, deleted orders kept as tombstones so a late stale
   change cannot resurrect them. ``prune_orders`` drops orders that can no longer count (UTC date at or
-  before the profile's ``rfm_as_of``: the nightly profile already includes them).
+  before the profile's ``rfm_as_of``: the nightly profile already includes them); the flow prunes at
+  every order change (``step.step_order``), replay does not.
 """
 
 from __future__ import annotations
@@ -81,22 +81,22 @@ def count_orders(orders: dict[int, OrderFact], after_day: int | None = None) -> 
 
 class CustomerState(msgspec.Struct, frozen=True, gc=False, array_like=True):
     # array_like: encoded (enrich snapshots) as an array, without its field names for every customer.
-    # gc=False: a flow holds one per customer for its whole life, and the cyclic GC walked all of them on
-    # every full collection (~24% of the decision path, bench/enrich_core_bench.py). It cannot be part of
-    # a cycle: it holds a tuple of str, bytes and a dict of untracked OrderFact structs.
+    # gc=False: a flow holds one per customer for its whole life, and the cyclic GC would walk all of
+    # them on every full collection (bench/enrich_core_bench.py measures it). It cannot be part of a
+    # cycle: it holds a tuple of str, bytes and a dict of untracked OrderFact structs.
     # Recent view/add_to_cart SKUs, distinct, newest first (by event time; ties: later arrival first), as
     # a tuple so the per-event lookups (`tuple.index`) run in C.
     recent_skus: tuple[str, ...] = ()
     # The event_time_ms of the newest sighting of recent_skus[i], 8 bytes each (``pack_times``): one
-    # bytes instead of a tuple of 20 ints per event, which the young GC collections walked (and whose
-    # ints cost ~0.7 KB a customer).
+    # bytes, not a tuple of ints per event, which the young GC collections would walk and whose ints
+    # would cost far more memory per customer.
     recent_times: bytes = b""
     orders: dict[int, OrderFact] = msgspec.field(default_factory=dict)
     # Digests (``event_id_digest``) of decided event ids, 8 bytes each, oldest first.
     seen: bytes = b""
     # ``count_orders(orders)``, kept with every change of orders: a decision then needs no walk over
     # the day's orders (which grow with each order until the nightly profile includes them). None:
-    # not derived (a state decoded from a recovery store written before this field); walked instead.
+    # not derived (a state decoded from a recovery store that lacks this field); walked instead.
     counted: CountedOrders | None = None
 
 

@@ -1,0 +1,295 @@
+"""One customer shard of the enrich flow: a Bytewax ``stateful_batch`` logic over the shard's items."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import msgspec
+from bytewax.operators import StatefulBatchLogic
+
+from persona.contracts import (
+    BehaviorEvent,
+    DecisionEnvelope,
+    InventoryRow,
+    OrderFact,
+    decision_to_json,
+    encode_decisions,
+)
+from persona.decisions import (
+    Offered,
+    OfferedTo,
+    PendingDecision,
+    candidate_skus,
+    decide,
+    index_offers,
+    record_offer,
+    step_event,
+    step_order,
+    take_offered,
+)
+from persona.flows.enrich.customer_log import ShardLog
+from persona.flows.enrich.routing import ShardItem, shard_of
+from persona.flows.enrich.state import (
+    EMPTY,
+    Customers,
+    EnrichState,
+    ShardSnapshot,
+    load_customer_log,
+    log_records,
+)
+from persona.kafka.bytewax_io import OutRecord
+
+if TYPE_CHECKING:
+    from persona.flows.enrich.flow import EnrichContext
+
+Waiting = list[tuple[PendingDecision, tuple[str, ...]]]
+"""Decisions waiting for inventory reads, oldest first, each with its candidate SKUs."""
+
+
+class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSnapshot]):
+    """The customers of one shard: their state, and which of them are offered which SKU.
+
+    Per batch: order facts update a customer's orders; each new event (duplicates dropped) gets the
+    customer's next version; then every pending event is decided with one inventory lookup for all
+    their candidate SKUs. An inventory change that makes a SKU unsellable re-decides, in place, every
+    customer of the shard whose current recommendation holds it (DESIGN §5). The per-customer step
+    is ``persona.decisions.step``'s, as in ``persona replay``.
+
+    The shard never blocks on Cassandra: a decision that needs a SKU the cache does not hold waits
+    in ``waiting`` while that SKU is read in the background, and is decided at a later activation
+    (``WAIT_POLL`` apart at most) once it is in. The rest of the batch is decided at once, except a
+    waiting customer's later decisions, which wait behind it so its versions stay in order. The
+    waiting decisions are part of the snapshot, so a crash loses none.
+    """
+
+    WAIT_POLL = timedelta(milliseconds=5)
+
+    # Changed customers are written to the log in chunks of at least this many, and the rest at the
+    # snapshot: large enough that a customer changed by several batches is mostly written once, small
+    # enough that the snapshot's share stays a few milliseconds.
+    LOG_CHUNK = 2048
+
+    def __init__(self, ctx: EnrichContext, resume: ShardSnapshot | None) -> None:
+        self._ctx = ctx
+        self._config = ctx.settings.logic
+        topics = ctx.settings.topics
+        self._decisions_topic = topics.segment_decisions
+        self._rt_topic = topics.marketing_segments_rt
+        shards = ctx.settings.enrich_shards
+        if resume is not None and resume.shards != shards:
+            raise RuntimeError(
+                f"the recovery store holds enrich state for {resume.shards} shards, but "
+                f"PERSONA_ENRICH_SHARDS is {shards}: the shard count is fixed for a recovery store's life"
+            )
+        self._shards = shards
+        self.customers: Customers = {}
+        self.offered: Offered = {}
+        self.waiting: Waiting = []
+        # customers changed since they were last written to the customer log
+        self._dirty: set[int] = set()
+        state_dir = ctx.settings.enrich_state_dir
+        resumed_log = resume.log if resume is not None else None
+        self._log = ShardLog(Path(state_dir), ctx.compactor, resumed_log) if state_dir else None
+        if resume is not None:
+            restored = resume.decode()
+            self.customers, self.offered = restored.customers, restored.offered
+            self.waiting = [(p, self._skus_of(p)) for p in restored.waiting]
+            if resumed_log is not None:
+                if self._log is None:
+                    raise RuntimeError(
+                        "the recovery store's enrich snapshot keeps its customers in a customer log, but "
+                        "PERSONA_ENRICH_STATE_DIR is not set: set it to the directory the flow wrote them to"
+                    )
+                load_customer_log(self._log.paths(), self.customers, self.offered)
+            elif self._log is not None:
+                # Restored from a snapshot that held the customers itself: the log starts with all of them.
+                self._dirty.update(self.customers)
+        self.offered_to: OfferedTo = index_offers(self.offered)
+
+    def on_batch(self, values: list[list[ShardItem]]) -> tuple[list[list[OutRecord]], bool]:
+        ctx = self._ctx
+        ctx.snapshots.resumed()
+        ctx.profiles.maybe_refresh()
+        ctx.maybe_report()
+        config = self._config
+        customers = self.customers
+        dirty = self._dirty
+        out: list[OutRecord] = []
+        self._decide_waiting(out)
+        pending: list[PendingDecision] = []
+        for items in values:
+            for item in items:
+                if type(item) is BehaviorEvent:
+                    state = customers.get(item.user_id, EMPTY)
+                    p = step_event(state.customer, item, state.version + 1, config)
+                    if p is None:
+                        continue  # a duplicate delivery: no second decision
+                    pending.append(p)
+                    customers[item.user_id] = EnrichState(p.state, p.version, item)
+                    dirty.add(item.user_id)
+                elif type(item) is OrderFact:
+                    state = customers.get(item.customer_id, EMPTY)
+                    profile = ctx.profiles.get(item.customer_id)
+                    as_of = None if profile is None else profile.rfm_as_of
+                    customer = step_order(state.customer, item, as_of)
+                    if customer is not state.customer:
+                        customers[item.customer_id] = EnrichState(customer, state.version, state.last_event)
+                        dirty.add(item.customer_id)
+                else:
+                    assert isinstance(item, InventoryRow)
+                    # Decisions before the change see the stock as it was; the change then applies.
+                    self._decide(pending, out)
+                    pending = []
+                    ctx.inventory.record_change(item)
+                    if item.sellable <= 0:
+                        self._decide(self._redecisions(item.sku_id), out)
+        self._decide(pending, out)
+        self._write_log()
+        return ([out] if out else []), StatefulBatchLogic.RETAIN
+
+    def on_notify(self) -> tuple[list[list[OutRecord]], bool]:
+        self._ctx.snapshots.resumed()
+        out: list[OutRecord] = []
+        self._decide_waiting(out)
+        self._write_log()
+        return ([out] if out else []), StatefulBatchLogic.RETAIN
+
+    def on_eof(self) -> tuple[list[list[OutRecord]], bool]:
+        # The input ended (tests, a bounded replay): decide what waits, reading synchronously.
+        out: list[OutRecord] = []
+        waiting, self.waiting = self.waiting, []
+        if waiting:
+            self._decide_with([p for p, _ in waiting], _skus_of_all(waiting), out)
+        return ([out] if out else []), StatefulBatchLogic.RETAIN
+
+    def notify_at(self) -> datetime | None:
+        return datetime.now(UTC) + self.WAIT_POLL if self.waiting else None
+
+    def snapshot(self) -> ShardSnapshot:
+        started = time.perf_counter()
+        waiting = [p for p, _ in self.waiting]
+        self._write_log(everything=True)
+        if self._log is None:
+            snap = ShardSnapshot.of(self._shards, self.customers, self.offered, waiting)
+        else:
+            snap = ShardSnapshot.of(self._shards, {}, {}, waiting, self._log.seal())
+        self._ctx.snapshots.taken(started, time.perf_counter(), len(snap.state))
+        return snap
+
+    def _write_log(self, everything: bool = False) -> None:
+        dirty = self._dirty
+        if not dirty or (len(dirty) < self.LOG_CHUNK and not everything):
+            return
+        if self._log is None:
+            dirty.clear()  # without a log, the snapshot holds every customer: none to write
+            return
+        ids = list(dirty)
+        self._log.append(shard_of(ids[0], self._shards), ids, log_records(ids, self.customers, self.offered))
+        dirty.clear()
+
+    def _redecisions(self, sku_id: str) -> list[PendingDecision]:
+        """The customers offered ``sku_id`` (now unsellable), decided again on their last event."""
+        pending: list[PendingDecision] = []
+        for customer_id in take_offered(self.offered_to, sku_id, self._config):
+            state = self.customers[customer_id]
+            last = state.last_event
+            if last is None:
+                continue
+            version = state.version + 1
+            # Same inputs as the last decision, fresh stock. The audit row gets its own id so the
+            # original decision's row stays; the state is not observed again.
+            again = msgspec.structs.replace(last, event_id=f"{last.event_id}~redecide-{version}")
+            self.customers[customer_id] = EnrichState(state.customer, version, last)
+            self._dirty.add(customer_id)
+            pending.append(PendingDecision(again, state.customer, version, None))
+        return pending
+
+    def _skus_of(self, p: PendingDecision) -> tuple[str, ...]:
+        return candidate_skus(p.state, p.event, self._config, p.recent)
+
+    def _decide(self, pending: list[PendingDecision], out: list[OutRecord]) -> None:
+        """Decide ``pending`` now, but for what needs a SKU being read or follows a waiting decision."""
+        if not pending:
+            return
+        candidates = [self._skus_of(p) for p in pending]
+        skus = set().union(*candidates)
+        waiting = self.waiting
+        if waiting:
+            skus |= _skus_of_all(waiting)
+        unready = self._ctx.inventory.prefetch(skus)
+        if not unready:
+            # Everything is at hand (the reads of what waited are in): all of it, in order, at once.
+            if waiting:
+                self.waiting = []
+                pending = [p for p, _ in waiting] + pending
+            self._decide_with(pending, skus, out)
+            return
+        # (decision, candidates) pairs only here: the fast path above allocates none per decision.
+        self._split(waiting, list(zip(pending, candidates, strict=True)), unready, out)
+
+    def _decide_waiting(self, out: list[OutRecord]) -> None:
+        if self.waiting:
+            waiting = self.waiting
+            skus = _skus_of_all(waiting)
+            unready = self._ctx.inventory.prefetch(skus)
+            self.waiting = []
+            if unready:
+                self._split(waiting, [], unready, out)
+            else:
+                self._decide_with([p for p, _ in waiting], skus, out)
+
+    def _split(self, waiting: Waiting, new: Waiting, unready: set[str], out: list[OutRecord]) -> None:
+        """Decide, in order, every decision whose SKUs are at hand and whose customer has no earlier
+        decision still waiting; the others (in order) become ``self.waiting``."""
+        ready: list[PendingDecision] = []
+        ready_skus: set[str] = set()
+        still: Waiting = []
+        held: set[int] = set()  # customers with a decision still waiting
+        for entry in (*waiting, *new):
+            p, candidates = entry
+            customer_id = p.event.user_id
+            if customer_id in held or not unready.isdisjoint(candidates):
+                held.add(customer_id)
+                still.append(entry)
+            else:
+                ready.append(p)
+                ready_skus.update(candidates)
+        self.waiting = still
+        if ready:
+            self._decide_with(ready, ready_skus, out)
+
+    def _decide_with(self, pending: list[PendingDecision], skus: set[str], out: list[OutRecord]) -> None:
+        ctx = self._ctx
+        config = self._config
+        # One lookup for every candidate of the batch (cache misses, if any left, read together).
+        stock = ctx.inventory.sellable(skus)
+        now_ms = int(ctx.clock() * 1000)
+        profiles = ctx.profiles
+        offered = self.offered
+        offered_to = self.offered_to
+        dirty = self._dirty
+        rt_topic = self._rt_topic
+        envelopes: list[DecisionEnvelope] = []
+        for p in pending:
+            event = p.event
+            customer_id = event.user_id
+            decision, audit = decide(
+                event, profiles.get(customer_id), p.state, stock, config, now_ms, p.recent
+            )
+            envelopes.append(DecisionEnvelope(p.version, audit))
+            # The decision is on marketing_segments_rt as soon as it is made (DESIGN §5).
+            out.append((rt_topic, str(customer_id).encode(), decision_to_json(decision, p.version)))
+            if record_offer(offered, offered_to, customer_id, decision.recommendation):
+                dirty.add(customer_id)
+        # With their audit, for the sink's Paimon commits: columns built once, keyed by the shard (every
+        # customer here has it) so a customer's decisions stay in order.
+        key = shard_of(envelopes[0].audit.customer_id, self._shards).encode()
+        out.extend((self._decisions_topic, key, message) for message in encode_decisions(envelopes))
+
+
+def _skus_of_all(waiting: Waiting) -> set[str]:
+    """Every candidate SKU of the waiting decisions."""
+    return set().union(*(skus for _, skus in waiting))
