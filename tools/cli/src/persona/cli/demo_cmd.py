@@ -29,7 +29,7 @@ from persona.datagen import DataGenerator
 from persona.datagen.loaders import StreamStats, stream_to_kafka
 from persona.kafka import end_offsets, tail_values
 from persona.localstack import StackError, StackSettings, up
-from persona.localstack.runner import FlowProcess, committed_input_offsets
+from persona.localstack.runner import FLOWS, FlowProcess
 from persona.paimon import PaimonWarehouse
 from persona.settings import PipelineSettings
 
@@ -117,7 +117,7 @@ def _wait_ready(flows: list[FlowProcess], timeout: float) -> bool:
             for f in flows:
                 f.stop()
             return False
-        if all(committed_input_offsets(f.recovery_dir, f"persona_{f.name}.in") for f in flows):
+        if all(f.input_offsets() for f in flows):
             return True
         time.sleep(0.2)  # polling interval of the readiness check
     log.error("flows did not become ready in %.0f s; see their logs in %s", timeout, flows[0].log_path.parent)
@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
     state_dir = stack_settings.home / "demo"
     if args.fresh:
         shutil.rmtree(state_dir / "recovery", ignore_errors=True)
-    flows = [FlowProcess.configured(n, state_dir, flow_env) for n in ("cdc", "enrich", "sink")]
+    flows = [FlowProcess.configured(name, state_dir, flow_env) for name in FLOWS]
     stop = threading.Event()
     watch = Watch()
     watcher = threading.Thread(
@@ -158,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     )
     stream_stats = StreamStats()
     dlq_at_start = _dlq_total(settings.kafka_bootstrap, settings.topics)
-    log.info("starting the cdc, enrich and sink flows…")
+    log.info("starting the %s flows…", ", ".join(FLOWS))
     for f in flows:
         f.start()
     if not _wait_ready(flows, timeout=120):

@@ -23,6 +23,7 @@ from persona.contracts import DecisionEnvelope, DecisionsDecodeError, decode_dec
 from persona.flows.common.process import prepare_flow_process
 from persona.flows.common.wiring import batch_sink, raw_source
 from persona.flows.sink.rows import conform, decisions_table
+from persona.flows.sink.spec import SPEC
 from persona.kafka.bytewax_io import OutRecord, RawBatch, dead_letter
 from persona.paimon import PaimonWarehouse, TableWriter
 from persona.settings import PipelineSettings
@@ -155,10 +156,9 @@ def build_flow(
     settings = settings or PipelineSettings.from_env()
     if paimon_sink is None:
         paimon_sink = PaimonSink(settings)
-    flow = Dataflow("persona_sink")
-    batches = op.input(
-        "in", flow, source or raw_source(settings, [settings.topics.segment_decisions], "sink")
-    )
+    flow = Dataflow(SPEC.dataflow_id)
+    inputs = list(SPEC.inputs(settings.topics))
+    batches = op.input(SPEC.input_step, flow, source or raw_source(settings, inputs, SPEC.name))
     parsed = op.flat_map("parse", batches, lambda batch: parse(settings, batch))
     split = op.branch("split_dlq", parsed, lambda item: item[0] == "dlq")
     op.output("dlq", split.trues, sink or batch_sink(settings))
