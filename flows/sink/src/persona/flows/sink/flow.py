@@ -2,14 +2,15 @@
 
 Each polled batch of ``segment_decisions`` messages becomes one Arrow table of audit rows
 (``persona.flows.sink.rows.decisions_table``), appended to ``segment_decisions`` and, at each
-commit, reduced to the newest version per customer for ``marketing_segments``; the Paimon writers
-commit once per Bytewax epoch.
+commit, reduced to the newest version per customer for ``marketing_segments``. The Paimon writers
+commit at the end of each Bytewax epoch (the runner's ``-s`` is the commit interval) and on a clean
+close, never on a clock of their own: Bytewax makes an epoch's input offsets durable only after
+every sink partition has snapshotted, so a resume never skips rows that were not committed (it may
+re-send some, and the newest version of a customer still wins).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import bytewax.operators as op
@@ -64,13 +65,10 @@ def latest_segments(decisions: pa.Table, schema: pa.Schema) -> pa.Table:
 
 
 class _PaimonPartition(StatefulSinkPartition[list[DecisionEnvelope], None]):
-    def __init__(self, settings: PipelineSettings, commit_user: str, clock: Callable[[], float]) -> None:
+    def __init__(self, settings: PipelineSettings, commit_user: str) -> None:
         warehouse = PaimonWarehouse(settings.warehouse)
         self._segments = TableWriter(warehouse, settings.table("marketing_segments"), commit_user)
         self._audit = TableWriter(warehouse, settings.table("segment_decisions"), commit_user)
-        self._interval = settings.commit_interval_seconds
-        self._clock = clock
-        self._last_commit = clock()
         # Decision rows since the last commit; their newest version per customer is the upsert.
         self._pending: list[pa.Table] = []
         self.commits = 0
@@ -80,11 +78,8 @@ class _PaimonPartition(StatefulSinkPartition[list[DecisionEnvelope], None]):
             table = decisions_table(envs, self._audit.schema)
             self._audit.add_arrow(table)
             self._pending.append(table)
-        if self._clock() - self._last_commit >= self._interval:
-            self._commit()
 
     def _commit(self) -> None:
-        self._last_commit = self._clock()
         if self._pending:
             decisions = pa.concat_tables(self._pending, promote_options="default")
             self._segments.add_arrow(latest_segments(decisions, self._segments.schema))
@@ -109,15 +104,9 @@ class _PaimonPartition(StatefulSinkPartition[list[DecisionEnvelope], None]):
 class PaimonSink(FixedPartitionedSink[list[DecisionEnvelope], None]):
     """One partition: one writer per table and one commit sequence (commit user ``persona-sink``)."""
 
-    def __init__(
-        self,
-        settings: PipelineSettings,
-        commit_user: str = "persona-sink",
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, settings: PipelineSettings, commit_user: str = "persona-sink") -> None:
         self._settings = settings
         self._commit_user = commit_user
-        self._clock = clock
 
     def list_parts(self) -> list[str]:
         return ["paimon"]
@@ -126,7 +115,7 @@ class PaimonSink(FixedPartitionedSink[list[DecisionEnvelope], None]):
         return 0
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _PaimonPartition:
-        return _PaimonPartition(self._settings, self._commit_user, self._clock)
+        return _PaimonPartition(self._settings, self._commit_user)
 
 
 def parse(settings: PipelineSettings, batch: RawBatch) -> list[tuple[str, Any]]:
