@@ -28,14 +28,14 @@ from persona.localstack.runner import FLOWS
 
 
 def find_flow(flow: str, timeout: float = 300.0) -> int:
-    markers = ["bytewax.run", FLOWS[flow]]  # the runner's own command line (flow_command)
+    markers = ["bytewax.run", FLOWS[flow].factory]  # the runner's own command line (flow_command)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = find_processes(markers)
         if found:
             return found[0]
         time.sleep(1.0)  # the flow is not started yet
-    raise SystemExit(f"no {FLOWS[flow]} process within {timeout:.0f}s")
+    raise SystemExit(f"no {FLOWS[flow].factory} process within {timeout:.0f}s")
 
 
 def thread_times(pid: int) -> dict[int, tuple[str, int, int]]:

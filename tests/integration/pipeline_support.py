@@ -16,6 +16,7 @@ import pytest
 from persona.contracts import Topics
 from persona.datagen import DataGenerator
 from persona.inventory import CassandraInventory, StockLevel
+from persona.kafka import topic_configs
 from persona.localstack import (
     INVENTORY_COLUMNS_CQL,
     StackSettings,
@@ -57,9 +58,8 @@ class Scenario:
 def scenario(stack: StackSettings, tmp_path: Path) -> Iterator[Scenario]:
     tag = uuid.uuid4().hex[:10]
     topics = Topics.with_prefix(f"e2e_{tag}_")
-    names = topics.all_topics()
-    for name in names:
-        config = {"cleanup.policy": "compact"} if name in topics.compacted() else None
+    configs = topic_configs(topics)
+    for name, config in configs.items():
         create_topic(stack, name, 2, config)
     table = f"inventory_{tag}"
     with cassandra_session(stack, "supply") as session:
@@ -78,9 +78,7 @@ def scenario(stack: StackSettings, tmp_path: Path) -> Iterator[Scenario]:
     yield Scenario(topics, warehouse, table, env, tmp_path / "state", stack)
     with cassandra_session(stack, "supply") as session:
         session.execute(f"DROP TABLE IF EXISTS {table}")
-    admin = kafka_admin(stack)
-    for future in admin.delete_topics(names, operation_timeout=30).values():
-        future.result()
+    kafka_admin(stack).delete_topics(configs)
 
 
 def load_stores(gen: DataGenerator, s: Scenario, start_ms: int) -> None:

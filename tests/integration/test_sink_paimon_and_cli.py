@@ -52,9 +52,8 @@ def test_sink_commits_rows_that_segments_and_sql_read_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ensure_tables(tmp_path)
-    settings = PipelineSettings(warehouse=str(tmp_path), commit_interval_seconds=3600)
-    clock = iter(range(0, 10**6)).__next__
-    part = PaimonSink(settings, clock=lambda: float(clock())).build_part("paimon", "paimon", None)
+    settings = PipelineSettings(warehouse=str(tmp_path))
+    part = PaimonSink(settings).build_part("paimon", "paimon", None)
     envelopes = _envelopes()
     part.write_batch([envelopes[:2]])  # the decisions of one polled batch
     warehouse = PaimonWarehouse(tmp_path)

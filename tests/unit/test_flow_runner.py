@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import pickle
+import sqlite3
 from pathlib import Path
 
 import pytest
 
-from persona.localstack.runner import FlowProcess, epoch_seconds, flow_command
+from persona.flows.cdc.spec import SPEC as CDC
+from persona.flows.enrich.spec import SPEC as ENRICH
+from persona.flows.sink.spec import SPEC as SINK
+from persona.localstack.runner import FLOWS, FlowProcess, epoch_seconds, flow_command
 from persona.settings import PipelineSettings, SettingsError
 
 
@@ -21,6 +26,38 @@ def test_flow_command_runs_the_factory_with_recovery_and_whole_second_snapshots(
 def test_unknown_flow_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="unknown flow 'nope'"):
         flow_command("nope", Path("/r"), 1)
+    with pytest.raises(ValueError, match="unknown flow 'nope'"):
+        _ = FlowProcess("nope", Path("/s"), {}).spec
+
+
+def test_the_runner_runs_the_flows_their_specs_describe_in_pipeline_order() -> None:
+    assert FLOWS == {"cdc": CDC, "enrich": ENRICH, "sink": SINK}
+    for name, spec in FLOWS.items():
+        assert flow_command(name, Path("/r"), 1)[3] == spec.factory
+        assert FlowProcess(name, Path("/s"), {}).spec is spec
+
+
+def _recovery_store(directory: Path, step_id: str, offsets: dict[str, int]) -> None:
+    """A Bytewax recovery partition holding one committed epoch with ``offsets`` for ``step_id``."""
+    directory.mkdir(parents=True)
+    with sqlite3.connect(directory / "part-0.sqlite3") as conn:
+        conn.execute("CREATE TABLE commits (commit_epoch INTEGER)")
+        conn.execute("CREATE TABLE snaps (step_id TEXT, state_key TEXT, snap_epoch INTEGER, ser_change BLOB)")
+        conn.execute("INSERT INTO commits VALUES (3)")
+        conn.executemany(
+            "INSERT INTO snaps VALUES (?, ?, 2, ?)",
+            [(step_id, key, pickle.dumps(offset)) for key, offset in offsets.items()],
+        )
+        # Another step of the same flow: never counted as input offsets.
+        conn.execute("INSERT INTO snaps VALUES ('persona_sink.parse', '0-t', 2, ?)", (pickle.dumps(99),))
+
+
+def test_committed_offsets_are_read_from_the_flows_input_step(tmp_path: Path) -> None:
+    flow = FlowProcess("sink", tmp_path, {})
+    assert flow.input_offsets() == {}
+    _recovery_store(flow.recovery_dir, SINK.input_step_id, {"0-t": 5, "1-t": 7, "0-other": 11, "2-t": -2})
+    assert flow.input_offsets() == {"0-t": 5, "1-t": 7, "0-other": 11, "2-t": 0}
+    assert flow.committed_offsets("t") == 12
 
 
 def test_enrich_has_its_own_epoch_and_the_other_flows_the_commit_interval() -> None:

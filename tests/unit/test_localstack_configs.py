@@ -127,6 +127,6 @@ def test_init_creates_the_pipeline_topics() -> None:
     specs = {spec.name: spec.config for spec in pipeline_topics()}
     assert set(specs) == set(Topics().all_topics())
     for name in ("behavior_events", "orders_cdc", "inventory_changes", "order_facts", "segment_decisions"):
-        assert name in specs and f"{name}.dlq" in specs
+        assert name in specs and Topics.dlq(name) in specs
     assert specs["marketing_segments_rt"] == {"cleanup.policy": "compact"}
     assert specs["behavior_events"] == {}

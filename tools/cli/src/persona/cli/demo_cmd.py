@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 import os
 import shutil
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
-
-from confluent_kafka import Consumer
 
 from persona.benchkit.stats import percentile
 from persona.cli.generate_cmd import add_generator_args, generator_config, local_pipeline_env, seed_stores
@@ -29,11 +27,13 @@ from persona.cli.segments_cmd import format_table
 from persona.contracts import Ok, Topics, parse_decision_message
 from persona.datagen import DataGenerator
 from persona.datagen.loaders import StreamStats, stream_to_kafka
-from persona.kafka import end_offsets
+from persona.kafka import end_offsets, tail_values
 from persona.localstack import StackError, StackSettings, up
-from persona.localstack.runner import FlowProcess, committed_input_offsets
+from persona.localstack.runner import FLOWS, FlowProcess
 from persona.paimon import PaimonWarehouse
 from persona.settings import PipelineSettings
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: Any) -> None:
@@ -59,13 +59,14 @@ def register(subparsers: Any) -> None:
 
 def _report_exit(flow: FlowProcess) -> None:
     tail = flow.log_tail()
-    print(tail, file=sys.stderr)
+    log.error("flow %s exited; last lines of %s:\n%s", flow.name, flow.log_path, tail)
     if "recovery store holds" in tail:
         # State an earlier demo run left, in a shape or shard count this one cannot resume from.
-        print(
-            f"demo: {flow.name} cannot resume from the state an earlier demo left in {flow.recovery_dir}; "
+        log.error(
+            "%s cannot resume from the state an earlier demo left in %s; "
             "run `persona demo --fresh` to start without it",
-            file=sys.stderr,
+            flow.name,
+            flow.recovery_dir,
         )
 
 
@@ -84,31 +85,17 @@ class Watch:
 
 
 def watch_rt(bootstrap: str, topic: str, watch: Watch, stop: threading.Event) -> None:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"persona-demo-{uuid.uuid4().hex[:8]}",
-            "auto.offset.reset": "latest",
-            "enable.auto.commit": False,
-        }
-    )
-    consumer.subscribe([topic])
-    try:
-        while not stop.is_set():
-            for msg in consumer.consume(1000, 0.2):
-                if msg.error() is not None:
-                    continue
-                parsed = parse_decision_message(msg.value() or b"")
-                if not isinstance(parsed, Ok):
-                    continue
-                d = parsed.value.decision
-                with watch.lock:
-                    watch.decisions += 1
-                    # Event to arrival here: every hop of the pipeline, Kafka included.
-                    watch.freshness.append(time.time() - d.event_time_ms / 1000)
-                    watch.latest[d.customer_id] = d.segment
-    finally:
-        consumer.close()
+    for values in tail_values(bootstrap, topic, stop.is_set):
+        for value in values:
+            parsed = parse_decision_message(value or b"")
+            if not isinstance(parsed, Ok):
+                continue
+            d = parsed.value.decision
+            with watch.lock:
+                watch.decisions += 1
+                # Event to arrival here: every hop of the pipeline, Kafka included.
+                watch.freshness.append(time.time() - d.event_time_ms / 1000)
+                watch.latest[d.customer_id] = d.segment
 
 
 def _dlq_total(bootstrap: str, topics: Topics) -> int:
@@ -126,15 +113,14 @@ def _wait_ready(flows: list[FlowProcess], timeout: float) -> bool:
         dead = [f for f in flows if not f.alive()]
         if dead:
             for f in dead:
-                print(f"demo: flow {f.name} exited during start-up:", file=sys.stderr)
                 _report_exit(f)
             for f in flows:
                 f.stop()
             return False
-        if all(committed_input_offsets(f.recovery_dir, f"persona_{f.name}.in") for f in flows):
+        if all(f.input_offsets() for f in flows):
             return True
         time.sleep(0.2)  # polling interval of the readiness check
-    print("demo: flows did not become ready in time; see their logs", file=sys.stderr)
+    log.error("flows did not become ready in %.0f s; see their logs in %s", timeout, flows[0].log_path.parent)
     for f in flows:
         f.stop()
     return False
@@ -155,14 +141,14 @@ def run(args: argparse.Namespace) -> int:
     gen = DataGenerator(
         generator_config(args, run_id=run_id, order_id_base=int(time.time()) * 1000, rfm_as_of=yesterday)
     )
-    print("seeding profiles into Paimon and inventory into Cassandra…", file=sys.stderr)
+    log.info("seeding profiles into Paimon and inventory into Cassandra…")
     profiles, skus = seed_stores(gen, settings)
     print(f"  {profiles} profiles, {skus} SKUs ({len(gen.unknown_skus)} more SKUs are unknown to Cassandra)")
 
     state_dir = stack_settings.home / "demo"
     if args.fresh:
         shutil.rmtree(state_dir / "recovery", ignore_errors=True)
-    flows = [FlowProcess.configured(n, state_dir, flow_env, settings) for n in ("cdc", "enrich", "sink")]
+    flows = [FlowProcess.configured(name, state_dir, flow_env, settings) for name in FLOWS]
     stop = threading.Event()
     watch = Watch()
     watcher = threading.Thread(
@@ -172,9 +158,9 @@ def run(args: argparse.Namespace) -> int:
     )
     stream_stats = StreamStats()
     dlq_at_start = _dlq_total(settings.kafka_bootstrap, settings.topics)
+    log.info("starting the %s flows…", ", ".join(FLOWS))
     for f in flows:
         f.start()
-    print("starting the cdc, enrich and sink flows…", file=sys.stderr)
     if not _wait_ready(flows, timeout=120):
         return 1
     print(f"flows started (logs: {state_dir / 'logs'}); streaming {args.rate:.0f} records/s — Ctrl-C to stop")
@@ -206,12 +192,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         while producer.is_alive():
             producer.join(2.0)
-            dead = [f.name for f in flows if not f.alive()]
+            dead = [f for f in flows if not f.alive()]
             if dead:
-                print(f"demo: flow(s) {', '.join(dead)} exited; last log lines:", file=sys.stderr)
-                for f in flows:
-                    if f.name in dead:
-                        _report_exit(f)
+                for f in dead:
+                    _report_exit(f)
                 code = 1
                 break
             with watch.lock:
@@ -225,7 +209,7 @@ def run(args: argparse.Namespace) -> int:
                 flush=True,
             )
     except KeyboardInterrupt:
-        print("\nstopping…", file=sys.stderr)
+        log.info("stopping…")
     finally:
         stop.set()
         producer.join(30)
@@ -257,4 +241,4 @@ def _summary(settings: PipelineSettings, watch: Watch, stats: StreamStats) -> No
         print(format_table(sample.to_pylist(), sample.column_names))
         print("\nexplain one: uv run persona segments explain <customer_id>")
     except Exception as error:  # the summary must not hide the run's own outcome
-        print(f"(could not read marketing_segments: {error})", file=sys.stderr)
+        log.warning("could not read marketing_segments: %s", error)

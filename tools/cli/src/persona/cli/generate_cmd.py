@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,8 @@ from persona.inventory import CassandraInventory
 from persona.localstack import StackSettings
 from persona.paimon import PaimonWarehouse, ensure_tables
 from persona.settings import PipelineSettings
+
+log = logging.getLogger(__name__)
 
 
 def add_generator_args(parser: argparse.ArgumentParser) -> None:
@@ -110,7 +112,7 @@ def run_stack(args: argparse.Namespace) -> int:
     run_id = dt.datetime.now(dt.UTC).strftime("-%Y%m%d%H%M%S")
     gen = DataGenerator(generator_config(args, run_id=run_id, order_id_base=int(time.time()) * 1000))
     profiles, skus = seed_stores(gen, settings)
-    print(f"loaded {profiles} profiles into Paimon, {skus} SKUs into Cassandra", file=sys.stderr)
+    log.info("loaded %d profiles into Paimon, %d SKUs into Cassandra", profiles, skus)
     if args.seconds <= 0:
         return 0
     stats = stream_to_kafka(
@@ -119,9 +121,7 @@ def run_stack(args: argparse.Namespace) -> int:
         settings.topics,
         rate=args.rate,
         seconds=args.seconds,
-        on_progress=lambda s: print(
-            f"  {s.events} events, {s.orders} order changes ({s.rate:,.0f}/s)", file=sys.stderr
-        ),
+        on_progress=lambda s: log.info("%d events, %d order changes (%.0f/s)", s.events, s.orders, s.rate),
     )
     print(f"produced {stats.events} events and {stats.orders} order changes in {stats.seconds:.1f}s")
     return 0

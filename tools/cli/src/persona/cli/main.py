@@ -11,6 +11,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from persona.settings import configure_logging
+
 COMMAND_MODULES = (
     "persona.cli.stack_cmd",
     "persona.cli.replay_cmd",
@@ -33,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Progress and diagnostics are log lines on stderr; a command's result goes to stdout.
+    configure_logging()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

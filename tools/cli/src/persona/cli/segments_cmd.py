@@ -2,8 +2,9 @@
 
 ``show`` prints a customer's current ``marketing_segments`` row; ``explain`` the decision in force at
 a time (the newest ``segment_decisions`` row of the customer decided at or before it — a decision is
-in force from the moment it is made until the next one) with every input it used; ``sql`` runs any query through pypaimon's embedded DataFusion engine,
-including ``VERSION AS OF <snapshot>`` time travel and system tables such as ``"t$snapshots"``.
+in force from the moment it is made until the next one) with every input it used; ``sql`` runs any
+query through pypaimon's embedded DataFusion engine, including ``VERSION AS OF <snapshot>`` time
+travel and system tables such as ``"t$snapshots"``.
 """
 
 from __future__ import annotations

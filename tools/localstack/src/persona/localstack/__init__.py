@@ -7,7 +7,7 @@ A library: nothing runs and nothing reads the environment at import. Entry point
 
 from __future__ import annotations
 
-from persona.localstack.clients import cassandra_session, create_topic, kafka_admin, wait_topic_ready
+from persona.localstack.clients import cassandra_session, create_topic, kafka_admin
 from persona.localstack.errors import StackError
 from persona.localstack.schema import (
     INVENTORY_COLUMNS_CQL,
@@ -55,5 +55,4 @@ __all__ = [
     "running_pid",
     "status",
     "up",
-    "wait_topic_ready",
 ]

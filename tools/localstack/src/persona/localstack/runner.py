@@ -17,14 +17,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from persona.flows.cdc.spec import SPEC as CDC
+from persona.flows.common.spec import FlowSpec
+from persona.flows.enrich.spec import SPEC as ENRICH
+from persona.flows.sink.spec import SPEC as SINK
 from persona.settings import PipelineSettings
 from persona.settings.registry import COMMIT_INTERVAL
 
-FLOWS: dict[str, str] = {
-    "cdc": "persona.flows.cdc:build_flow()",
-    "enrich": "persona.flows.enrich:build_flow()",
-    "sink": "persona.flows.sink:build_flow()",
-}
+FLOWS: dict[str, FlowSpec] = {spec.name: spec for spec in (CDC, ENRICH, SINK)}
+"""Every flow by name, in pipeline order (each one's output is a later one's input)."""
+
+
+def flow_spec(name: str) -> FlowSpec:
+    if name not in FLOWS:
+        raise ValueError(f"unknown flow {name!r}; expected one of {', '.join(FLOWS)}")
+    return FLOWS[name]
 
 
 def ensure_recovery_dir(path: Path, partitions: int = 1) -> None:
@@ -52,13 +59,11 @@ def epoch_seconds(name: str, settings: PipelineSettings) -> float:
 
 
 def flow_command(name: str, recovery_dir: Path, snapshot_seconds: float) -> list[str]:
-    if name not in FLOWS:
-        raise ValueError(f"unknown flow {name!r}; expected one of {', '.join(FLOWS)}")
     return [
         sys.executable,
         "-m",
         "bytewax.run",
-        FLOWS[name],
+        flow_spec(name).factory,
         "-r",
         str(recovery_dir),
         "-s",
@@ -78,6 +83,10 @@ class FlowProcess:
     env: Mapping[str, str]
     snapshot_seconds: float = COMMIT_INTERVAL.default
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    @property
+    def spec(self) -> FlowSpec:
+        return flow_spec(self.name)
 
     @property
     def log_path(self) -> Path:
@@ -143,11 +152,15 @@ class FlowProcess:
         if self.process.poll() is None:
             self.kill()
 
+    def input_offsets(self) -> dict[str, int]:
+        """The flow's durable input offsets (``"<partition>-<topic>" -> next offset``); empty until
+        it has completed an epoch."""
+        return committed_input_offsets(self.recovery_dir, self.spec.input_step_id)
+
     def committed_offsets(self, topic: str) -> int:
         """How many messages of ``topic`` (all partitions) the flow has durably processed."""
-        step = f"persona_{self.name}.in"
         suffix = f"-{topic}"
-        offsets = committed_input_offsets(self.recovery_dir, step)
+        offsets = self.input_offsets()
         return sum(v for k, v in offsets.items() if k.endswith(suffix) and k.split("-", 1)[1] == topic)
 
     def log_tail(self, lines: int = 40) -> str:

@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from persona.contracts import Topics
+from persona.kafka import KafkaAdminError, topic_configs
 from persona.localstack.clients import cassandra_session, create_topic, kafka_admin
+from persona.localstack.errors import StackError
 from persona.localstack.settings import StackSettings
 from persona.settings import registry
 
@@ -27,19 +30,10 @@ class TopicSpec:
 def pipeline_topics() -> tuple[TopicSpec, ...]:
     """Every topic the flows use, dead-letter topics included, with its topic-level config.
 
-    persona.kafka.Topics is the one list of topic names (the flows read it too), so a topic added
-    there is created here without a second edit.
+    ``persona.contracts.Topics`` is the one list of topic names (the flows read it too), so a topic
+    added there is created here without a second edit.
     """
-    from persona.contracts import Topics
-
-    topics = Topics()
-    # Compacted topics are keyed "latest row per key" streams (marketing_segments_rt: one row per
-    # customer, and GDPR erasure relies on its tombstones being compacted away).
-    compacted = topics.compacted()
-    return tuple(
-        TopicSpec(name, {"cleanup.policy": "compact"} if name in compacted else {})
-        for name in topics.all_topics()
-    )
+    return tuple(TopicSpec(name, config) for name, config in topic_configs(Topics()).items())
 
 
 # The columns of supply.inventory_projection (DESIGN §2), also for the private copies that tests and
@@ -66,7 +60,10 @@ class InitReport:
 
 def ensure_kafka_topics(settings: StackSettings) -> tuple[list[str], list[str]]:
     admin = kafka_admin(settings)
-    present = set(admin.list_topics(timeout=10).topics)
+    try:
+        present = admin.topic_names(timeout=10)
+    except KafkaAdminError as error:
+        raise StackError(str(error)) from error
     created: list[str] = []
     existing: list[str] = []
     for spec in pipeline_topics():

@@ -5,18 +5,17 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import logging
 import re
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from confluent_kafka import KafkaException
-
+from persona.kafka import KafkaAdminError
 from persona.localstack import configs, procs
 from persona.localstack.clients import cassandra_session, kafka_admin
 from persona.localstack.errors import StackError
@@ -29,12 +28,10 @@ START_ORDER: tuple[str, ...] = ("cassandra", "kafka")
 MIN_JAVA_MAJOR = 17  # Kafka 4.x brokers require Java 17.
 LOG_TAIL_LINES = 30
 
+log = logging.getLogger(__name__)
+
 Progress = Callable[[str], None]
-
-
-def print_progress(message: str) -> None:
-    """Default progress sink: stderr, so a command's stdout stays machine-readable."""
-    print(message, file=sys.stderr, flush=True)
+"""Where ``up`` and ``down`` report what they are doing; this module's log by default."""
 
 
 @dataclass(frozen=True)
@@ -114,10 +111,10 @@ def probe(settings: StackSettings, service: str, timeout: float = 3.0) -> tuple[
         return False, f"nothing accepts connections on 127.0.0.1:{port}"
     if service == "kafka":
         try:
-            metadata = kafka_admin(settings).list_topics(timeout=timeout)
-        except KafkaException as error:
-            return False, f"metadata request failed: {error}"
-        return True, f"cluster {metadata.cluster_id}, {len(metadata.topics)} topics"
+            cluster = kafka_admin(settings).cluster(timeout=timeout)
+        except KafkaAdminError as error:
+            return False, str(error)
+        return True, f"cluster {cluster.cluster_id}, {cluster.topics} topics"
     try:
         with cassandra_session(settings, connect_timeout=timeout, metadata=False) as session:
             row = session.execute("SELECT release_version FROM system.local", timeout=timeout).one()
@@ -240,8 +237,8 @@ def _start_cassandra(settings: StackSettings, java: str, classpath: Path) -> int
         logback_config=settings.infra_dir / "cassandra" / "logback.xml",
     )
     # Cassandra mlockall()s at start-up whenever it may. With -Xms = -Xmx that pins the whole heap (and
-    # every mapped jar) in RAM: 1.3 GB resident for an idle local node, measured. Forbidding mlock
-    # makes that call fail harmlessly (Cassandra logs a WARN and goes on): ~600 MB resident.
+    # every mapped jar) in RAM, about twice what an idle local node otherwise keeps resident.
+    # Forbidding mlock makes that call fail harmlessly (Cassandra logs a WARN and goes on).
     return procs.start_detached(
         command, log_file(settings, "cassandra"), cwd=settings.cassandra_dir, forbid_mlock=True
     )
@@ -293,7 +290,7 @@ def _wait_healthy(
 def up(
     settings: StackSettings,
     *,
-    progress: Progress = print_progress,
+    progress: Progress = log.info,
     timeout: float = 180.0,
     run_init: bool = True,
 ) -> UpReport:
@@ -339,7 +336,7 @@ def down(
     wipe: bool = False,
     only: Sequence[str] | None = None,
     timeout: float = 30.0,
-    progress: Progress = print_progress,
+    progress: Progress = log.info,
 ) -> dict[str, str]:
     """Stop services (SIGTERM, then SIGKILL after ``timeout``); data is kept unless ``wipe``.
 

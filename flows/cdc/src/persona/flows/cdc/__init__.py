@@ -4,56 +4,25 @@
 
 Order facts go to ``order_facts`` (keyed by customer_id); each is the same Debezium shape,
 normalized (one row, ``before`` for deletes). Duplicates are harmless: the enrich flow keeps the
-latest change per order id. Bad envelopes go to ``orders_cdc.dlq`` with the reason and the
-original bytes. Like the other flows it moves one item per polled batch.
+latest change per order id. Bad envelopes go to the dead-letter topic of ``orders_cdc`` with the
+reason and the original bytes. Like the other flows it moves one item per polled batch.
+
+``spec`` says what the flow reads and how it runs; ``flow`` is the flow itself. The flow's names
+load on first use, so importing the spec never imports Bytewax.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-import bytewax.operators as op
-from bytewax.dataflow import Dataflow
-from bytewax.inputs import Source
-from bytewax.outputs import Sink
+if TYPE_CHECKING:
+    from persona.flows.cdc.flow import build_flow, normalize
 
-from persona.contracts import Err, order_fact_to_debezium_json, parse_order_change
-from persona.flows.common.process import prepare_flow_process
-from persona.flows.common.wiring import batch_sink, raw_source
-from persona.kafka.bytewax_io import OutRecord, RawBatch, dead_letter
-from persona.settings import PipelineSettings
+__all__ = ["build_flow", "normalize"]
 
 
-def normalize(settings: PipelineSettings, batch: RawBatch) -> list[tuple[str, list[OutRecord]]]:
-    """The order facts and dead letters of one polled batch, as one output item."""
-    topic = settings.topics.orders_cdc
-    out: list[OutRecord] = []
-    for key, value in batch.records:
-        if value is None:
-            # Debezium follows a delete with a tombstone (null value) for log compaction.
-            continue
-        result = parse_order_change(value)
-        if isinstance(result, Err):
-            out.append(dead_letter(topic, key, value, result.reason))
-            continue
-        fact = result.value
-        out.append(
-            (settings.topics.order_facts, str(fact.customer_id).encode(), order_fact_to_debezium_json(fact))
-        )
-    return [("out", out)] if out else []
-
-
-def build_flow(
-    settings: PipelineSettings | None = None,
-    source: Source[Any] | None = None,
-    sink: Sink[Any] | None = None,
-) -> Dataflow:
-    settings = settings or PipelineSettings.from_env()
-    flow = Dataflow("persona_cdc")
-    # Step ids are part of the recovery contract: every flow's Kafka input is "in".
-    batches = op.input("in", flow, source or raw_source(settings, [settings.topics.orders_cdc], "cdc"))
-    out = op.flat_map("normalize", batches, lambda batch: normalize(settings, batch))
-    op.output("out", out, sink or batch_sink(settings))
-    if source is None:
-        prepare_flow_process()
-    return flow
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        return getattr(importlib.import_module("persona.flows.cdc.flow"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

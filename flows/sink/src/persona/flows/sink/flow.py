@@ -2,14 +2,15 @@
 
 Each polled batch of ``segment_decisions`` messages becomes one Arrow table of audit rows
 (``persona.flows.sink.rows.decisions_table``), appended to ``segment_decisions`` and, at each
-commit, reduced to the newest version per customer for ``marketing_segments``; the Paimon writers
-commit once per Bytewax epoch.
+commit, reduced to the newest version per customer for ``marketing_segments``. The Paimon writers
+commit at the end of each Bytewax epoch (the runner's ``-s`` is the commit interval) and on a clean
+close, never on a clock of their own: Bytewax makes an epoch's input offsets durable only after
+every sink partition has snapshotted, so a resume never skips rows that were not committed (it may
+re-send some, and the newest version of a customer still wins).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import bytewax.operators as op
@@ -23,6 +24,7 @@ from persona.contracts import DecisionEnvelope, DecisionsDecodeError, decode_dec
 from persona.flows.common.process import prepare_flow_process
 from persona.flows.common.wiring import batch_sink, raw_source
 from persona.flows.sink.rows import conform, decisions_table
+from persona.flows.sink.spec import SPEC
 from persona.kafka.bytewax_io import OutRecord, RawBatch, dead_letter
 from persona.paimon import PaimonWarehouse, TableWriter
 from persona.settings import PipelineSettings
@@ -63,13 +65,10 @@ def latest_segments(decisions: pa.Table, schema: pa.Schema) -> pa.Table:
 
 
 class _PaimonPartition(StatefulSinkPartition[list[DecisionEnvelope], None]):
-    def __init__(self, settings: PipelineSettings, commit_user: str, clock: Callable[[], float]) -> None:
+    def __init__(self, settings: PipelineSettings, commit_user: str) -> None:
         warehouse = PaimonWarehouse(settings.warehouse)
         self._segments = TableWriter(warehouse, settings.table("marketing_segments"), commit_user)
         self._audit = TableWriter(warehouse, settings.table("segment_decisions"), commit_user)
-        self._interval = settings.commit_interval_seconds
-        self._clock = clock
-        self._last_commit = clock()
         # Decision rows since the last commit; their newest version per customer is the upsert.
         self._pending: list[pa.Table] = []
         self.commits = 0
@@ -79,11 +78,8 @@ class _PaimonPartition(StatefulSinkPartition[list[DecisionEnvelope], None]):
             table = decisions_table(envs, self._audit.schema)
             self._audit.add_arrow(table)
             self._pending.append(table)
-        if self._clock() - self._last_commit >= self._interval:
-            self._commit()
 
     def _commit(self) -> None:
-        self._last_commit = self._clock()
         if self._pending:
             decisions = pa.concat_tables(self._pending, promote_options="default")
             self._segments.add_arrow(latest_segments(decisions, self._segments.schema))
@@ -108,15 +104,9 @@ class _PaimonPartition(StatefulSinkPartition[list[DecisionEnvelope], None]):
 class PaimonSink(FixedPartitionedSink[list[DecisionEnvelope], None]):
     """One partition: one writer per table and one commit sequence (commit user ``persona-sink``)."""
 
-    def __init__(
-        self,
-        settings: PipelineSettings,
-        commit_user: str = "persona-sink",
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, settings: PipelineSettings, commit_user: str = "persona-sink") -> None:
         self._settings = settings
         self._commit_user = commit_user
-        self._clock = clock
 
     def list_parts(self) -> list[str]:
         return ["paimon"]
@@ -125,7 +115,7 @@ class PaimonSink(FixedPartitionedSink[list[DecisionEnvelope], None]):
         return 0
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _PaimonPartition:
-        return _PaimonPartition(self._settings, self._commit_user, self._clock)
+        return _PaimonPartition(self._settings, self._commit_user)
 
 
 def parse(settings: PipelineSettings, batch: RawBatch) -> list[tuple[str, Any]]:
@@ -155,10 +145,9 @@ def build_flow(
     settings = settings or PipelineSettings.from_env()
     if paimon_sink is None:
         paimon_sink = PaimonSink(settings)
-    flow = Dataflow("persona_sink")
-    batches = op.input(
-        "in", flow, source or raw_source(settings, [settings.topics.segment_decisions], "sink")
-    )
+    flow = Dataflow(SPEC.dataflow_id)
+    inputs = list(SPEC.inputs(settings.topics))
+    batches = op.input(SPEC.input_step, flow, source or raw_source(settings, inputs, SPEC.name))
     parsed = op.flat_map("parse", batches, lambda batch: parse(settings, batch))
     split = op.branch("split_dlq", parsed, lambda item: item[0] == "dlq")
     op.output("dlq", split.trues, sink or batch_sink(settings))

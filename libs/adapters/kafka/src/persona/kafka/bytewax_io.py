@@ -2,8 +2,8 @@
 produced batch.
 
 Bytewax's own ``KafkaSource`` emits a ``KafkaSourceMessage`` dataclass per record and its
-``KafkaSink`` flushes the producer after every batch; under load the enrich flow's profile showed the
-per-record items (and the operator hops each one takes) as the largest cost. Here:
+``KafkaSink`` flushes the producer after every batch; under load, per-record items (and the operator
+hops each one takes) cost more than the records' own processing. Here:
 
 * ``RawKafkaSource`` has the same partitions (``"<partition>-<topic>"``) and the same recovery state
   (the next offset) as Bytewax's source, so recovery stores and the tools reading them are unchanged,
@@ -11,7 +11,7 @@ per-record items (and the operator hops each one takes) as the largest cost. Her
 * ``KafkaBatchSink`` takes items whose value is a list of ``(topic, key, value)`` records, hands them
   to one producer without waiting, and flushes at the end of each epoch (its ``snapshot``): Bytewax
   commits an epoch only after every sink partition has snapshotted, so every record of an epoch is
-  acknowledged by Kafka before the epoch's input offsets become durable (at-least-once, as before).
+  acknowledged by Kafka before the epoch's input offsets become durable (at-least-once).
   A delivery failure fails the flow at that flush instead of losing records silently.
 """
 
@@ -28,10 +28,10 @@ from typing import Any
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient
 
 from persona.contracts import Topics, dlq_record_to_json
-from persona.kafka.client import produce
+from persona.kafka.admin import KafkaAdmin
+from persona.kafka.producers import produce
 
 OutRecord = tuple[str, bytes | None, bytes | None]
 """A record to produce: (topic, key, value)."""
@@ -133,26 +133,20 @@ class RawKafkaSource(FixedPartitionedSource[RawBatch, int]):
             "enable.auto.commit": False,
             "enable.partition.eof": False,
             # A fetch waits for 64 KB or 50 ms: with the default (1 byte) every one of the flows'
-            # consumers fetched as soon as anything arrived, and the broker and the flows spent ~12% of
-            # a core on small fetches at 30k records/s. It adds at most 50 ms per hop.
+            # consumers fetches as soon as anything arrives, and the broker and the flows spend a
+            # noticeable share of a core on small fetches under load. It adds at most 50 ms per hop.
             "fetch.wait.max.ms": 50,
             "fetch.min.bytes": 64 * 1024,
-            # One consumer per topic partition (12 in the enrich flow): librdkafka's default prefetch
-            # of 64 MB each let a lagging flow's memory grow by most of a GiB. 16 MB still holds
-            # several full batches per partition.
+            # One consumer per topic partition (a dozen in the enrich flow): librdkafka's default
+            # prefetch of 64 MB each lets a lagging flow's memory grow by most of a GiB. 16 MB still
+            # holds several full batches per partition.
             "queued.max.messages.kbytes": 16 * 1024,
             **(add_config or {}),
         }
 
     def list_parts(self) -> list[str]:
-        admin = AdminClient({"bootstrap.servers": self._brokers})
-        parts: list[str] = []
-        for topic in self._topics:
-            meta = admin.list_topics(topic, timeout=30).topics[topic]
-            if meta.error is not None:
-                raise RuntimeError(f"cannot list the partitions of Kafka topic {topic!r}: {meta.error.str()}")
-            parts.extend(f"{p}-{topic}" for p in sorted(meta.partitions))
-        return parts
+        admin = KafkaAdmin(self._brokers)
+        return [f"{p}-{topic}" for topic in self._topics for p in admin.partitions(topic, timeout=30)]
 
     def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _RawPartition:
         index, topic = for_part.split("-", 1)
@@ -203,7 +197,8 @@ class KafkaBatchSink(FixedPartitionedSink[list[OutRecord], None]):
     def __init__(self, brokers: str, *, add_config: dict[str, Any] | None = None) -> None:
         self._config: dict[str, Any] = {
             "bootstrap.servers": brokers,
-            # Fewer, larger produce requests (20 ms rather than 5: less broker and client CPU).
+            # Fewer, larger produce requests than the tools' producers (5 ms): less broker and
+            # client CPU for at most 20 ms more per hop.
             "linger.ms": 20,
             "batch.size": 1_000_000,
             "compression.type": "lz4",

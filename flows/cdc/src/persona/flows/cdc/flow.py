@@ -1,0 +1,52 @@
+"""Wiring of the cdc flow: one polled batch of ``orders_cdc`` -> one item of order facts and dead letters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bytewax.operators as op
+from bytewax.dataflow import Dataflow
+from bytewax.inputs import Source
+from bytewax.outputs import Sink
+
+from persona.contracts import Err, order_fact_to_debezium_json, parse_order_change
+from persona.flows.cdc.spec import SPEC
+from persona.flows.common.process import prepare_flow_process
+from persona.flows.common.wiring import batch_sink, raw_source
+from persona.kafka.bytewax_io import OutRecord, RawBatch, dead_letter
+from persona.settings import PipelineSettings
+
+
+def normalize(settings: PipelineSettings, batch: RawBatch) -> list[tuple[str, list[OutRecord]]]:
+    """The order facts and dead letters of one polled batch, as one output item."""
+    topic = settings.topics.orders_cdc
+    out: list[OutRecord] = []
+    for key, value in batch.records:
+        if value is None:
+            # Debezium follows a delete with a tombstone (null value) for log compaction.
+            continue
+        result = parse_order_change(value)
+        if isinstance(result, Err):
+            out.append(dead_letter(topic, key, value, result.reason))
+            continue
+        fact = result.value
+        out.append(
+            (settings.topics.order_facts, str(fact.customer_id).encode(), order_fact_to_debezium_json(fact))
+        )
+    return [("out", out)] if out else []
+
+
+def build_flow(
+    settings: PipelineSettings | None = None,
+    source: Source[Any] | None = None,
+    sink: Sink[Any] | None = None,
+) -> Dataflow:
+    settings = settings or PipelineSettings.from_env()
+    flow = Dataflow(SPEC.dataflow_id)
+    inputs = list(SPEC.inputs(settings.topics))
+    batches = op.input(SPEC.input_step, flow, source or raw_source(settings, inputs, SPEC.name))
+    out = op.flat_map("normalize", batches, lambda batch: normalize(settings, batch))
+    op.output("out", out, sink or batch_sink(settings))
+    if source is None:
+        prepare_flow_process()
+    return flow
