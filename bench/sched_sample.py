@@ -53,7 +53,7 @@ def thread_times(pid: int) -> dict[int, tuple[str, int, int]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--flow", default="enrich", choices=["cdc", "enrich", "sink"])
+    parser.add_argument("--flow", default="enrich", choices=list(FLOWS))
     parser.add_argument("--after", type=float, default=130.0, help="seconds to wait once the flow runs")
     parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()

@@ -16,6 +16,7 @@ After each `up` the services idle for ``--idle`` seconds, then their resident me
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import platform
 import shutil
@@ -26,6 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from persona.localstack import SERVICES, StackSettings, down, running_pid, up
+from persona.settings import configure_logging
+
+log = logging.getLogger("stack_bench")
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ def rss_mib(pid: int) -> float:
 
 def measure(settings: StackSettings, scenario: str, idle_s: float, wipe: bool) -> Run:
     began = time.monotonic()
-    report = up(settings, progress=lambda message: print(f"  [{scenario}] {message}", flush=True))
+    report = up(settings, progress=lambda message: log.info("[%s] %s", scenario, message))
     total = time.monotonic() - began
     assert set(report.started) == set(SERVICES), f"{scenario}: expected a fresh start, got {report}"
     time.sleep(idle_s)  # the point of the measurement: what idle services hold
@@ -106,6 +110,7 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=Path("bench/out/stack_bench.md"))
     args = parser.parse_args()
+    configure_logging()
 
     scratch = Path(tempfile.mkdtemp(prefix="persona-stack-bench-"))
     runs: list[Run] = []

@@ -4,7 +4,9 @@ profile summary and ISO parsing. No timing assertions."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,19 @@ from persona.benchkit.stats import (
     report_line,
     step_holds,
 )
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """`persona bench` configures logging as an entry point; a later test must not log into this
+    test's captured (then closed) stderr."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 def test_percentile_nearest_rank() -> None:
@@ -138,7 +153,7 @@ def test_core_plan_gives_enrich_the_lowest_cpu_and_the_rest_to_everything_else()
 
 
 # Summed lag samples (records, ~2 s apart) from the end of the 120 s warm-up of three full-size runs
-# on a just-started stack at 31,600 records/s (BENCHMARKS round ten), with the second each was taken.
+# on a just-started stack at 31,600 records/s, with the second each was taken.
 _FRESH_71B09BF7 = [400764, 468481, 536522, 589162, 656588, 349325, 417154, 483797, 534396, 601764,
                    282907, 350161, 417552, 468837, 536387, 207480, 274417, 341467, 392087, 459080,
                    135104, 202587, 269954, 320944, 387922, 58007, 125475, 192028, 243606, 310767,
@@ -194,7 +209,7 @@ def test_plots_put_second_zero_where_the_load_started_including_the_extended_war
     first_window_ms = 1_795_591_493_904
     report = {"windows": [{"start_ms": first_window_ms}], "config": {"warmup_s": 120.0}, "settled_s": 20.5}
     assert load_started_s(report) == pytest.approx(first_window_ms / 1000 - 140.5)
-    del report["settled_s"]  # reports written before the warm-up could be extended
+    del report["settled_s"]  # a report without the warm-up's extension
     assert load_started_s(report) == pytest.approx(first_window_ms / 1000 - 120.0)
     # Reports that record it (step runs: each step's settle comes before its window) are taken at their word.
     report["load_started_ms"] = first_window_ms - 20_000
@@ -217,8 +232,8 @@ def test_bench_reports_an_unusable_stack_as_a_message_not_a_traceback(
 
 
 def test_the_summary_says_whether_the_warm_up_waited_and_whether_the_flows_caught_up() -> None:
-    from persona.benchkit.harness import BenchConfig
-    from persona.cli.bench_cmd import warm_up_line
+    from persona.benchkit.config import BenchConfig
+    from persona.benchkit.summary import warm_up_line
 
     cfg = BenchConfig(warmup_s=120.0, rate=31_600, settle_max_s=600.0)
     assert warm_up_line(cfg, 26.4) == "warm-up: 120s, then 26s until the flows caught up"

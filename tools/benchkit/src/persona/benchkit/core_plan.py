@@ -2,8 +2,8 @@
 
 Enrich is the one flow whose CPU decides the end-to-end rate (one Bytewax worker, one Python
 thread doing the decisions). On a shared machine the kernel's fair scheduler hands its core to
-whichever process wakes up — Cassandra's request threads, Kafka's, the sink's commits — and round
-seven measured enrich waiting for a core a quarter of its time while the machine was 15% idle.
+whichever process wakes up — Cassandra's request threads, Kafka's, the sink's commits — so enrich
+can wait for a core while the machine has idle time.
 In production each flow runs in its own pod with its own CPU request; on one Kubernetes node with
 the static CPU manager a Guaranteed pod asking for a whole CPU gets that core to itself. This
 module does the same on one machine with ``sched_setaffinity``: every other process of the run

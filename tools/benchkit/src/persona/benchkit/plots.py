@@ -7,6 +7,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+from persona.benchkit.flow_specs import FLOW_NAMES
+from persona.localstack import SERVICES
+
 
 def _nan_to_none(values: list[float]) -> list[float | None]:
     return [None if (v is None or math.isnan(v)) else v for v in values]
@@ -14,8 +17,8 @@ def _nan_to_none(values: list[float]) -> list[float | None]:
 
 def load_started_s(report: dict[str, Any]) -> float:
     """When the load started (epoch seconds): second 0 of the report's series; samples and window
-    shading are placed on the same axis. Reports before ``load_started_ms`` derive it: the first
-    window began after the warm-up and any extension of it (``settled_s``, absent before that)."""
+    shading are placed on the same axis. A report without ``load_started_ms`` derives it: the first
+    window began after the warm-up and any extension of it (``settled_s``, 0 when absent)."""
     if report.get("load_started_ms"):
         return float(report["load_started_ms"]) / 1000
     first = report["windows"][0]["start_ms"] / 1000
@@ -56,17 +59,17 @@ def plot_report(report: dict[str, Any], out_dir: Path, stem: str) -> list[Path]:
         ]
         ax2.plot(st, offered, lw=1, label="records offered (/s)")
         ax2b = ax2.twinx()
-        for name in ("enrich", "sink", "cdc"):
+        for name in FLOW_NAMES:
             if any(f"{name}_lag" in s for s in samples):
                 lag = [s.get(f"{name}_lag", math.nan) for s in samples]
                 ax2b.plot(st, lag, lw=1, ls="--", label=f"{name} lag")
         ax2b.set_ylabel("consumer lag (records, dashed)")
         ax2b.legend(loc="upper right", fontsize=8)
-        for name in ("cdc", "enrich", "sink", "kafka", "cassandra", "producer", "machine"):
+        for name in (*FLOW_NAMES, *SERVICES, "producer", "machine"):
             if any(f"{name}_cpu" in s for s in samples):
                 ax3.plot(st, [s.get(f"{name}_cpu", math.nan) for s in samples], lw=1, label=f"{name} CPU %")
         ax3b = ax3.twinx()
-        for name in ("enrich", "sink", "cdc"):
+        for name in FLOW_NAMES:
             if any(f"{name}_rss_mib" in s for s in samples):
                 ax3b.plot(
                     st,

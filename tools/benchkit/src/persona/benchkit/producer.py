@@ -1,16 +1,20 @@
 """The load generator: a separate process producing behavior events and order changes to Kafka.
 
-``persona.datagen`` makes about 100k records/s single-threaded, which is the whole budget of a
-2-core machine at the target rates. So the process generates a pool of records once, all stamped
-with one time ``T0``, and produces them over and over, rewriting per record only what must change:
-the event time (``T0`` → now, both the ISO and the epoch-ms forms the generator uses) and, from
-the second pass over the pool on, the run id inside every event id, so no event repeats (the enrich
-flow drops repeated event ids as duplicates). Order ids do repeat across passes; each pass replays
+Generating each record with ``persona.datagen`` as it is sent would cost as much CPU as the
+pipeline under test has at the target rates, on the same cores. So the process generates a pool
+of records once, all stamped with one time ``T0``, and produces them over and over, rewriting per
+record only what must change: the event time (``T0`` → now, both the ISO and the epoch-ms forms
+the generator uses) and, from the second pass over the pool on, the run id inside every event id,
+so no event repeats (the enrich flow drops repeated event ids as duplicates). Order ids do repeat across passes; each pass replays
 the same order lifecycles, which the cdc flow treats as updates of the same orders.
+
+``ProducerProcess`` is the bench's handle on that process: its rate, target and counts are shared
+values the bench sets and reads while it runs.
 """
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import time
 from dataclasses import dataclass
 from multiprocessing.sharedctypes import Synchronized
@@ -30,9 +34,15 @@ class ProducerConfig:
     bootstrap: str
     topics: Topics
     generator: GeneratorConfig
-    pool_size: int = 400_000
+    pool_size: int
     # Where records go while ``target`` is 0 (the producer-ceiling measurement).
-    scratch_topic: str = ""
+    scratch_topic: str
+
+
+def produced_topics(topics: Topics) -> tuple[str, str]:
+    """The topics the producer offers load to: behavior events, then order changes (a pool
+    record's kind indexes it)."""
+    return (topics.behavior_events, topics.orders_cdc)
 
 
 def build_pool(config: ProducerConfig) -> list[tuple[int, bytes, bytes]]:
@@ -60,7 +70,7 @@ def run_producer(
     run_marker = f"{config.generator.run_id}-".encode()
     iso0 = iso_ms(T0_MS).encode()
     ms0 = str(T0_MS).encode()
-    real = (config.topics.behavior_events, config.topics.orders_cdc)
+    real = produced_topics(config.topics)
     scratch = (config.scratch_topic, config.scratch_topic)
     producer = make_producer(config.bootstrap, **{"linger.ms": 20, "batch.size": 1_000_000})
     ready.set()
@@ -114,3 +124,50 @@ def run_producer(
         producer.flush(30)
         events.value = n_events
         orders.value = n_orders
+
+
+class ProducerProcess:
+    """The producer process and its shared controls (``run_producer``'s arguments)."""
+
+    def __init__(self, config: ProducerConfig) -> None:
+        ctx = mp.get_context("spawn")
+        self.rate = ctx.Value("d", -1.0)
+        self.target = ctx.Value("i", 1)
+        self.events = ctx.Value("q", 0)
+        self.orders = ctx.Value("q", 0)
+        self.stop_event = ctx.Event()
+        self.ready = ctx.Event()
+        self.process = ctx.Process(
+            target=run_producer,
+            args=(config, self.rate, self.target, self.stop_event, self.ready, self.events, self.orders),
+            daemon=True,
+        )
+
+    @property
+    def total(self) -> int:
+        """Records handed to Kafka so far, events and order changes."""
+        return int(self.events.value) + int(self.orders.value)
+
+    def set_rate(self, rate: float) -> None:
+        """Records/s from now on; 0: as fast as Kafka takes them; negative: paused."""
+        self.rate.value = rate
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.process.join(60)
+        if self.process.is_alive():
+            self.process.kill()
+
+    def measure_ceiling(self, seconds: float) -> float:
+        """Records/s the process produces unpaced to the scratch topic, nothing else running; it is
+        paused again afterwards, with the pipeline's topics as its target."""
+        self.target.value = 0
+        self.set_rate(0)
+        time.sleep(0.5)  # past the first batch
+        start_total, start = self.total, time.monotonic()
+        time.sleep(seconds)
+        produced, elapsed = self.total - start_total, time.monotonic() - start
+        self.set_rate(-1)
+        time.sleep(0.5)
+        self.target.value = 1
+        return produced / elapsed

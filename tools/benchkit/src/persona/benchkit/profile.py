@@ -1,9 +1,39 @@
-"""Summaries of py-spy's collapsed stacks (``--format raw``): where the time goes, by function."""
+"""py-spy on a flow: sampling it during the measured window, and summaries of its collapsed stacks
+(``--format raw``): where the time goes, by function."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
+
+
+def start_profiler(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling every thread of ``pid`` 200 times a second for ``seconds`` without pausing
+    it (``--nonblocking``); its collapsed stacks are written to ``out``."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    return subprocess.Popen(
+        [
+            spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(round(seconds)),
+            "--rate",
+            "200",
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def top_functions(collapsed: str, limit: int = 25) -> tuple[int, list[tuple[str, int, int]]]:

@@ -139,9 +139,8 @@ def caught_up(lags: Sequence[int], rate: float, epoch_s: float, sample_s: float)
     snapshot, is the backlog plus up to one sample interval of input (the sampling drifts against
     the epochs) plus what is in flight. Caught up: in each of the last two epochs the lowest sample
     is at most ``sample_s`` + 1.5 s of input, and no sample exceeds an epoch and a half of input.
-    A check of the peaks alone passed while seconds of backlog remained: on a just-started stack
-    the peaks fell under the bar while the low points still stood at 135-450k records, 4-14 s of
-    input (BENCHMARKS round ten, ``71b09bf7``)."""
+    The low points matter, not only the peaks: on a just-started stack the peaks fall under the bar
+    while the low points still show seconds of backlog."""
     per_epoch = max(1, math.ceil(epoch_s / sample_s))  # n samples sample_s apart meet every phase
     if len(lags) < 2 * per_epoch:
         return False

@@ -1,0 +1,109 @@
+"""The processes of a bench run: the three flows (started as in production), their progress as
+their recovery stores tell it, and the core plan that gives enrich a core to itself."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from persona.benchkit.core_plan import PinnedProcesses, plan_cores
+from persona.benchkit.flow_specs import ENRICH, FLOWS, FlowSpec
+from persona.benchkit.kafka_reads import EndOffsets
+from persona.contracts import Topics
+from persona.localstack import SERVICES, StackSettings, running_pid
+from persona.localstack.runner import FlowProcess, committed_input_offsets
+from persona.settings import PipelineSettings
+
+log = logging.getLogger(__name__)
+
+
+class RunFlows:
+    """The cdc, enrich and sink flows of one run, each its own process with its own recovery store."""
+
+    def __init__(self, state_dir: Path, env: Mapping[str, str]) -> None:
+        self.state_dir = state_dir
+        settings = PipelineSettings.from_env({**os.environ, **env})
+        self._procs = {
+            spec.name: FlowProcess.configured(spec.name, state_dir, env, settings) for spec in FLOWS
+        }
+
+    def __iter__(self) -> Iterator[FlowSpec]:
+        return iter(FLOWS)
+
+    def process(self, spec: FlowSpec) -> FlowProcess:
+        return self._procs[spec.name]
+
+    def pid(self, spec: FlowSpec) -> int | None:
+        proc = self._procs[spec.name].process
+        return None if proc is None else proc.pid
+
+    def start(self, timeout: float) -> None:
+        """Start every flow and wait until each has completed an epoch: its inputs are assigned and
+        every step is built (the enrich flow has loaded its profiles)."""
+        for proc in self._procs.values():
+            proc.start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            dead = [p for p in self._procs.values() if not p.alive()]
+            if dead:
+                raise RuntimeError(f"flow {dead[0].name} exited during start-up:\n{dead[0].log_tail()}")
+            if all(self.committed(spec) for spec in FLOWS):
+                return
+            time.sleep(0.5)  # polling interval of the readiness check
+        raise RuntimeError("flows did not become ready in time")
+
+    def check_alive(self) -> None:
+        dead = [p for p in self._procs.values() if not p.alive()]
+        if dead:
+            raise RuntimeError(f"flow {dead[0].name} exited under load:\n{dead[0].log_tail()}")
+
+    def hold(self, seconds: float) -> None:
+        """Let ``seconds`` pass, checking every second that every flow still runs."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.check_alive()
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+
+    def stop(self) -> None:
+        for proc in self._procs.values():
+            proc.stop()
+
+    def committed(self, spec: FlowSpec) -> dict[str, int]:
+        """``"<partition>-<topic>" -> next offset`` the flow has durably processed."""
+        return committed_input_offsets(self._procs[spec.name].recovery_dir, spec.input_step_id)
+
+    def lag(self, spec: FlowSpec, offsets: EndOffsets, topics: Topics) -> int:
+        """Records of the flow's inputs not yet durably processed (up to an epoch of them may be
+        processed already: the recovery store advances once an epoch)."""
+        done = self.committed(spec)
+        lag = 0
+        for topic in spec.inputs(topics):
+            for p, end in offsets.end(topic).items():
+                lag += max(0, end - done.get(f"{p}-{topic}", 0))
+        return lag
+
+    def processed_at_least(self, spec: FlowSpec, topic: str, targets: dict[int, int]) -> bool:
+        done = self.committed(spec)
+        return all(done.get(f"{p}-{topic}", 0) >= end for p, end in targets.items())
+
+
+def give_enrich_a_core(
+    stack: StackSettings, flows: RunFlows, producer_pid: int | None
+) -> PinnedProcesses | None:
+    """Pin every process of the run but enrich (Kafka, Cassandra, sink, cdc, the producer and this
+    one) to the cores enrich's core is not; ``restore()`` gives them their old affinity back."""
+    plan = plan_cores(os.sched_getaffinity(0))
+    if plan is None:
+        log.info("one CPU only: enrich shares it with everything else")
+        return None
+    pids = [pid for spec in flows if spec is not ENRICH and (pid := flows.pid(spec)) is not None]
+    pids += [pid for s in SERVICES if (pid := running_pid(stack, s)) is not None]
+    if producer_pid is not None:
+        pids.append(producer_pid)
+    pids.append(os.getpid())
+    pinned, threads = PinnedProcesses.pin(pids, plan.others)
+    log.info("%s: %d processes (%d threads) pinned", plan.describe(), len(pinned.before), threads)
+    return pinned

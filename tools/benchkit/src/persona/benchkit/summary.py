@@ -1,0 +1,88 @@
+"""The summary `persona bench` prints: the run's set-up, one row per window, resources, the floor
+and, in step mode, the highest rate held. Pure: the command prints these lines."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from persona.benchkit.config import BenchConfig
+from persona.benchkit.flow_specs import FLOW_NAMES
+from persona.benchkit.report import BenchReport
+from persona.localstack import SERVICES
+
+# The processes whose CPU and RSS the summary reports, in its order.
+RESOURCE_NAMES = (*FLOW_NAMES, *SERVICES, "producer")
+
+
+def summary_lines(report: BenchReport, cfg: BenchConfig) -> list[str]:
+    m = report.machine
+    lines = [
+        "",
+        f"== persona bench {report.tag} ({m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}) ==",
+        f"data: {report.load['profiles']:,.0f} profiles ({report.load['profiles_s']:.1f}s), "
+        f"{report.load['skus']:,.0f} SKUs in Cassandra ({report.load['skus_s']:.1f}s); "
+        f"flows ready in {report.flows_ready_s:.1f}s",
+        f"producer ceiling (one process): {report.producer_ceiling_eps:,.0f} records/s",
+        warm_up_line(cfg, report.settled_s),
+        "cores: enrich had a core to itself, every other process the rest"
+        if cfg.enrich_core
+        else "cores: shared by every process (--shared-cores)",
+        "window          offered rec/s  events/s  decisions/s   rt p50/p95/p99            "
+        "Paimon p50/p95/p99        missing",
+    ]
+    for w in report.windows:
+        lines.append(
+            f"{w.name:<15} {w.offered_eps:>13,.0f} {w.offered_events_eps:>9,.0f} {w.throughput_eps:>12,.0f}   "
+            f"{_s(w.rt_p50_s)}/{_s(w.rt_p95_s)}/{_s(w.rt_p99_s):<10} "
+            f"{_s(w.paimon_p50_s)}/{_s(w.paimon_p95_s)}/{_s(w.paimon_p99_s):<10} {w.missing_fraction:.1%}"
+        )
+    lines += resource_lines(report.samples, report.windows[0].start_ms / 1000, m["cores"] or 1)
+    main = report.main
+    lines.append(
+        f"floor: a bare confluent-kafka consumer drained {report.floor_records:,} input records at "
+        f"{report.floor_eps:,.0f}/s; persona end to end = {main.throughput_eps / report.floor_eps:.1%} of it"
+    )
+    if cfg.step_rates:
+        held = report.highest_held_eps
+        lines.append(
+            f"highest offered rate held with p99 event → Paimon ≤ {cfg.p99_paimon_limit_s:.0f} s: "
+            + ("none" if held is None else f"{held:,.0f} records/s")
+        )
+    return lines
+
+
+def warm_up_line(cfg: BenchConfig, settled_s: float) -> str:
+    if cfg.step_rates and cfg.warmup_s <= 0:
+        return "warm-up: none (step mode: each step's first third settles)"
+    if cfg.settle_max_s <= 0 or (cfg.rate <= 0 and not cfg.step_rates):
+        return f"warm-up: {cfg.warmup_s:.0f}s"  # nothing to wait for: --settle-max 0, or unpaced
+    if settled_s < cfg.settle_max_s:
+        return f"warm-up: {cfg.warmup_s:.0f}s, then {settled_s:.0f}s until the flows caught up"
+    return f"warm-up: {cfg.warmup_s:.0f}s, then {settled_s:.0f}s more; the flows had not caught up (--settle-max)"
+
+
+def resource_lines(samples: list[dict[str, Any]], window_start_s: float, cores: int) -> list[str]:
+    """Mean CPU and first/last RSS of each process, and the flows' lag, over the measured part of
+    the run (from ``window_start_s``)."""
+    measured = [s for s in samples if s["t"] >= window_start_s]
+    if not measured:
+        return []
+    parts = []
+    for name in RESOURCE_NAMES:
+        cpu = [s[f"{name}_cpu"] for s in measured if f"{name}_cpu" in s]
+        rss = [s[f"{name}_rss_mib"] for s in measured if f"{name}_rss_mib" in s]
+        if cpu and rss:
+            parts.append(f"{name} {sum(cpu) / len(cpu):.0f}% CPU, RSS {rss[0]:.0f}→{rss[-1]:.0f} MiB")
+    machine = [s["machine_cpu"] for s in measured if "machine_cpu" in s]
+    if machine:
+        parts.append(f"machine {sum(machine) / len(machine):.0f}% of {100 * cores}%")
+    lags = [sum(s.get(f"{name}_lag", 0) for name in FLOW_NAMES) for s in measured]
+    return [
+        "resources while measured: " + "; ".join(parts),
+        f"consumer lag (all flows, records): max {max(lags):,}, last {lags[-1]:,}",
+    ]
+
+
+def _s(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.2f}s"
