@@ -16,7 +16,7 @@ from persona.flows.sink.spec import SPEC as SINK
 from persona.settings import PipelineSettings
 
 
-@pytest.mark.parametrize("flow", ["cdc", "sink"])
+@pytest.mark.parametrize("flow", ["cdc", "enrich", "sink"])
 def test_the_spec_imports_without_bytewax_and_the_package_still_has_build_flow(flow: str) -> None:
     probe = f"import sys, persona.flows.{flow}.spec; print('bytewax' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)

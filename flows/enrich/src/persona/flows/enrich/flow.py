@@ -26,6 +26,7 @@ from persona.flows.enrich.customer_log import Compactor
 from persona.flows.enrich.reporting import SnapshotStats, StatsLog
 from persona.flows.enrich.routing import DLQ, route
 from persona.flows.enrich.shard import CustomerShard
+from persona.flows.enrich.spec import SPEC
 
 # Bytewax recovery pickles a shard's snapshot by its class's module path, and stores written by
 # versions that defined the class in this module name it here: unpickling them resolves it through
@@ -111,10 +112,9 @@ def build_flow(
     stats_log = StatsLog(gc_timer=GcTimer().install() if process else None)
     ctx = EnrichContext(settings, profiles, inventory, clock, stats_log=stats_log)
     topics = settings.topics
-    flow = Dataflow("persona_enrich")
-    inputs = [topics.behavior_events, topics.order_facts, topics.inventory_changes]
-    # Step ids are part of the recovery contract: every flow's Kafka input is "in".
-    batches = op.input("in", flow, source or raw_source(settings, inputs, "enrich"))
+    flow = Dataflow(SPEC.dataflow_id)
+    inputs = list(SPEC.inputs(topics))
+    batches = op.input(SPEC.input_step, flow, source or raw_source(settings, inputs, SPEC.name))
     routed = op.flat_map("route", batches, lambda batch: route(settings, batch))
     split = op.branch("split_dlq", routed, lambda item: item[0] == DLQ)
     decided = op.stateful_batch("customers", split.falses, lambda resume: CustomerShard(ctx, resume))
