@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -9,6 +10,20 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from persona.localstack import StackError, StackSettings, down, up
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """Entry points (the CLI, ``persona bench``) configure logging; a later test must not log into an
+    earlier test's captured (then closed) stream, nor find persona's loggers at another level."""
+    root, ours = logging.getLogger(), logging.getLogger("persona")
+    handlers, root_level, our_level = list(root.handlers), root.level, ours.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(root_level)
+    ours.setLevel(our_level)
 
 
 @pytest.fixture(scope="session")

@@ -4,9 +4,7 @@ profile summary and ISO parsing. No timing assertions."""
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,19 +22,6 @@ from persona.benchkit.stats import (
     report_line,
     step_holds,
 )
-
-
-@pytest.fixture(autouse=True)
-def _root_logging_restored() -> Iterator[None]:
-    """`persona bench` configures logging as an entry point; a later test must not log into this
-    test's captured (then closed) stderr."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-    root.setLevel(level)
 
 
 def test_percentile_nearest_rank() -> None:

@@ -9,10 +9,10 @@ import math
 import time
 from array import array
 
-from persona.benchkit.kafka_reads import drain_topics
 from persona.benchkit.report import WindowResult
 from persona.benchkit.stats import parse_iso_ms, per_second, percentiles
 from persona.benchkit.windows import Window
+from persona.kafka import drain
 from persona.paimon import PaimonWarehouse
 
 
@@ -22,9 +22,8 @@ def read_rt(bootstrap: str, topic: str) -> tuple[array[int], array[int]]:
     events: array[int] = array("q")
     arrivals: array[int] = array("q")
     marker = b'"event_time":"'
-    for batch in drain_topics(bootstrap, [topic]):
-        for msg in batch:
-            value = msg.value()
+    for batch in drain(bootstrap, [topic]):
+        for value, arrived_ms in batch.values_and_timestamps():
             if not value:
                 continue
             at = value.find(marker)
@@ -32,7 +31,7 @@ def read_rt(bootstrap: str, topic: str) -> tuple[array[int], array[int]]:
                 continue
             at += len(marker)
             events.append(parse_iso_ms(value[at : at + 24]))
-            arrivals.append(msg.timestamp()[1])
+            arrivals.append(arrived_ms)
     return events, arrivals
 
 
@@ -62,7 +61,7 @@ def measure_floor(bootstrap: str, topics: list[str]) -> tuple[float, int]:
     and how many records that was."""
     count = 0
     started = time.perf_counter()
-    for batch in drain_topics(bootstrap, topics):
+    for batch in drain(bootstrap, topics):
         count += len(batch)
     elapsed = time.perf_counter() - started
     return (count / elapsed if elapsed > 0 else math.nan), count

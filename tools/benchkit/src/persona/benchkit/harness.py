@@ -33,7 +33,6 @@ from dataclasses import asdict
 from persona.benchkit.config import BenchConfig
 from persona.benchkit.core_plan import PinnedProcesses
 from persona.benchkit.freshness import measure_floor, read_paimon_commits, read_rt, series, window_result
-from persona.benchkit.kafka_reads import EndOffsets
 from persona.benchkit.monitor import Monitor
 from persona.benchkit.processes import RunFlows, give_enrich_a_core
 from persona.benchkit.producer import ProducerConfig, ProducerProcess, produced_topics
@@ -41,6 +40,7 @@ from persona.benchkit.report import BenchReport, machine_info
 from persona.benchkit.scenario import Scenario
 from persona.benchkit.stats import highest_held_rate
 from persona.benchkit.windows import drain, drive
+from persona.kafka import EndOffsets
 from persona.localstack import StackSettings, kafka_admin, up
 from persona.paimon import PaimonWarehouse
 

@@ -8,11 +8,11 @@ import threading
 import time
 from typing import Any
 
-from persona.benchkit.kafka_reads import EndOffsets
 from persona.benchkit.processes import RunFlows
 from persona.benchkit.procstat import MachineSampler, ProcessSampler
 from persona.benchkit.producer import ProducerProcess
 from persona.contracts import Topics
+from persona.kafka import EndOffsets
 from persona.localstack import SERVICES, StackSettings, running_pid
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from persona.benchkit.core_plan import PinnedProcesses, plan_cores
 from persona.benchkit.flow_specs import ENRICH, FLOWS, FlowSpec
-from persona.benchkit.kafka_reads import EndOffsets
 from persona.contracts import Topics
+from persona.kafka import EndOffsets
 from persona.localstack import SERVICES, StackSettings, running_pid
 from persona.localstack.runner import FlowProcess, committed_input_offsets
 from persona.settings import PipelineSettings

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 
 from persona.benchkit.config import BenchConfig
 from persona.benchkit.flow_specs import ENRICH, SINK, spec_of
-from persona.benchkit.kafka_reads import EndOffsets
 from persona.benchkit.monitor import Monitor
 from persona.benchkit.processes import RunFlows
 from persona.benchkit.producer import ProducerProcess
 from persona.benchkit.profile import start_profiler
 from persona.benchkit.warmup import warm_up
 from persona.contracts import Topics
+from persona.kafka import EndOffsets
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,10 @@ def configure_logging(level: str | int = LOG_LEVEL.default, stream: TextIO | Non
     handler.setFormatter(logging.Formatter(FORMAT, datefmt="%Y-%m-%dT%H:%M:%S"))
     handler._persona = True  # type: ignore[attr-defined]
     root.addHandler(handler)
-    root.setLevel(level if isinstance(level, int) else level.upper())
+    # Other libraries (pypaimon logs every commit at INFO) speak at WARNING and above; persona's own
+    # loggers at ``level``.
+    root.setLevel(logging.WARNING)
+    logging.getLogger("persona").setLevel(level if isinstance(level, int) else level.upper())
 
 
 def kv(**fields: object) -> str:
