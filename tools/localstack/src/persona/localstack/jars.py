@@ -31,10 +31,6 @@ def classpath_dir(settings: StackSettings, name: str) -> Path:
     return settings.jar_cache / f"{name}-{pom_digest(pom.read_bytes())}"
 
 
-def is_resolved(settings: StackSettings, name: str) -> bool:
-    return (classpath_dir(settings, name) / RESOLVED_MARKER).is_file()
-
-
 def resolve_classpath(settings: StackSettings, name: str, progress: Callable[[str], None]) -> Path:
     """The directory holding every runtime jar of service ``name``, resolving it first if needed."""
     target = classpath_dir(settings, name)

@@ -56,11 +56,6 @@ class CacheStats:
     loaded_skus: int = 0
     load_errors: int = 0
 
-    @property
-    def hit_ratio(self) -> float:
-        total = self.hits + self.misses + self.loaded_skus
-        return self.hits / total if total else 0.0
-
 
 @dataclass
 class _ReadQueue:

@@ -36,10 +36,3 @@ class InventoryReader(Protocol):
 
 RefreshCallback = Callable[[Mapping[str, StockLevel] | Exception], None]
 """Receives the rows of an asynchronous read (as ``read_many`` returns them) or the error."""
-
-
-class AsyncInventoryReader(InventoryReader, Protocol):
-    def read_many_async(self, sku_ids: Collection[str], done: RefreshCallback) -> None:
-        """Start a read of ``sku_ids`` and return at once; ``done`` is called exactly once, on
-        another thread, with the rows or the error."""
-        ...

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -53,12 +52,6 @@ class PaimonWarehouse:
             self.catalog.create_table(self.identifier(name), schema, True)
             created.append(name)
         return created
-
-    def table_names(self) -> list[str]:
-        try:
-            return sorted(self.catalog.list_tables(self.database))
-        except Exception:  # a warehouse without the database yet
-            return []
 
     def table(self, name: str) -> Any:
         try:
@@ -141,7 +134,3 @@ class PaimonWarehouse:
         if not batches:
             return pa.table({})
         return pa.Table.from_batches(batches)
-
-
-def spec_with_name(spec: TableSpec, name: str) -> TableSpec:
-    return dataclasses.replace(spec, name=name)

@@ -9,14 +9,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Protocol
 
 from persona.contracts import CustomerProfile
 from persona.paimon import PaimonWarehouse
-
-
-class ProfileSource(Protocol):
-    def get(self, customer_id: int) -> CustomerProfile | None: ...
 
 
 def profiles_from_rows(rows: list[dict[str, object]], snapshot: str | None) -> dict[int, CustomerProfile]:

@@ -57,7 +57,6 @@ from persona.contracts.serialization import (
 from persona.contracts.timeutil import (
     DAY_MS,
     date_to_day,
-    day_to_date,
     ms_to_datetime,
     ms_to_iso,
     time_to_ms,
@@ -95,7 +94,6 @@ __all__ = [
     "customer_profile_to_dict",
     "customer_profile_to_json",
     "date_to_day",
-    "day_to_date",
     "decision_audit_to_dict",
     "decision_audit_to_json",
     "decision_to_dict",

@@ -100,7 +100,3 @@ def utc_day(ms: int) -> int:
 def date_to_day(d: date) -> int:
     """Days since 1970-01-01 of a calendar date (comparable with ``utc_day``)."""
     return d.toordinal() - _EPOCH_ORDINAL
-
-
-def day_to_date(day: int) -> date:
-    return date.fromordinal(day + _EPOCH_ORDINAL)
