@@ -213,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         stop.set()
         producer.join(30)
-        for f in reversed(flows):  # the sink last, so it commits what the others finished
+        for f in flows:  # upstream first and the sink last, so it commits what the others finished
             f.stop()
         watcher.join(5)
     _summary(settings, watch, stream_stats)
