@@ -1,18 +1,13 @@
-"""The flows a bench run starts, in start order, from the specs the flows export."""
+"""The flows a bench run starts, in pipeline order: the runner's registry of flow specs."""
 
 from __future__ import annotations
 
-from persona.flows.cdc.spec import SPEC as CDC
 from persona.flows.common.spec import FlowSpec
-from persona.flows.enrich.spec import SPEC as ENRICH
-from persona.flows.sink.spec import SPEC as SINK
+from persona.localstack.runner import FLOWS as _BY_NAME
+from persona.localstack.runner import flow_spec as spec_of
 
-FLOWS: tuple[FlowSpec, ...] = (CDC, ENRICH, SINK)
-FLOW_NAMES: tuple[str, ...] = tuple(f.name for f in FLOWS)
-
-
-def spec_of(name: str) -> FlowSpec:
-    return next(f for f in FLOWS if f.name == name)
-
+FLOWS: tuple[FlowSpec, ...] = tuple(_BY_NAME.values())
+FLOW_NAMES: tuple[str, ...] = tuple(_BY_NAME)
+CDC, ENRICH, SINK = (_BY_NAME[name] for name in ("cdc", "enrich", "sink"))
 
 __all__ = ["CDC", "ENRICH", "FLOWS", "FLOW_NAMES", "SINK", "FlowSpec", "spec_of"]

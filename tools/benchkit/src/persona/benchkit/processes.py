@@ -14,7 +14,7 @@ from persona.benchkit.flow_specs import ENRICH, FLOWS, FlowSpec
 from persona.contracts import Topics
 from persona.kafka import EndOffsets
 from persona.localstack import SERVICES, StackSettings, running_pid
-from persona.localstack.runner import FlowProcess, committed_input_offsets
+from persona.localstack.runner import FlowProcess
 from persona.settings import PipelineSettings
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class RunFlows:
 
     def committed(self, spec: FlowSpec) -> dict[str, int]:
         """``"<partition>-<topic>" -> next offset`` the flow has durably processed."""
-        return committed_input_offsets(self._procs[spec.name].recovery_dir, spec.input_step_id)
+        return self._procs[spec.name].input_offsets()
 
     def lag(self, spec: FlowSpec, offsets: EndOffsets, topics: Topics) -> int:
         """Records of the flow's inputs not yet durably processed (up to an epoch of them may be
