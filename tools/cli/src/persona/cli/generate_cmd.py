@@ -88,6 +88,8 @@ def seed_stores(gen: DataGenerator, settings: PipelineSettings) -> tuple[int, in
         settings.cassandra_port,
         keyspace=settings.inventory_keyspace,
         table=settings.inventory_table,
+        credentials=settings.cassandra_security.credentials(),
+        ssl_context=settings.cassandra_security.ssl_context(),
     )
     try:
         skus = load_inventory(gen, store, int(time.time() * 1000))
@@ -121,6 +123,7 @@ def run_stack(args: argparse.Namespace) -> int:
         settings.topics,
         rate=args.rate,
         seconds=args.seconds,
+        kafka_config=settings.kafka_security.client_config(),
         on_progress=lambda s: log.info("%d events, %d order changes (%.0f/s)", s.events, s.orders, s.rate),
     )
     print(f"produced {stats.events} events and {stats.orders} order changes in {stats.seconds:.1f}s")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,13 +82,15 @@ def stream_to_kafka(
     clock: Callable[[], float] = time.time,
     should_stop: Callable[[], bool] = lambda: False,
     on_progress: Callable[[StreamStats], None] | None = None,
+    kafka_config: Mapping[str, str] | None = None,
 ) -> StreamStats:
     """Produce events and order changes at ``rate`` records/s for ``seconds``, stamped with ``clock``.
 
     Every record is stamped with the clock at the moment it is produced, so freshness measured
     downstream (decision time minus event time) includes Kafka and every flow.
     """
-    producer = make_producer(bootstrap)
+    # kafka_config: the security settings (KafkaSecurity.client_config()) of a secured cluster.
+    producer = make_producer(bootstrap, **(kafka_config or {}))
     stats = StreamStats()
     started = clock()
     next_progress = started + 1.0

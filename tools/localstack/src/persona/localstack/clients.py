@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from cassandra import ProtocolVersion
+from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
 from cassandra.policies import RoundRobinPolicy
 
@@ -28,6 +29,7 @@ def cassandra_session(
     several times faster when only a query is needed (health probes).
     """
     host, port = settings.cassandra_contact
+    credentials = settings.cassandra_security.credentials()
     cluster = Cluster(
         [host],
         port=port,
@@ -40,6 +42,8 @@ def cassandra_session(
         control_connection_timeout=connect_timeout,
         schema_metadata_enabled=metadata,
         token_metadata_enabled=metadata,
+        auth_provider=PlainTextAuthProvider(*credentials) if credentials else None,
+        ssl_context=settings.cassandra_security.ssl_context(),
     )
     try:
         session = cluster.connect(keyspace)
@@ -50,7 +54,7 @@ def cassandra_session(
 
 def kafka_admin(settings: StackSettings) -> KafkaAdmin:
     """An admin client of the local broker."""
-    return KafkaAdmin(settings.kafka_bootstrap)
+    return KafkaAdmin(settings.kafka_bootstrap, **settings.kafka_security.client_config())
 
 
 def create_topic(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from persona.settings.registry import (
     default_warehouse,
     local_bootstrap,
 )
+from persona.settings.security import CassandraSecurity, KafkaSecurity
 
 # The marker that identifies the repository root: the pinned classpaths live there.
 _INFRA_MARKER = Path("infra/local/kafka/pom.xml")
@@ -97,6 +98,10 @@ class StackSettings:
     cassandra_heap: str = CASSANDRA_HEAP.default
     # Passed to Maven as -Dmaven.repo.local; None uses Maven's own default (~/.m2/repository).
     maven_repo: Path | None = MAVEN_REPO.default
+    # How the stack's own clients (health probes, `stack init`, tools and tests) connect: a stack whose
+    # services require SASL/TLS or a password is reached with the same settings as the flows.
+    kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
+    cassandra_security: CassandraSecurity = field(default_factory=CassandraSecurity)
 
     def __post_init__(self) -> None:
         # A constructed stack (tests, a second stack for a benchmark) obeys the rules its variables do.
@@ -146,6 +151,8 @@ class StackSettings:
                 cassandra_heap=CASSANDRA_HEAP.get(env),
                 jar_cache=cwd / jar_cache if jar_cache else _default_cache_root(env) / "persona" / "jars",
                 maven_repo=cwd / maven_repo if maven_repo else None,
+                kafka_security=KafkaSecurity.from_env(env),
+                cassandra_security=CassandraSecurity.from_env(env),
             )
         except SettingsError as error:
             raise StackError(str(error)) from None

@@ -1,4 +1,5 @@
-"""The flows' Kafka source and sink, configured from the flow settings."""
+"""The flows' Kafka source and sink, configured from the flow settings, security settings
+(``PERSONA_KAFKA_SECURITY_PROTOCOL``, SASL, TLS, ``PERSONA_KAFKA_CONFIG_FILE``) included."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ def raw_source(settings: PipelineSettings, topics: list[str], flow_name: str) ->
         topics,
         group_id=f"{settings.group_prefix}-{flow_name}",
         batch_size=settings.poll_records,
+        add_config=settings.kafka_security.client_config(),
     )
 
 
 def batch_sink(settings: PipelineSettings) -> KafkaBatchSink:
-    return KafkaBatchSink(settings.kafka_bootstrap)
+    return KafkaBatchSink(settings.kafka_bootstrap, add_config=settings.kafka_security.client_config())

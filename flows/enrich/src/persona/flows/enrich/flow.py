@@ -106,6 +106,8 @@ def build_flow(
                 settings.cassandra_port,
                 keyspace=settings.inventory_keyspace,
                 table=settings.inventory_table,
+                credentials=settings.cassandra_security.credentials(),
+                ssl_context=settings.cassandra_security.ssl_context(),
             ),
             ttl_seconds=settings.inventory_ttl_seconds,
         )

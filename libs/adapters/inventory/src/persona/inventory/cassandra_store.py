@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
 from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.policies import ConstantReconnectionPolicy, RoundRobinPolicy
@@ -30,7 +32,11 @@ class CassandraInventory:
         request_timeout: float = 2.0,
         concurrency: int = 16,
         chunk_size: int = 100,
+        credentials: tuple[str, str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        """``credentials`` (username, password) log in to a PasswordAuthenticator; ``ssl_context``
+        (verifying the server) turns TLS on. Neither is kept anywhere but in the driver."""
         self._cluster = Cluster(
             list(contact_points),
             port=port,
@@ -47,6 +53,8 @@ class CassandraInventory:
             reconnection_policy=ConstantReconnectionPolicy(delay=1.0, max_attempts=None),
             protocol_version=5,
             connect_timeout=request_timeout,
+            auth_provider=PlainTextAuthProvider(*credentials) if credentials else None,
+            ssl_context=ssl_context,
         )
         self._keyspace = keyspace
         self._table = table

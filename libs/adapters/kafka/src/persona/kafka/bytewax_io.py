@@ -125,6 +125,8 @@ class RawKafkaSource(FixedPartitionedSource[RawBatch, int]):
         self._brokers = brokers
         self._topics = list(topics)
         self._batch_size = batch_size
+        # The admin client that lists the partitions connects with the same security settings.
+        self._add_config: dict[str, Any] = dict(add_config or {})
         self._config: dict[str, Any] = {
             "bootstrap.servers": brokers,
             # Offsets are kept by Bytewax recovery; the group id only names the flow for operators.
@@ -145,7 +147,7 @@ class RawKafkaSource(FixedPartitionedSource[RawBatch, int]):
         }
 
     def list_parts(self) -> list[str]:
-        admin = KafkaAdmin(self._brokers)
+        admin = KafkaAdmin(self._brokers, **self._add_config)
         return [f"{p}-{topic}" for topic in self._topics for p in admin.partitions(topic, timeout=30)]
 
     def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _RawPartition:

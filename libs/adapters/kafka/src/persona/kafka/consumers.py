@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -34,6 +34,7 @@ def read_topic(
     min_count: int | None = None,
     timeout: float = 30.0,
     group_id: str | None = None,
+    config: Mapping[str, Any] | None = None,
 ) -> list[ConsumedRecord]:
     """Read ``topic`` from the beginning until ``until(records)`` (or ``min_count``) holds.
 
@@ -47,6 +48,8 @@ def read_topic(
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
             "enable.partition.eof": True,
+            # Security settings (KafkaSecurity.client_config()) of a secured cluster.
+            **(config or {}),
         }
     )
     records: list[ConsumedRecord] = []

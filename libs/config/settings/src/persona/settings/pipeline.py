@@ -30,6 +30,7 @@ from persona.settings.registry import (
     default_warehouse,
     local_bootstrap,
 )
+from persona.settings.security import CassandraSecurity, KafkaSecurity
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,6 +58,9 @@ class PipelineSettings:
     poll_records: int = POLL_RECORDS.default
     # None: no customer log, each snapshot holds every customer.
     enrich_state_dir: str | None = ENRICH_STATE_DIR.default
+    # Given to every Kafka and Cassandra client the flow builds; secrets stay redacted in repr.
+    kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
+    cassandra_security: CassandraSecurity = field(default_factory=CassandraSecurity)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PipelineSettings:
@@ -81,6 +85,8 @@ class PipelineSettings:
             enrich_shards=ENRICH_SHARDS.get(env),
             poll_records=POLL_RECORDS.get(env),
             enrich_state_dir=ENRICH_STATE_DIR.get(env),
+            kafka_security=KafkaSecurity.from_env(env),
+            cassandra_security=CassandraSecurity.from_env(env),
         )
 
     @property

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from persona.settings.secret import Secret, secret
 from persona.settings.setting import (
     Setting,
     at_least,
@@ -21,6 +22,7 @@ from persona.settings.setting import (
     integer,
     log_level,
     number,
+    one_of,
     path,
     port,
     positive,
@@ -177,6 +179,111 @@ TOPIC_PREFIX = Setting(
 )
 TABLE_SUFFIX = Setting(
     "PERSONA_TABLE_SUFFIX", text, "", "suffix of every Paimon table name: private tables (tests)"
+)
+
+# Client security: every Kafka and Cassandra client persona builds (flows and tools). Secrets come
+# from the environment or from files and are never logged (docs/security.md).
+KAFKA_SECURITY_PROTOCOL: Setting[str | None] = Setting(
+    "PERSONA_KAFKA_SECURITY_PROTOCOL",
+    one_of("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
+    None,
+    "how Kafka clients connect: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
+    shown_default="`PLAINTEXT` (or the config file's `security.protocol`)",
+)
+KAFKA_SASL_MECHANISM: Setting[str | None] = Setting(
+    "PERSONA_KAFKA_SASL_MECHANISM",
+    one_of("SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"),
+    None,
+    "the SASL mechanism with a SASL_* protocol: SCRAM-SHA-256, SCRAM-SHA-512 or PLAIN",
+    shown_default="`SCRAM-SHA-512` with a SASL protocol",
+)
+KAFKA_SASL_USERNAME: Setting[str | None] = Setting(
+    "PERSONA_KAFKA_SASL_USERNAME", text, None, "the SASL user of every Kafka client", shown_default="unset"
+)
+KAFKA_SASL_PASSWORD: Setting[Secret | None] = Setting(
+    "PERSONA_KAFKA_SASL_PASSWORD",
+    secret,
+    None,
+    "the SASL password (never logged); or PERSONA_KAFKA_SASL_PASSWORD_FILE",
+    shown_default="unset",
+)
+KAFKA_SASL_PASSWORD_FILE: Setting[Path | None] = Setting(
+    "PERSONA_KAFKA_SASL_PASSWORD_FILE",
+    path,
+    None,
+    "a file holding the SASL password (a mounted secret), instead of PERSONA_KAFKA_SASL_PASSWORD",
+    shown_default="unset",
+)
+KAFKA_SSL_CA_LOCATION: Setting[Path | None] = Setting(
+    "PERSONA_KAFKA_SSL_CA_LOCATION",
+    path,
+    None,
+    "PEM CA certificate(s) that verify the brokers (SSL, SASL_SSL)",
+    shown_default="the system's CAs",
+)
+KAFKA_SSL_CERT_LOCATION: Setting[Path | None] = Setting(
+    "PERSONA_KAFKA_SSL_CERT_LOCATION",
+    path,
+    None,
+    "PEM client certificate, for brokers that require one (with PERSONA_KAFKA_SSL_KEY_LOCATION)",
+    shown_default="unset",
+)
+KAFKA_SSL_KEY_LOCATION: Setting[Path | None] = Setting(
+    "PERSONA_KAFKA_SSL_KEY_LOCATION",
+    path,
+    None,
+    "PEM private key of the client certificate",
+    shown_default="unset",
+)
+KAFKA_CONFIG_FILE: Setting[Path | None] = Setting(
+    "PERSONA_KAFKA_CONFIG_FILE",
+    path,
+    None,
+    "librdkafka properties (`key=value` lines) for every Kafka client, under the settings above",
+    shown_default="unset",
+    details=True,
+)
+CASSANDRA_USERNAME: Setting[str | None] = Setting(
+    "PERSONA_CASSANDRA_USERNAME",
+    text,
+    None,
+    "Cassandra user (PasswordAuthenticator) of every Cassandra client",
+    shown_default="unset: no authentication",
+)
+CASSANDRA_PASSWORD: Setting[Secret | None] = Setting(
+    "PERSONA_CASSANDRA_PASSWORD",
+    secret,
+    None,
+    "the Cassandra password (never logged); or PERSONA_CASSANDRA_PASSWORD_FILE",
+    shown_default="unset",
+)
+CASSANDRA_PASSWORD_FILE: Setting[Path | None] = Setting(
+    "PERSONA_CASSANDRA_PASSWORD_FILE",
+    path,
+    None,
+    "a file holding the Cassandra password, instead of PERSONA_CASSANDRA_PASSWORD",
+    shown_default="unset",
+)
+CASSANDRA_SSL_CA: Setting[Path | None] = Setting(
+    "PERSONA_CASSANDRA_SSL_CA",
+    path,
+    None,
+    "PEM CA certificate that verifies Cassandra's certificate and address; set, the clients use TLS",
+    shown_default="unset: no TLS",
+)
+CASSANDRA_SSL_CERT: Setting[Path | None] = Setting(
+    "PERSONA_CASSANDRA_SSL_CERT",
+    path,
+    None,
+    "PEM client certificate, for a node that requires one (with PERSONA_CASSANDRA_SSL_KEY)",
+    shown_default="unset",
+)
+CASSANDRA_SSL_KEY: Setting[Path | None] = Setting(
+    "PERSONA_CASSANDRA_SSL_KEY",
+    path,
+    None,
+    "PEM private key of the client certificate",
+    shown_default="unset",
 )
 
 # Every entry point.

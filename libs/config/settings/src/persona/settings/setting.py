@@ -144,3 +144,16 @@ def log_level(raw: str) -> str:
     if name not in logging.getLevelNamesMapping():
         raise ValueError(f"is not a log level: {raw!r} (DEBUG, INFO, WARNING, ERROR or CRITICAL)")
     return name
+
+
+def one_of(*choices: str) -> Callable[[str], str]:
+    """One of ``choices``, case-insensitive, returned as the choice is spelled."""
+    by_upper = {choice.upper(): choice for choice in choices}
+
+    def parse_choice(raw: str) -> str:
+        choice = by_upper.get(raw.upper())
+        if choice is None:
+            raise ValueError(f"is not one of {', '.join(choices)}: {raw!r}")
+        return choice
+
+    return parse_choice
