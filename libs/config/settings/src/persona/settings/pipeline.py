@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from persona.contracts import Topics
+from persona.contracts import DEFAULT_TIME_WINDOW, TimeWindow, Topics
 from persona.decisions import DEFAULT_CONFIG, LogicV1Config
 from persona.settings.registry import (
     CASSANDRA_HOSTS,
@@ -29,6 +29,7 @@ from persona.settings.registry import (
     WAREHOUSE,
     default_warehouse,
     local_bootstrap,
+    time_window,
 )
 
 
@@ -57,6 +58,8 @@ class PipelineSettings:
     poll_records: int = POLL_RECORDS.default
     # None: no customer log, each snapshot holds every customer.
     enrich_state_dir: str | None = ENRICH_STATE_DIR.default
+    # PERSONA_TIME_MIN, PERSONA_TIME_MAX_AHEAD: the input rule implausible_time.
+    time_window: TimeWindow = DEFAULT_TIME_WINDOW
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PipelineSettings:
@@ -81,6 +84,7 @@ class PipelineSettings:
             enrich_shards=ENRICH_SHARDS.get(env),
             poll_records=POLL_RECORDS.get(env),
             enrich_state_dir=ENRICH_STATE_DIR.get(env),
+            time_window=time_window(env),
         )
 
     @property
