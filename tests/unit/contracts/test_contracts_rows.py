@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -172,6 +173,8 @@ def test_dlq_utf8_raw_is_text() -> None:
         "raw": '{"x": "é"}',
         "raw_base64": False,
         "raw_truncated": False,
+        "raw_length": 11,
+        "raw_sha256": hashlib.sha256(b'{"x": "\xc3\xa9"}').hexdigest(),
         "failed_at": "1970-01-01T00:00:00.000Z",
     }
 

@@ -12,6 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from persona.contracts import (
+    DEFAULT_TIME_WINDOW,
+    MAX_PROFILE_COUNT,
     BehaviorEvent,
     CandidateSku,
     CustomerProfile,
@@ -43,6 +45,8 @@ _settings = settings(database=None, deadline=None)
 
 MAX_MS = 253_402_300_799_999
 times = st.integers(min_value=0, max_value=MAX_MS)
+# Input records' times obey the plausibility window (issue 17); without a "now" it has no upper bound.
+plausible_times = st.integers(min_value=DEFAULT_TIME_WINDOW.min_ms, max_value=MAX_MS)
 ids = st.integers(min_value=1, max_value=2**63 - 1)
 text = st.text(min_size=1, max_size=40)
 amounts = st.decimals(min_value=0, max_value=Decimal("9999999999.99"), places=2, allow_nan=False)
@@ -156,7 +160,7 @@ def test_audit_json() -> None:
         user_id=ids,
         event_type=st.text(min_size=1, max_size=20),
         sku_id=st.none() | text,
-        event_time_ms=times,
+        event_time_ms=plausible_times,
         session_id=st.none() | st.text(max_size=20),
         channel=st.none() | st.text(max_size=20),
     )
@@ -174,10 +178,10 @@ def order_facts(draw: st.DrawFn) -> OrderFact:
         status=draw(st.sampled_from(["PLACED", "PAID", "SHIPPED", "CANCELLED", "REFUNDED"])),
         total_amount=draw(amounts),
         currency=draw(st.text(min_size=1, max_size=3)),
-        order_time_ms=draw(times),
-        updated_at_ms=draw(times),
+        order_time_ms=draw(plausible_times),
+        updated_at_ms=draw(plausible_times),
         op=op,
-        ts_ms=draw(times),
+        ts_ms=draw(plausible_times),
         deleted=op == "d",
     )
 
@@ -197,7 +201,7 @@ def test_order_fact_debezium_round_trip(fact: OrderFact) -> None:
         sku_id=text,
         available_qty=st.integers(0, 2**63 - 1),
         reserved_qty=st.integers(0, 2**63 - 1),
-        updated_at_ms=st.none() | times,
+        updated_at_ms=st.none() | plausible_times,
     )
 )
 def test_inventory_round_trip(row: InventoryRow) -> None:
@@ -211,8 +215,8 @@ def test_inventory_round_trip(row: InventoryRow) -> None:
         CustomerProfile,
         customer_id=ids,
         segment=st.none() | st.text(min_size=1, max_size=10),
-        recency=st.none() | st.integers(0, 2**31 - 1),
-        frequency=st.none() | st.integers(0, 2**31 - 1),
+        recency=st.none() | st.integers(0, MAX_PROFILE_COUNT),
+        frequency=st.none() | st.integers(0, MAX_PROFILE_COUNT),
         monetary=st.none() | amounts,
         lifecycle_stage=st.none() | st.text(min_size=1, max_size=10),
         rfm_as_of=st.dates(min_value=date(1970, 1, 1)),

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from persona.decisions import LogicV1Config
 from persona.replay import run_replay
+from persona.settings.registry import time_window
 
 
 def register(subparsers: Any) -> None:
@@ -55,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         args.dlq,
         config,
         audit_path=args.audit,
+        window=time_window(os.environ),  # PERSONA_TIME_MIN / PERSONA_TIME_MAX_AHEAD, as the flows
     )
     print(f"replay: {stats.summary()}")
     return 0

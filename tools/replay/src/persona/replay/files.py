@@ -8,6 +8,14 @@ for order changes, order changes first on ties (an order committed at the same i
 already known to the system), file order otherwise (stable sort). Invalid lines go to the DLQ file with the
 reason and never stop the run. Blank lines are skipped silently (a trailing newline is not bad input).
 
+The input rules are the stream's (README "Input rules and identities"): the same parsers and the same
+plausibility window, with "now" the wall clock when the replay starts (``now_ms``), so a replay of
+history accepts every time up to a day from today, and drops what the streaming flows drop. An order
+moved to another customer is retracted from the old one (``parse_order_changes``, as in the cdc flow).
+An event's identity is (user_id, event_id): a repeated id is dropped by the per-customer step
+(``step_event``, within its ``seen`` bound), exactly as the enrich flow drops it, and the same id for
+two customers is two events, both decided.
+
 Output: one JSON line per decision in processing order. ``updated_at`` is the event time, not the wall
 clock, so a replay is byte-for-byte reproducible and two logic versions can be diffed line by line.
 
@@ -21,26 +29,30 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import IO, Any, Final, TypeVar
 
 import msgspec
 
 from persona.contracts import (
+    DEFAULT_TIME_WINDOW,
     BehaviorEvent,
     CustomerProfile,
     Decision,
     DecisionAudit,
     Err,
+    InventoryRow,
     OrderFact,
     ParseResult,
+    TimeWindow,
     decision_audit_to_json,
     dlq_record_to_json,
     ms_to_iso,
     parse_behavior_event,
     parse_customer_profile,
     parse_inventory_row,
-    parse_order_change,
+    parse_order_changes,
 )
 from persona.decisions import (
     DEFAULT_CONFIG,
@@ -155,23 +167,28 @@ def run_replay(
     *,
     audit_path: str | Path | None = None,
     profile_snapshot: str | None = None,
+    window: TimeWindow = DEFAULT_TIME_WINDOW,
+    now_ms: int | None = None,
 ) -> ReplayStats:
     """Replay the inputs through ``decide``; write decisions (and optionally audits and DLQ records).
 
     Without ``dlq_path`` invalid lines are only counted, and a summary is logged (a warning). ``profile_snapshot``
     is recorded in each audit as the profile version used (default: ``file:<profiles file name>``).
-    A repeated event_id produces no decision, however far apart the copies are and whichever customer
-    they name (the run keeps every id; the streaming flow drops a customer's repeats within the
-    per-customer bound of persona.decisions.state).
+    A customer's repeated event_id produces no decision within the per-customer bound of
+    persona.decisions.state, as in the streaming flow; ``window`` and ``now_ms`` (default: the wall
+    clock now) are the plausibility window of input times.
     """
     started = time.perf_counter()
     stats = ReplayStats()
+    now = int(time.time() * 1000) if now_ms is None else now_ms
     snapshot = profile_snapshot if profile_snapshot is not None else f"file:{Path(profiles_path).name}"
     with ExitStack() as files:
         dlq = _Dlq(files.enter_context(Path(dlq_path).open("wb")) if dlq_path is not None else None, stats)
         profiles = _load_profiles(Path(profiles_path), snapshot, dlq, stats)
-        inventory = _load_inventory(Path(inventory_path), dlq, stats)
-        stream = _merged_stream(Path(events_path), Path(orders_path), dlq, stats)
+        inventory = _load_inventory(
+            Path(inventory_path), partial(parse_inventory_row, window=window, now_ms=now), dlq, stats
+        )
+        stream = _merged_stream(Path(events_path), Path(orders_path), window, now, dlq, stats)
         audit_out = files.enter_context(Path(audit_path).open("wb")) if audit_path is not None else None
         out = files.enter_context(Path(out_path).open("wb"))
         _process(stream, profiles, inventory, config, out, audit_out, stats)
@@ -194,9 +211,11 @@ def _load_profiles(path: Path, snapshot: str, dlq: _Dlq, stats: ReplayStats) -> 
     return profiles
 
 
-def _load_inventory(path: Path, dlq: _Dlq, stats: ReplayStats) -> dict[str, int]:
+def _load_inventory(
+    path: Path, parse: Callable[[bytes], ParseResult[InventoryRow]], dlq: _Dlq, stats: ReplayStats
+) -> dict[str, int]:
     latest: dict[str, tuple[int, int]] = {}  # sku -> (updated_at_ms, sellable)
-    for row in _parse_file(path, parse_inventory_row, TOPIC_INVENTORY, dlq):
+    for row in _parse_file(path, parse, TOPIC_INVENTORY, dlq):
         updated = row.updated_at_ms if row.updated_at_ms is not None else -1
         prev = latest.get(row.sku_id)
         if prev is None or updated >= prev[0]:  # newest row per SKU; file order on ties
@@ -206,13 +225,13 @@ def _load_inventory(path: Path, dlq: _Dlq, stats: ReplayStats) -> dict[str, int]
 
 
 def _merged_stream(
-    events_path: Path, orders_path: Path, dlq: _Dlq, stats: ReplayStats
+    events_path: Path, orders_path: Path, window: TimeWindow, now_ms: int, dlq: _Dlq, stats: ReplayStats
 ) -> list[tuple[int, int, int, BehaviorEvent | OrderFact]]:
     items: list[tuple[int, int, int, BehaviorEvent | OrderFact]] = []
     seq = 0
     for line in _lines(events_path):
         stats.events_read += 1
-        result = parse_behavior_event(line)
+        result = parse_behavior_event(line, window, now_ms)
         if isinstance(result, Err):
             dlq.put(TOPIC_EVENTS, result)
             continue
@@ -221,13 +240,15 @@ def _merged_stream(
         seq += 1
     for line in _lines(orders_path):
         stats.orders_read += 1
-        order = parse_order_change(line)
-        if isinstance(order, Err):
-            dlq.put(TOPIC_ORDERS, order)
+        facts = parse_order_changes(line, window, now_ms)
+        if isinstance(facts, Err):
+            dlq.put(TOPIC_ORDERS, facts)
             continue
         stats.orders_valid += 1
-        items.append((order.value.ts_ms, _ORDER, seq, order.value))
-        seq += 1
+        # A moved order's retraction and its new row share ts_ms; seq keeps them in that order.
+        for fact in facts.value:
+            items.append((fact.ts_ms, _ORDER, seq, fact))
+            seq += 1
     # (time, rank, seq) is unique per item, so the sort never compares the records themselves.
     items.sort(key=lambda item: (item[0], item[1], item[2]))
     return items
@@ -244,16 +265,10 @@ def _process(
 ) -> None:
     encode = msgspec.json.Encoder().encode
     states: dict[int, CustomerState] = {}
-    # Replay's own rule on top of the step: an event id decided once is never decided again, for any
-    # customer.
-    decided: set[str] = set()
     for _, _, _, item in stream:
         if isinstance(item, OrderFact):
             # Every order kept (no pruning): see step_order.
             states[item.customer_id] = step_order(states.get(item.customer_id, EMPTY_STATE), item, None)
-            continue
-        if item.event_id in decided:
-            stats.events_duplicate += 1
             continue
         # Replay does not number decisions: version 0.
         pending = step_event(states.get(item.user_id, EMPTY_STATE), item, 0, config)
@@ -264,7 +279,6 @@ def _process(
         decision, audit = decide(
             item, profile, pending.state, inventory, config, item.event_time_ms, pending.recent
         )
-        decided.add(item.event_id)
         states[item.user_id] = pending.state
         out.write(encode(decision_line(decision, audit)) + b"\n")
         if audit_out is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import bytewax.operators as op
@@ -9,7 +10,7 @@ from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
-from persona.contracts import Err, order_fact_to_debezium_json, parse_order_change
+from persona.contracts import Err, order_fact_to_debezium_json, parse_order_changes
 from persona.flows.cdc.spec import SPEC
 from persona.flows.common.process import prepare_flow_process
 from persona.flows.common.wiring import batch_sink, raw_source
@@ -18,21 +19,26 @@ from persona.settings import PipelineSettings
 
 
 def normalize(settings: PipelineSettings, batch: RawBatch) -> list[tuple[str, list[OutRecord]]]:
-    """The order facts and dead letters of one polled batch, as one output item."""
+    """The order facts and dead letters of one polled batch, as one output item.
+
+    An order moved to another customer gives two facts (``parse_order_changes``): the old customer's
+    retraction and the new customer's row, each keyed by its customer.
+    """
     topic = settings.topics.orders_cdc
+    facts_topic = settings.topics.order_facts
+    window = settings.time_window
+    now_ms = int(time.time() * 1000)  # once per batch: the plausibility window's "now"
     out: list[OutRecord] = []
     for key, value in batch.records:
         if value is None:
             # Debezium follows a delete with a tombstone (null value) for log compaction.
             continue
-        result = parse_order_change(value)
+        result = parse_order_changes(value, window, now_ms)
         if isinstance(result, Err):
             out.append(dead_letter(topic, key, value, result.reason))
             continue
-        fact = result.value
-        out.append(
-            (settings.topics.order_facts, str(fact.customer_id).encode(), order_fact_to_debezium_json(fact))
-        )
+        for fact in result.value:
+            out.append((facts_topic, str(fact.customer_id).encode(), order_fact_to_debezium_json(fact)))
     return [("out", out)] if out else []
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from operator import attrgetter
 from typing import Any
@@ -12,6 +13,7 @@ from persona.contracts import (
     Err,
     InventoryRow,
     OrderFact,
+    TimeWindow,
     parse_behavior_event,
     parse_inventory_row,
     parse_order_change,
@@ -36,7 +38,7 @@ def _shard_names(shards: int) -> tuple[str, ...]:
     return tuple(str(i) for i in range(shards))
 
 
-_PARSERS: dict[str, tuple[Callable[[bytes], Any], Callable[[Any], int] | None]] = {
+_PARSERS: dict[str, tuple[Callable[[bytes, TimeWindow, int], Any], Callable[[Any], int] | None]] = {
     # Topics field -> (parser, the customer a parsed record belongs to; None: it goes to every shard)
     "behavior_events": (parse_behavior_event, attrgetter("user_id")),
     "order_facts": (parse_order_change, attrgetter("customer_id")),
@@ -59,8 +61,10 @@ def route(settings: PipelineSettings, batch: RawBatch) -> list[tuple[str, Any]]:
     parse, customer_of = _PARSERS[kind]
     parsed: list[ShardItem] = []
     dlq: list[OutRecord] = []
+    window = settings.time_window
+    now_ms = int(time.time() * 1000)  # once per batch: the plausibility window's "now"
     for key, value in batch.records:
-        result = parse(value or b"")
+        result = parse(value or b"", window, now_ms)
         if isinstance(result, Err):
             dlq.append(dead_letter(topic, key, value, result.reason))
         else:

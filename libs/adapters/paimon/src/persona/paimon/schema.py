@@ -77,8 +77,9 @@ MARKETING_SEGMENTS = TableSpec(
     options={"bucket": "4"},
 )
 
-# One row per emitted decision, keyed by event id so a replay rewrites, never duplicates.
-# Paimon requires the partition key inside the primary key.
+# One row per emitted decision, keyed by the event's identity (customer_id, event_id) so a replay
+# rewrites, never duplicates, and the same event_id of two customers is two rows (README "Input rules
+# and identities"). Paimon requires the partition key inside the primary key.
 SEGMENT_DECISIONS = TableSpec(
     name="segment_decisions",
     schema=pa.schema(
@@ -110,7 +111,7 @@ SEGMENT_DECISIONS = TableSpec(
             pa.field("version", pa.int64()),
         ]
     ),
-    primary_keys=("event_date", "event_id"),
+    primary_keys=("event_date", "customer_id", "event_id"),
     partition_keys=("event_date",),
     options={"bucket": "4"},
 )
@@ -126,9 +127,27 @@ def ensure_tables(
 ) -> list[str]:
     """Create the database and every table that does not exist yet; return the ones created.
 
-    Existing tables are left as they are (a schema that evolved by ADD COLUMN stays evolved).
-    ``name_suffix`` lets tests create a private copy of each table.
+    Existing tables are left as they are (a schema that evolved by ADD COLUMN stays evolved), but one
+    whose primary key is not this version's is an error (``PaimonError``) naming the table, both keys
+    and the recovery: Paimon cannot change a table's key, and writing on under the old one would
+    merge rows this version keeps apart. ``name_suffix`` lets tests create a private copy of each table.
     """
-    from persona.paimon.catalog import PaimonWarehouse
+    from persona.paimon.catalog import PaimonError, PaimonWarehouse
 
-    return PaimonWarehouse(warehouse).ensure(specs, name_suffix=name_suffix)
+    store = PaimonWarehouse(warehouse)
+    created = store.ensure(specs, name_suffix=name_suffix)
+    for spec in specs:
+        name = spec.name + name_suffix
+        if name in created:
+            continue
+        keys = tuple(store.table(name).table_schema.primary_keys)
+        if keys != spec.primary_keys:
+            raise PaimonError(
+                f"Paimon table {store.identifier(name)} has primary key ({', '.join(keys)}), but this"
+                f" persona version keys it ({', '.join(spec.primary_keys)}); Paimon cannot change a"
+                f" table's key. Recover by dropping the table — remove its directory"
+                f" {store.warehouse}/{store.database}.db/{name} (the local stack: `persona stack down"
+                f" --wipe`, then `persona stack up`) — and it is created with the new key; the rows"
+                f" it held are lost unless you copy them first (`persona sql`)."
+            )
+    return created

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from persona.contracts import Topics
+from persona.contracts import DEFAULT_TIME_WINDOW, TimeWindow, Topics
 from persona.decisions import DEFAULT_CONFIG, LogicV1Config
 from persona.settings.registry import (
     CASSANDRA_HOSTS,
@@ -29,6 +29,7 @@ from persona.settings.registry import (
     WAREHOUSE,
     default_warehouse,
     local_bootstrap,
+    time_window,
 )
 from persona.settings.security import CassandraSecurity, KafkaSecurity
 
@@ -61,6 +62,8 @@ class PipelineSettings:
     # Given to every Kafka and Cassandra client the flow builds; secrets stay redacted in repr.
     kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
     cassandra_security: CassandraSecurity = field(default_factory=CassandraSecurity)
+    # PERSONA_TIME_MIN, PERSONA_TIME_MAX_AHEAD: the input rule implausible_time.
+    time_window: TimeWindow = DEFAULT_TIME_WINDOW
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PipelineSettings:
@@ -87,6 +90,7 @@ class PipelineSettings:
             enrich_state_dir=ENRICH_STATE_DIR.get(env),
             kafka_security=KafkaSecurity.from_env(env),
             cassandra_security=CassandraSecurity.from_env(env),
+            time_window=time_window(env),
         )
 
     @property

@@ -10,9 +10,11 @@ Nothing here reads the environment: an entry point passes its environment to ``S
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from persona.contracts import DEFAULT_TIME_WINDOW, TimeWindow, time_to_ms
 from persona.settings.secret import Secret, secret
 from persona.settings.setting import (
     Setting,
@@ -285,6 +287,44 @@ CASSANDRA_SSL_KEY: Setting[Path | None] = Setting(
     "PEM private key of the client certificate",
     shown_default="unset",
 )
+
+
+# Input rules (issue 17): the plausibility window of event and order times (persona.contracts.rules).
+def _iso_time(raw: str) -> str:
+    try:
+        time_to_ms(raw)
+    except ValueError:
+        raise ValueError(f"is not an ISO-8601 time with Z or an offset: {raw!r}") from None
+    return raw
+
+
+def _max_ahead_seconds(raw: str) -> float:
+    value = number(raw)
+    if not 0 <= value <= 10 * 365 * 86_400:
+        raise ValueError(f"must be 0 to 10 years in seconds, got {raw}")
+    return value
+
+
+TIME_MIN = Setting(
+    "PERSONA_TIME_MIN",
+    _iso_time,
+    "2000-01-01T00:00:00Z",
+    "earliest plausible event/order time (ISO-8601); earlier ones go to the DLQ as `implausible_time`",
+    details=True,
+)
+TIME_MAX_AHEAD = Setting(
+    "PERSONA_TIME_MAX_AHEAD",
+    _max_ahead_seconds,
+    DEFAULT_TIME_WINDOW.max_ahead_ms / 1000,
+    "seconds an event/order time may lie ahead of the wall clock; later ones go to the DLQ as `implausible_time`",
+    details=True,
+)
+
+
+def time_window(env: Mapping[str, str]) -> TimeWindow:
+    """The plausibility window ``PERSONA_TIME_MIN`` and ``PERSONA_TIME_MAX_AHEAD`` set."""
+    return TimeWindow(time_to_ms(TIME_MIN.get(env)), round(TIME_MAX_AHEAD.get(env) * 1000))
+
 
 # Every entry point.
 LOG_LEVEL = Setting(

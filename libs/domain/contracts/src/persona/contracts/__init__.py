@@ -4,6 +4,12 @@ Pure code (no I/O): parsers take the raw bytes of a Kafka value / JSON line and 
 ``Err(reason, raw)``; serializers return JSON bytes. Instants are ``int`` epoch millis UTC.
 """
 
+from persona.contracts.dlq import (
+    DLQ_MAX_BYTES,
+    DLQ_MAX_REASON_CHARS,
+    dlq_record_to_json,
+    parse_dlq_record,
+)
 from persona.contracts.messages import (
     ROWS_PER_MESSAGE,
     DecisionEnvelope,
@@ -17,9 +23,9 @@ from persona.contracts.parsing import (
     parse_behavior_event,
     parse_customer_profile,
     parse_decision_message,
-    parse_dlq_record,
     parse_inventory_row,
     parse_order_change,
+    parse_order_changes,
 )
 from persona.contracts.records import (
     COUNTED_STATUSES,
@@ -37,8 +43,14 @@ from persona.contracts.records import (
     OrderFact,
 )
 from persona.contracts.result import Err, Ok, ParseResult
+from persona.contracts.rules import (
+    DEFAULT_TIME_WINDOW,
+    EPOCH_SECONDS_BELOW,
+    MAX_PROFILE_COUNT,
+    RuleViolation,
+    TimeWindow,
+)
 from persona.contracts.serialization import (
-    DLQ_MAX_RAW_BYTES,
     behavior_event_to_dict,
     behavior_event_to_json,
     customer_profile_to_dict,
@@ -47,7 +59,6 @@ from persona.contracts.serialization import (
     decision_audit_to_json,
     decision_to_dict,
     decision_to_json,
-    dlq_record_to_json,
     inventory_row_to_dict,
     inventory_row_to_json,
     order_fact_to_debezium_json,
@@ -67,7 +78,11 @@ from persona.contracts.topics import Topics
 __all__ = [
     "COUNTED_STATUSES",
     "DAY_MS",
-    "DLQ_MAX_RAW_BYTES",
+    "DEFAULT_TIME_WINDOW",
+    "DLQ_MAX_BYTES",
+    "DLQ_MAX_REASON_CHARS",
+    "EPOCH_SECONDS_BELOW",
+    "MAX_PROFILE_COUNT",
     "MAX_RECORD_BYTES",
     "ORDER_OPS",
     "ORDER_STATUSES",
@@ -88,6 +103,8 @@ __all__ = [
     "OrderFact",
     "ParseResult",
     "RawBytes",
+    "RuleViolation",
+    "TimeWindow",
     "Topics",
     "behavior_event_to_dict",
     "behavior_event_to_json",
@@ -114,6 +131,7 @@ __all__ = [
     "parse_dlq_record",
     "parse_inventory_row",
     "parse_order_change",
+    "parse_order_changes",
     "time_to_ms",
     "utc_day",
 ]

@@ -6,15 +6,17 @@ route failures to ``<topic>.dlq`` and keep going (DESIGN §3). Decoding is typed
 int and ``1.0`` is not an int.
 
 Limits against absurd input: a record is at most ``MAX_RECORD_BYTES``; identifiers and labels have length
-caps; ids are positive BIGINTs; quantities are non-negative BIGINTs; times lie in years 1970..9999.
+caps; ids are positive BIGINTs; quantities are non-negative BIGINTs. Event and order times obey the named
+rules of ``persona.contracts.rules`` (``implausible_time`` outside the caller's ``TimeWindow``,
+``epoch_seconds``): the parsers take the window and the caller's "now" (``now_ms``; None: no upper bound).
 Money (``total_amount``, ``monetary``) is accepted as a decimal string *or* a JSON number: Debezium emits a
 string with ``decimal.handling.mode=string`` and a number with ``=double``; msgspec keeps the number's
-decimal text, so no binary-float rounding happens. It must be finite, >= 0 and below ``MAX_AMOUNT``.
+decimal text, so no binary-float rounding happens. It must be finite, >= 0, below ``MAX_AMOUNT`` and
+have at most 2 decimals (``amount_scale``): whatever parses can be written to its DECIMAL(12,2) column.
 """
 
 from __future__ import annotations
 
-import base64
 from datetime import date
 from decimal import Decimal
 from sys import intern
@@ -30,11 +32,17 @@ from persona.contracts.records import (
     CustomerProfile,
     Decision,
     DecisionMessage,
-    DlqRecord,
     InventoryRow,
     OrderFact,
 )
 from persona.contracts.result import Err, Ok, ParseResult
+from persona.contracts.rules import (
+    DEFAULT_TIME_WINDOW,
+    TimeWindow,
+    check_amount_scale,
+    check_epoch_millis,
+    check_profile_count,
+)
 from persona.contracts.timeutil import MAX_TIME_STRING, time_to_ms
 
 MAX_RECORD_BYTES: Final = 1024 * 1024
@@ -48,12 +56,10 @@ INT64_MAX: Final = 2**63 - 1
 INT32_MAX: Final = 2**31 - 1
 # DECIMAL(12,2) holds < 10^10; anything at or above it cannot be stored in `monetary` anyway.
 MAX_AMOUNT: Final = Decimal(10) ** 10
-# Sub-micro-unit amounts are garbage and would make Decimal sums carry absurd precision.
-_MIN_AMOUNT_EXPONENT: Final = -6
 
 _PositiveId = Annotated[int, Meta(ge=1, le=INT64_MAX)]
 _Qty = Annotated[int, Meta(ge=0, le=INT64_MAX)]
-_Count = Annotated[int, Meta(ge=0, le=INT32_MAX)]
+_Count = Annotated[int, Meta(ge=0, le=INT32_MAX)]  # then bounded by MAX_PROFILE_COUNT
 _IdStr = Annotated[str, Meta(min_length=1, max_length=MAX_ID_CHARS)]
 _OptIdStr = Annotated[str, Meta(max_length=MAX_ID_CHARS)] | None
 _Label = Annotated[str, Meta(min_length=1, max_length=MAX_LABEL_CHARS)]
@@ -131,31 +137,30 @@ class _DecisionWire(msgspec.Struct):
     version: Annotated[int, Meta(ge=0, le=INT64_MAX)]
 
 
-class _DlqWire(msgspec.Struct):
-    topic: _Label
-    reason: str
-    raw: str
-    raw_base64: bool
-    failed_at: _WireTime
-    raw_truncated: bool = False
-
-
 _EVENT_DECODER: Final = msgspec.json.Decoder(_EventWire)
 _ENVELOPE_DECODER: Final = msgspec.json.Decoder(_EnvelopeWire)
 _INVENTORY_DECODER: Final = msgspec.json.Decoder(_InventoryWire)
 _PROFILE_DECODER: Final = msgspec.json.Decoder(_ProfileWire)
 _DECISION_DECODER: Final = msgspec.json.Decoder(_DecisionWire)
-_DLQ_DECODER: Final = msgspec.json.Decoder(_DlqWire)
 
 
 # --- field checks ---------------------------------------------------------------------------------------
 
 
-def _time(value: object, field: str) -> int:
+def _any_time(value: object, field: str) -> int:
+    """A wire time in years 1970..9999, no plausibility rule (persona's own records: decisions, DLQ)."""
     try:
         return time_to_ms(value)
     except ValueError as e:
         raise _Reject(f"{field}: {e}") from None
+
+
+def _time(value: object, field: str, window: TimeWindow, now_ms: int | None) -> int:
+    """An input time (event, order, inventory): well-formed, then the epoch_seconds and
+    implausible_time rules (their ``RuleViolation`` carries the rule's name)."""
+    if type(value) is int:
+        check_epoch_millis(value, field)
+    return window.check(_any_time(value, field), field, now_ms)
 
 
 def _amount(value: Decimal, field: str) -> Decimal:
@@ -165,9 +170,7 @@ def _amount(value: Decimal, field: str) -> Decimal:
         raise _Reject(f"{field}: negative amount {value}")
     if value >= MAX_AMOUNT:
         raise _Reject(f"{field}: amount {value} >= {MAX_AMOUNT}")
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < _MIN_AMOUNT_EXPONENT:
-        raise _Reject(f"{field}: more than {-_MIN_AMOUNT_EXPONENT} decimal places: {value}")
+    value = check_amount_scale(value, field)
     # "-0.00" is zero; normalise the sign so it serializes as "0.00".
     return value.copy_abs() if value == 0 else value
 
@@ -185,7 +188,9 @@ def _decode_error(what: str, e: Exception, raw: RawBytes) -> Err:
 # --- parsers --------------------------------------------------------------------------------------------
 
 
-def parse_behavior_event(raw: RawBytes) -> ParseResult[BehaviorEvent]:
+def parse_behavior_event(
+    raw: RawBytes, window: TimeWindow = DEFAULT_TIME_WINDOW, now_ms: int | None = None
+) -> ParseResult[BehaviorEvent]:
     """A `behavior_events` value. ``sku_id``, ``session_id``, ``channel`` may be absent (= null).
 
     An empty ``sku_id`` string is normalized to null: trackers send "" for "no product", and promoting
@@ -195,7 +200,7 @@ def parse_behavior_event(raw: RawBytes) -> ParseResult[BehaviorEvent]:
         return too_large
     try:
         w = _EVENT_DECODER.decode(raw)
-        event_time_ms = _time(w.event_time, "event_time")
+        event_time_ms = _time(w.event_time, "event_time", window, now_ms)
     except _BAD_INPUT as e:
         return _decode_error("behavior_event", e, raw)
     # Positional (field order), as once per event msgspec's keyword matching cost more than the rest.
@@ -218,25 +223,43 @@ def parse_behavior_event(raw: RawBytes) -> ParseResult[BehaviorEvent]:
     )
 
 
-def _order_fact(row: _OrderRowWire, op: str, ts_ms: int, deleted: bool) -> OrderFact:
+def _order_fact(
+    row: _OrderRowWire,
+    op: str,
+    ts_ms: int,
+    deleted: bool,
+    window: TimeWindow,
+    now_ms: int | None,
+    image: str = "",
+) -> OrderFact:
     if row.status not in ORDER_STATUSES:
-        raise _Reject(f"unknown order status {row.status!r}")
+        raise _Reject(f"{image}unknown order status {row.status!r}")
     return OrderFact(
         order_id=row.order_id,
         customer_id=row.customer_id,
         status=row.status,
-        total_amount=_amount(row.total_amount, "total_amount"),
+        total_amount=_amount(row.total_amount, image + "total_amount"),
         currency=row.currency,
-        order_time_ms=_time(row.order_time, "order_time"),
-        updated_at_ms=_time(row.updated_at, "updated_at"),
+        order_time_ms=_time(row.order_time, image + "order_time", window, now_ms),
+        updated_at_ms=_time(row.updated_at, image + "updated_at", window, now_ms),
         op=op,
         ts_ms=ts_ms,
         deleted=deleted,
     )
 
 
-def parse_order_change(raw: RawBytes) -> ParseResult[OrderFact]:
-    """A Debezium `orders_cdc` envelope: ``c``/``u``/``r`` use ``after``, ``d`` uses ``before``.
+def parse_order_changes(
+    raw: RawBytes, window: TimeWindow = DEFAULT_TIME_WINDOW, now_ms: int | None = None
+) -> ParseResult[tuple[OrderFact, ...]]:
+    """The order facts of a Debezium `orders_cdc` envelope, in the order to apply them.
+
+    ``c``/``u``/``r`` give the ``after`` row, ``d`` the ``before`` row (``deleted``). An update that
+    moves the order to another customer (``before.customer_id != after.customer_id``) gives two facts:
+    first a retraction for the old customer — the ``before`` row as a delete (op ``d``) at the change's
+    ``ts_ms``, which supersedes that customer's version of the order (``persona.decisions.state``
+    orders changes by ts_ms, then updated_at, and a delete wins a full tie) — then the ``after`` row
+    for the new customer. So the order stops counting for the old customer and counts for the new one,
+    with no state shared between them (the cdc flow and replay both use this function).
 
     Kafka tombstones (null value after a delete) are not records: callers skip ``None`` values before
     calling this; ``b""`` is an ``Err`` like any other unparseable input.
@@ -253,27 +276,47 @@ def parse_order_change(raw: RawBytes) -> ParseResult[OrderFact]:
             raise _Reject(f"unknown op {w.op!r}")
         if w.ts_ms is None:
             raise _Reject("missing ts_ms")
-        ts_ms = _time(w.ts_ms, "ts_ms")
+        ts_ms = _time(w.ts_ms, "ts_ms", window, now_ms)
         if w.op == "d":
             if w.before is None:
                 raise _Reject("op 'd' without a before row")
-            fact = _order_fact(w.before, w.op, ts_ms, deleted=True)
-        else:
-            if w.after is None:
-                raise _Reject(f"op {w.op!r} without an after row")
-            fact = _order_fact(w.after, w.op, ts_ms, deleted=False)
+            return Ok((_order_fact(w.before, w.op, ts_ms, True, window, now_ms),))
+        if w.after is None:
+            raise _Reject(f"op {w.op!r} without an after row")
+        after = _order_fact(w.after, w.op, ts_ms, False, window, now_ms)
+        before = w.before
+        if w.op != "u" or before is None or before.customer_id == after.customer_id:
+            return Ok((after,))
+        if before.order_id != after.order_id:
+            raise _Reject(f"update changes order_id {before.order_id} to {after.order_id}")
+        retraction = _order_fact(before, "d", ts_ms, True, window, now_ms, image="before.")
+        return Ok((retraction, after))
     except _BAD_INPUT as e:
         return _decode_error("order_change", e, raw)
-    return Ok(fact)
 
 
-def parse_inventory_row(raw: RawBytes) -> ParseResult[InventoryRow]:
-    """An `inventory_projection` row / `inventory_changes` message. Negative quantities are rejected."""
+def parse_order_change(
+    raw: RawBytes, window: TimeWindow = DEFAULT_TIME_WINDOW, now_ms: int | None = None
+) -> ParseResult[OrderFact]:
+    """The fact of one order change: ``parse_order_changes`` without the retraction of a moved order
+    (the last fact, the change's own row). For records that are already one fact each, such as the
+    cdc flow's ``order_facts``."""
+    result = parse_order_changes(raw, window, now_ms)
+    if isinstance(result, Err):
+        return result
+    return Ok(result.value[-1])
+
+
+def parse_inventory_row(
+    raw: RawBytes, window: TimeWindow = DEFAULT_TIME_WINDOW, now_ms: int | None = None
+) -> ParseResult[InventoryRow]:
+    """An `inventory_projection` row / `inventory_changes` message. Negative quantities are rejected;
+    ``updated_at``, when present, obeys the time rules (it orders a SKU's rows in replay)."""
     if (too_large := _too_large(raw, "inventory_row")) is not None:
         return too_large
     try:
         w = _INVENTORY_DECODER.decode(raw)
-        updated_at_ms = None if w.updated_at is None else _time(w.updated_at, "updated_at")
+        updated_at_ms = None if w.updated_at is None else _time(w.updated_at, "updated_at", window, now_ms)
     except _BAD_INPUT as e:
         return _decode_error("inventory_row", e, raw)
     return Ok(InventoryRow(w.sku_id, w.available_qty, w.reserved_qty, updated_at_ms))
@@ -297,6 +340,8 @@ def parse_customer_profile(raw: RawBytes) -> ParseResult[CustomerProfile]:
     try:
         w = _PROFILE_DECODER.decode(raw)
         monetary = None if w.monetary is None else _amount(w.monetary, "monetary")
+        check_profile_count(w.recency, "recency")
+        check_profile_count(w.frequency, "frequency")
         rfm_as_of = _rfm_date(w.rfm_as_of)
     except _BAD_INPUT as e:
         return _decode_error("customer_profile", e, raw)
@@ -325,21 +370,10 @@ def parse_decision_message(raw: RawBytes) -> ParseResult[DecisionMessage]:
             segment=w.segment,
             recommendation=tuple(w.recommendation),
             score=w.score,
-            updated_at_ms=_time(w.updated_at, "updated_at"),
-            event_time_ms=_time(w.event_time, "event_time"),
+            updated_at_ms=_any_time(w.updated_at, "updated_at"),
+            event_time_ms=_any_time(w.event_time, "event_time"),
             logic_version=w.logic_version,
         )
     except _BAD_INPUT as e:
         return _decode_error("decision", e, raw)
     return Ok(DecisionMessage(decision, w.version))
-
-
-def parse_dlq_record(raw: RawBytes) -> ParseResult[DlqRecord]:
-    """A dead-letter record written by ``dlq_record_to_json``; ``raw`` is restored to the original bytes."""
-    try:
-        w = _DLQ_DECODER.decode(raw)
-        original = base64.b64decode(w.raw, validate=True) if w.raw_base64 else w.raw.encode()
-        failed_at_ms = _time(w.failed_at, "failed_at")
-    except _BAD_INPUT as e:  # binascii.Error (bad base64) is a ValueError too
-        return _decode_error("dlq_record", e, raw)
-    return Ok(DlqRecord(w.topic, w.reason, original, failed_at_ms, w.raw_truncated))

@@ -123,7 +123,8 @@ class CandidateSku(msgspec.Struct, frozen=True, gc=False):
 
 
 class DecisionAudit(msgspec.Struct, frozen=True, gc=False):
-    """A `segment_decisions` row (keyed by event_id): every input of one decision, and what it produced.
+    """A `segment_decisions` row (keyed by customer_id and event_id: an event's identity is
+    (user_id, event_id)): every input of one decision, and what it produced.
 
     It answers "why was customer X in segment Y at time T": the profile values and version used, the
     orders that adjusted RFM, the effective R/F/M, each candidate SKU with the stock seen, the rule.
@@ -160,10 +161,16 @@ class DecisionAudit(msgspec.Struct, frozen=True, gc=False):
 
 
 class DlqRecord(msgspec.Struct, frozen=True, gc=False):
-    """A dead-letter record: the source topic, why it failed, the original bytes, when."""
+    """A dead-letter record: the source topic, why it failed, the original bytes, when.
+
+    ``raw`` is a prefix of the original when ``raw_truncated``; ``raw_length`` and ``raw_sha256`` (hex)
+    are those of the original (``raw_sha256`` None in records written before issue 17).
+    """
 
     topic: str
     reason: str
     raw: bytes
     failed_at_ms: int
     raw_truncated: bool = False
+    raw_length: int = 0
+    raw_sha256: str | None = None

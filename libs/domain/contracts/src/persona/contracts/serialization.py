@@ -6,7 +6,6 @@ decimal strings) for writers that want columns rather than bytes.
 
 from __future__ import annotations
 
-import base64
 from decimal import Decimal
 from typing import Any, Final
 
@@ -23,7 +22,6 @@ from persona.contracts.records import (
 from persona.contracts.timeutil import ms_to_iso
 
 _ENCODER: Final = msgspec.json.Encoder()
-DLQ_MAX_RAW_BYTES: Final = 512 * 1024
 
 
 def _money(value: Decimal | None) -> str | None:
@@ -198,33 +196,3 @@ def decision_audit_to_dict(a: DecisionAudit) -> dict[str, Any]:
 
 def decision_audit_to_json(a: DecisionAudit) -> bytes:
     return _ENCODER.encode(decision_audit_to_dict(a))
-
-
-def dlq_record_to_json(
-    topic: str, reason: str, raw: bytes, failed_at_ms: int, max_raw_bytes: int = DLQ_MAX_RAW_BYTES
-) -> bytes:
-    """A dead-letter record: ``{"topic", "reason", "raw", "raw_base64", "raw_truncated", "failed_at"}``.
-
-    ``raw`` is the original bytes as text when they are valid UTF-8, else base64 with ``raw_base64`` true,
-    so the DLQ stays readable JSON and nothing is lost. Input longer than ``max_raw_bytes`` (an absurd
-    record, rejected for its size) is cut there and flagged ``raw_truncated``: the default keeps even a
-    base64-encoded DLQ message under Kafka's default 1 MiB ``max.message.bytes``.
-    """
-    raw = bytes(raw)
-    truncated = len(raw) > max_raw_bytes
-    if truncated:
-        raw = raw[:max_raw_bytes]
-    try:
-        text, is_b64 = raw.decode("utf-8"), False
-    except UnicodeDecodeError:
-        text, is_b64 = base64.b64encode(raw).decode("ascii"), True
-    return _ENCODER.encode(
-        {
-            "topic": topic,
-            "reason": reason,
-            "raw": text,
-            "raw_base64": is_b64,
-            "raw_truncated": truncated,
-            "failed_at": ms_to_iso(failed_at_ms),
-        }
-    )
