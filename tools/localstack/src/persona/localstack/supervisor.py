@@ -104,7 +104,9 @@ class Dependency:
 def kafka_probe(bootstrap: str, timeout: float = 3.0) -> Probe:
     def ask() -> str | None:
         try:
-            KafkaAdmin(bootstrap).cluster(timeout=timeout)
+            # librdkafka would print every refused connection (20 a second) to stderr, drowning the
+            # one line per few seconds that says what is awaited and why.
+            KafkaAdmin(bootstrap, log_level=0).cluster(timeout=timeout)
         except KafkaAdminError as error:
             return str(error)
         return None
@@ -250,15 +252,17 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 continue
             self.flow.stop(self.stop_timeout)  # reaps the group and finishes copying its output
-            reason = describe_exit(returncode)
-            tail = "\n".join(tail_lines(self.flow.log_path, DEATH_TAIL_LINES))
+            ended = describe_exit(returncode)
+            tail = tail_lines(self.flow.log_path, DEATH_TAIL_LINES)
             log.error(
                 "flow %s (pid %d) %s; last lines of %s:\n%s",
                 self.flow.name,
                 process.pid,
-                reason,
+                ended,
                 self.flow.log_path,
-                tail,
+                "\n".join(tail),
             )
-            return reason
+            # The last line a dying Python writes is its exception: the cause, for the give-up line.
+            last = next((line.strip() for line in reversed(tail) if line.strip()), "")
+            return f"{ended}: {last[:500]}" if last else ended
         return None
