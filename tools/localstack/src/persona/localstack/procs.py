@@ -3,23 +3,88 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
+import logging
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from persona.localstack.errors import StackError
 
+log = logging.getLogger(__name__)
+
+PRIVATE_UMASK = 0o077
+"""The umask of persona's entry points: what they create (state, warehouse, logs) is the user's alone."""
+PRIVATE_DIR_MODE = 0o700
+
+# prctl(2) option: the signal the kernel sends this process when the thread that forked it ends.
+_PR_SET_PDEATHSIG = 1
+
 # Runs the service in the background and prints its pid, then exits: the service is re-parented to
 # init, so it is nobody's child. Were it a child of the Python process that started it (a test
 # session, the bench), it would turn into a zombie when stopped there, and Popen would warn that it
 # is "still running" when its handle is dropped (an error under pytest's warnings-as-errors).
 _LAUNCHER = 'log=$1; shift; "$@" </dev/null >>"$log" 2>&1 & echo $!'
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and missing parents) as 0700; an existing one open to others is made 0700,
+    with a log line: state, warehouse and logs hold customer data."""
+    path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    make_private(path)
+    return path
+
+
+def make_private(path: Path) -> bool:
+    """Take group and other permissions off an existing directory; True when it had any."""
+    try:
+        mode = path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        return False
+    if mode & 0o077 == 0:
+        return False
+    path.chmod(mode & 0o700 | PRIVATE_DIR_MODE)
+    log.warning("%s was mode %04o, open to other users; made it %04o", path, mode, PRIVATE_DIR_MODE)
+    return True
+
+
+def make_home_private(home: Path) -> None:
+    """Close an existing PERSONA_HOME and the directories persona made in it to other users. Without home's x bit nobody else reaches anything below it, so its direct subdirectories
+    are enough; earlier runs' files inside keep their modes."""
+    if not home.is_dir():
+        return
+    make_private(home)
+    for child in sorted(home.iterdir()):
+        if child.is_dir() and not child.is_symlink():
+            make_private(child)
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the kernel SIGKILL the child when the thread that started it ends,
+    so no flow outlives a CLI killed with -9; None where prctl(2) is missing (not Linux).
+
+    The C function is looked up here, in the parent: a forked child of a threaded process must not
+    dlopen (it could wait forever on a lock another thread held at the fork).
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    signum = int(signal.SIGKILL)
+
+    def set_parent_death_signal() -> None:
+        prctl(_PR_SET_PDEATHSIG, signum)
+
+    return set_parent_death_signal
 
 
 def read_pid(pid_file: Path) -> int | None:
@@ -31,7 +96,7 @@ def read_pid(pid_file: Path) -> int | None:
 
 
 def write_pid(pid_file: Path, pid: int) -> None:
-    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(pid_file.parent)
     temporary = pid_file.with_suffix(".tmp")
     temporary.write_text(f"{pid}\n")
     temporary.replace(pid_file)
@@ -94,8 +159,8 @@ def start_detached(command: Sequence[str], log_file: Path, cwd: Path, *, forbid_
     terminal does not reach it. ``forbid_mlock`` makes mlock()/mlockall() fail in the service, so a
     process that would lock its whole address space keeps only the pages it really uses.
     """
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    cwd.mkdir(parents=True, exist_ok=True)
+    private_dir(log_file.parent)
+    private_dir(cwd)
     script = _LAUNCHER
     if forbid_mlock:
         script = "ulimit -l 0; " + script

@@ -7,22 +7,30 @@ enrich flow's own epoch when one is set), so a flow killed at any moment resumes
 
 from __future__ import annotations
 
+import atexit
+import logging
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from persona.flows.cdc.spec import SPEC as CDC
 from persona.flows.common.spec import FlowSpec
 from persona.flows.enrich.spec import SPEC as ENRICH
 from persona.flows.sink.spec import SPEC as SINK
+from persona.localstack.procs import die_with_parent, private_dir, tail_lines
 from persona.settings import PipelineSettings
-from persona.settings.registry import COMMIT_INTERVAL
+from persona.settings.registry import COMMIT_INTERVAL, STOP_TIMEOUT
+
+log = logging.getLogger(__name__)
 
 FLOWS: dict[str, FlowSpec] = {spec.name: spec for spec in (CDC, ENRICH, SINK)}
 """Every flow by name, in pipeline order (each one's output is a later one's input)."""
@@ -35,15 +43,26 @@ def flow_spec(name: str) -> FlowSpec:
 
 
 def ensure_recovery_dir(path: Path, partitions: int = 1) -> None:
-    """Create Bytewax's recovery partitions once; an initialized directory is left as it is."""
+    """Create Bytewax's recovery partitions once; an initialized directory is left as it is.
+
+    Idempotent and crash-safe: the partitions are made in a scratch directory beside ``path`` and
+    moved in only when complete, so a start killed half-way leaves no partial store that every later
+    start would trip over. What else ``path`` holds (the enrich flow's customer log) is kept.
+    """
     if path.is_dir() and any(path.glob("part-*.sqlite3")):
         return
-    path.mkdir(parents=True, exist_ok=True)
+    private_dir(path)
+    scratch = path.with_name(f".{path.name}.init")
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(mode=0o700)
     subprocess.run(
-        [sys.executable, "-m", "bytewax.recovery", str(path), str(partitions)],
+        [sys.executable, "-m", "bytewax.recovery", str(scratch), str(partitions)],
         check=True,
         capture_output=True,
     )
+    for part in sorted(scratch.glob("part-*.sqlite3")):
+        part.replace(path / part.name)
+    shutil.rmtree(scratch, ignore_errors=True)
 
 
 def epoch_seconds(name: str, settings: PipelineSettings) -> float:
@@ -74,15 +93,66 @@ def flow_command(name: str, recovery_dir: Path, snapshot_seconds: float) -> list
     ]
 
 
+# Every flow process started here and not yet seen stopped: what stop_started_flows() ends.
+_STARTED: list[FlowProcess] = []
+_STARTED_LOCK = threading.Lock()
+
+
+def started_flows() -> list[FlowProcess]:
+    """The flow processes this interpreter started and has not seen end."""
+    with _STARTED_LOCK:
+        return list(_STARTED)
+
+
+def stop_started_flows(timeout: float = STOP_TIMEOUT.default, keep: Iterable[FlowProcess] = ()) -> list[str]:
+    """Stop every flow process this interpreter started that is still running, but those in ``keep``;
+    the names of those stopped.
+
+    Registered with ``atexit`` on the first start, and called by the CLI when any command ends (keeping
+    what was running before it began), so a command that fails or is stopped after starting flows
+    never leaves one running.
+    """
+    kept = {id(flow) for flow in keep}
+    stopped = []
+    for flow in started_flows():
+        if id(flow) in kept:
+            continue
+        if flow.alive():
+            stopped.append(flow.name)
+            flow.stop(timeout)
+        flow._forget()
+    return stopped
+
+
+def describe_exit(returncode: int) -> str:
+    """How a process ended, in words: a negative Popen return code is the signal that killed it."""
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"killed by {name}"
+    return f"exited with code {returncode}"
+
+
 @dataclass
 class FlowProcess:
-    """One flow process with its log file; ``start``/``kill``/``stop`` for the demo and the tests."""
+    """One flow process with its log file; ``start``/``kill``/``stop`` for the demo and the tests.
+
+    The process is a session (process group) of its own, so a Ctrl-C in the terminal reaches only
+    the caller, which stops its flows cleanly. It also dies with the thread that started it, and
+    :func:`stop_started_flows` stops what is left at exit: no flow outlives its caller.
+    ``echo`` also copies the flow's output to that stream (``persona run``: its stderr, the
+    container's log), besides the log file.
+    """
 
     name: str
     state_dir: Path
     env: Mapping[str, str]
     snapshot_seconds: float = COMMIT_INTERVAL.default
+    echo: BinaryIO | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    _pump: threading.Thread | None = field(default=None, init=False, repr=False)
 
     @property
     def spec(self) -> FlowSpec:
@@ -98,7 +168,12 @@ class FlowProcess:
 
     @classmethod
     def configured(
-        cls, name: str, state_dir: Path, env: Mapping[str, str], settings: PipelineSettings
+        cls,
+        name: str,
+        state_dir: Path,
+        env: Mapping[str, str],
+        settings: PipelineSettings,
+        echo: BinaryIO | None = None,
     ) -> FlowProcess:
         """The flow run with ``env`` over this process's environment, at the epoch ``settings`` give it.
 
@@ -106,28 +181,48 @@ class FlowProcess:
         runner derives the flow's epoch from them and parses nothing itself. The child gets ``env`` as
         variables and parses its own settings once, when its ``build_flow()`` runs.
         """
-        return cls(name, state_dir, env, snapshot_seconds=epoch_seconds(name, settings))
+        return cls(name, state_dir, env, snapshot_seconds=epoch_seconds(name, settings), echo=echo)
 
     @property
     def customer_log_dir(self) -> Path:
         """The enrich flow's customer log, inside its recovery directory: one goes with the other."""
         return self.recovery_dir / "customers"
 
+    def command(self) -> list[str]:
+        return flow_command(self.name, self.recovery_dir, self.snapshot_seconds)
+
     def start(self) -> None:
+        private_dir(self.state_dir)
         ensure_recovery_dir(self.recovery_dir)
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.log_path.parent)
         env = {**os.environ, **self.env}
         if self.name == "enrich":
             env.setdefault("PERSONA_ENRICH_STATE_DIR", str(self.customer_log_dir))
-        log = self.log_path.open("ab")
+        log_file = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            flow_command(self.name, self.recovery_dir, self.snapshot_seconds),
-            stdout=log,
+            self.command(),
+            stdout=log_file if self.echo is None else subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,
+            preexec_fn=die_with_parent(),
         )
-        log.close()
+        if self.echo is None:
+            log_file.close()
+        else:
+            self._pump = threading.Thread(
+                target=_copy_lines, args=(self.process, log_file, self.echo), name=f"flow-{self.name}-output"
+            )
+            self._pump.daemon = True
+            self._pump.start()
+        with _STARTED_LOCK:
+            if not _STARTED:
+                atexit.register(stop_started_flows)
+            _STARTED.append(self)
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -137,20 +232,34 @@ class FlowProcess:
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=30)
+        self._finish_output()
 
-    def stop(self, timeout: float = 20.0) -> None:
+    def stop(self, timeout: float = STOP_TIMEOUT.default) -> None:
         """SIGINT first (Bytewax ends the epoch and closes its sinks), SIGKILL after ``timeout``."""
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None:
             return
-        os.killpg(self.process.pid, signal.SIGINT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.process.poll() is None:
-            try:
-                self.process.wait(timeout=0.2)
-            except subprocess.TimeoutExpired:
-                continue
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and self.process.poll() is None:
+                try:
+                    self.process.wait(timeout=0.2)
+                except subprocess.TimeoutExpired:
+                    continue
         if self.process.poll() is None:
             self.kill()
+        self._finish_output()
+
+    def _finish_output(self) -> None:
+        """Once the process is gone: let the output copier reach the end, and unregister."""
+        if self._pump is not None:
+            self._pump.join(5.0)
+        if self.process is not None and self.process.poll() is not None:
+            self._forget()
+
+    def _forget(self) -> None:
+        with _STARTED_LOCK:
+            _STARTED[:] = [f for f in _STARTED if f is not self]
 
     def input_offsets(self) -> dict[str, int]:
         """The flow's durable input offsets (``"<partition>-<topic>" -> next offset``); empty until
@@ -166,7 +275,21 @@ class FlowProcess:
     def log_tail(self, lines: int = 40) -> str:
         if not self.log_path.exists():
             return "(no log yet)"
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return "\n".join(tail_lines(self.log_path, lines))
+
+
+def _copy_lines(process: subprocess.Popen[bytes], log_file: BinaryIO, echo: BinaryIO) -> None:
+    """Copy a flow's output, line by line, to its log file and to ``echo`` until it ends."""
+    assert process.stdout is not None
+    with log_file, process.stdout:
+        for line in process.stdout:
+            log_file.write(line)
+            log_file.flush()
+            try:
+                echo.write(line)
+                echo.flush()
+            except (OSError, ValueError):  # a closed or broken echo stream must not stop the log file
+                pass
 
 
 def committed_input_offsets(recovery_dir: Path, input_step: str) -> dict[str, int]:

@@ -326,6 +326,48 @@ def time_window(env: Mapping[str, str]) -> TimeWindow:
     return TimeWindow(time_to_ms(TIME_MIN.get(env)), round(TIME_MAX_AHEAD.get(env) * 1000))
 
 
+# `persona run`: one supervised flow (docs/configuration.md, "Supervision").
+RESTART_MAX = Setting(
+    "PERSONA_RESTART_MAX",
+    positive(integer),
+    5,
+    "failures of a flow within the restart window after which `persona run` gives up and exits 1",
+    details=True,
+)
+RESTART_WINDOW = Setting(
+    "PERSONA_RESTART_WINDOW",
+    positive(number),
+    300.0,
+    "seconds of the restart window; a run that stayed up longer than this clears the failure count",
+    details=True,
+)
+RESTART_DELAY = Setting(
+    "PERSONA_RESTART_DELAY",
+    positive(number),
+    1.0,
+    "seconds `persona run` waits before the first restart; doubled by every further failure in the window",
+)
+RESTART_MAX_DELAY = Setting(
+    "PERSONA_RESTART_MAX_DELAY",
+    positive(number),
+    60.0,
+    "the longest wait between two restarts, in seconds",
+)
+WAIT_TIMEOUT: Setting[float | None] = Setting(
+    "PERSONA_WAIT_TIMEOUT",
+    positive(number),
+    None,
+    "seconds `persona run` waits for Kafka (and Cassandra, for enrich) to answer before it gives up",
+    shown_default="unset: forever, with a log line every 5 s",
+    details=True,
+)
+STOP_TIMEOUT = Setting(
+    "PERSONA_STOP_TIMEOUT",
+    positive(number),
+    20.0,
+    "seconds a flow being stopped gets to end its epoch before it is killed",
+)
+
 # Every entry point.
 LOG_LEVEL = Setting(
     "PERSONA_LOG_LEVEL",
