@@ -12,6 +12,7 @@ def raw_source(settings: PipelineSettings, topics: list[str], flow_name: str) ->
         topics,
         group_id=f"{settings.group_prefix}-{flow_name}",
         batch_size=settings.poll_records,
+        offset_reset=settings.offset_reset,
     )
 
 

@@ -22,6 +22,7 @@ from persona.settings.registry import (
     INVENTORY_TTL,
     KAFKA_BOOTSTRAP,
     KAFKA_PORT,
+    OFFSET_RESET,
     POLL_RECORDS,
     PROFILE_REFRESH,
     TABLE_SUFFIX,
@@ -57,6 +58,7 @@ class PipelineSettings:
     poll_records: int = POLL_RECORDS.default
     # None: no customer log, each snapshot holds every customer.
     enrich_state_dir: str | None = ENRICH_STATE_DIR.default
+    offset_reset: str = OFFSET_RESET.default
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PipelineSettings:
@@ -81,6 +83,7 @@ class PipelineSettings:
             enrich_shards=ENRICH_SHARDS.get(env),
             poll_records=POLL_RECORDS.get(env),
             enrich_state_dir=ENRICH_STATE_DIR.get(env),
+            offset_reset=OFFSET_RESET.get(env),
         )
 
     @property
