@@ -11,6 +11,7 @@ from persona.cli.main import main
 from persona.contracts import DecisionEnvelope, Ok, ms_to_iso, parse_behavior_event, parse_customer_profile
 from persona.decisions import DEFAULT_CONFIG, EMPTY_STATE, decide, observe_event
 from persona.flows.sink import PaimonSink
+from persona.flows.sink.rows import decisions_table
 from persona.paimon import PaimonWarehouse, ensure_tables
 from persona.settings import PipelineSettings
 
@@ -55,13 +56,13 @@ def test_sink_commits_rows_that_segments_and_sql_read_back(
     settings = PipelineSettings(warehouse=str(tmp_path))
     part = PaimonSink(settings).build_part("paimon", "paimon", None)
     envelopes = _envelopes()
-    part.write_batch([envelopes[:2]])  # the decisions of one polled batch
+    part.write_batch([decisions_table(envelopes[:2])])  # the decisions of one polled batch
     warehouse = PaimonWarehouse(tmp_path)
     assert warehouse.latest_snapshot_id("marketing_segments") is None, (
         "nothing committed before the epoch ends"
     )
     part.snapshot()
-    part.write_batch([envelopes[2:]])
+    part.write_batch([decisions_table(envelopes[2:])])
     part.close()
     rows = warehouse.read_arrow("marketing_segments").to_pylist()
     assert [(r["customer_id"], r["version"], r["segment"]) for r in rows] == [

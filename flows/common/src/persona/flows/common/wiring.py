@@ -14,6 +14,7 @@ def raw_source(settings: PipelineSettings, topics: list[str], flow_name: str) ->
         group_id=f"{settings.group_prefix}-{flow_name}",
         batch_size=settings.poll_records,
         add_config=settings.kafka_security.client_config(),
+        offset_reset=settings.offset_reset,
     )
 
 

@@ -1,16 +1,33 @@
 """Wiring of the sink flow and the Paimon sink.
 
 Each polled batch of ``segment_decisions`` messages becomes one Arrow table of audit rows
-(``persona.flows.sink.rows.decisions_table``), appended to ``segment_decisions`` and, at each
-commit, reduced to the newest version per customer for ``marketing_segments``. The Paimon writers
-commit at the end of each Bytewax epoch (the runner's ``-s`` is the commit interval) and on a clean
-close, never on a clock of their own: Bytewax makes an epoch's input offsets durable only after
-every sink partition has snapshotted, so a resume never skips rows that were not committed (it may
-re-send some, and the newest version of a customer still wins).
+(``persona.flows.sink.rows.audit_rows``) in the flow's ``parse`` step, appended to
+``segment_decisions`` and, at each commit, reduced to the newest version per customer for
+``marketing_segments``.
+
+Nothing a message holds can stop the flow: a message that does not decode, and a decision whose values
+the audit table cannot hold (``rows.audit_rows`` finds it among the batch's), go to
+``segment_decisions.dlq`` as dead letters (the decision re-encoded alone, so it can be replayed once
+fixed) through the flow's Kafka sink; every other decision of the batch is written.
+
+What cannot be written for a reason that is not a record's (Paimon I/O, a full disk) fails the flow
+before the epoch's input offsets become durable, so a restart replays the epoch:
+
+1. The Paimon writers commit at the end of each Bytewax epoch (the sink's ``snapshot``; the runner's
+   ``-s`` is the commit interval) and on a clean close, never on a clock of their own. Bytewax makes
+   an epoch's input offsets durable only after every sink partition (this one and the dead letters'
+   Kafka sink) has snapshotted without error, so a resume never skips rows that were not committed.
+2. In one snapshot ``marketing_segments`` is committed first, then ``segment_decisions``. If the second
+   commit fails, the flow dies with the first one done: the resume replays the epoch, which writes the
+   same upserts again (the newest version per customer: the same rows) and the audit rows it lacked.
+   Both tables have primary keys (customer_id; event_id), so rows written twice are one row; no half
+   state loses a row, and none is read as final by the flow itself.
 """
 
 from __future__ import annotations
 
+import logging
+from bisect import bisect_right
 from typing import Any
 
 import bytewax.operators as op
@@ -20,14 +37,16 @@ from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
 from bytewax.outputs import FixedPartitionedSink, Sink, StatefulSinkPartition
 
-from persona.contracts import DecisionEnvelope, DecisionsDecodeError, decode_decisions
+from persona.contracts import DecisionEnvelope, DecisionsDecodeError, decode_decisions, encode_decisions
 from persona.flows.common.process import prepare_flow_process
 from persona.flows.common.wiring import batch_sink, raw_source
-from persona.flows.sink.rows import conform, decisions_table
+from persona.flows.sink.rows import audit_rows, conform
 from persona.flows.sink.spec import SPEC
 from persona.kafka.bytewax_io import OutRecord, RawBatch, dead_letter
 from persona.paimon import PaimonWarehouse, TableWriter
-from persona.settings import PipelineSettings
+from persona.settings import PipelineSettings, kv
+
+log = logging.getLogger(__name__)
 
 
 def latest_segments(decisions: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -64,7 +83,7 @@ def latest_segments(decisions: pa.Table, schema: pa.Schema) -> pa.Table:
     )
 
 
-class _PaimonPartition(StatefulSinkPartition[list[DecisionEnvelope], None]):
+class _PaimonPartition(StatefulSinkPartition[pa.Table, None]):
     def __init__(self, settings: PipelineSettings, commit_user: str) -> None:
         warehouse = PaimonWarehouse(settings.warehouse)
         self._segments = TableWriter(warehouse, settings.table("marketing_segments"), commit_user)
@@ -73,9 +92,12 @@ class _PaimonPartition(StatefulSinkPartition[list[DecisionEnvelope], None]):
         self._pending: list[pa.Table] = []
         self.commits = 0
 
-    def write_batch(self, values: list[list[DecisionEnvelope]]) -> None:
-        for envs in values:
-            table = decisions_table(envs, self._audit.schema)
+    def write_batch(self, values: list[pa.Table]) -> None:
+        schema = self._audit.schema
+        for table in values:
+            if table.schema != schema:
+                # The table gained columns (schema evolution) after this version of persona.
+                table = conform({n: table.column(n) for n in table.column_names}, schema, table.num_rows)
             self._audit.add_arrow(table)
             self._pending.append(table)
 
@@ -101,8 +123,9 @@ class _PaimonPartition(StatefulSinkPartition[list[DecisionEnvelope], None]):
             self._audit.close()
 
 
-class PaimonSink(FixedPartitionedSink[list[DecisionEnvelope], None]):
-    """One partition: one writer per table and one commit sequence (commit user ``persona-sink``)."""
+class PaimonSink(FixedPartitionedSink[pa.Table, None]):
+    """One partition: one writer per table and one commit sequence (commit user ``persona-sink``).
+    Items are tables of audit rows (``rows.audit_rows``)."""
 
     def __init__(self, settings: PipelineSettings, commit_user: str = "persona-sink") -> None:
         self._settings = settings
@@ -118,21 +141,52 @@ class PaimonSink(FixedPartitionedSink[list[DecisionEnvelope], None]):
         return _PaimonPartition(self._settings, self._commit_user)
 
 
-def parse(settings: PipelineSettings, batch: RawBatch) -> list[tuple[str, Any]]:
-    """One polled batch -> ``("paimon", [decisions])`` and ``("dlq", [records])``."""
-    envs: list[DecisionEnvelope] = []
-    dlq: list[OutRecord] = []
-    for key, value in batch.records:
-        try:
-            envs.extend(decode_decisions(value or b""))
-        except DecisionsDecodeError as error:
-            dlq.append(dead_letter(settings.topics.segment_decisions, key, value, str(error)))
-    out: list[tuple[str, Any]] = []
-    if envs:
-        out.append(("paimon", envs))
-    if dlq:
-        out.append(("dlq", dlq))
-    return out
+class DecisionsParser:
+    """The ``parse`` step: one polled batch -> ``("paimon", <audit rows>)`` and ``("dlq", [records])``."""
+
+    def __init__(self, settings: PipelineSettings) -> None:
+        self._topic = settings.topics.segment_decisions
+        self.unwritable = 0
+
+    def __call__(self, batch: RawBatch) -> list[tuple[str, Any]]:
+        envs: list[DecisionEnvelope] = []
+        dlq: list[OutRecord] = []
+        # Message i of the batch holds envs[ends[i - 1]:ends[i]]: a decision's key, for its dead letter.
+        ends: list[int] = []
+        keys: list[bytes | None] = []
+        for key, value in batch.records:
+            try:
+                envs.extend(decode_decisions(value or b""))
+            except DecisionsDecodeError as error:
+                dlq.append(dead_letter(self._topic, key, value, str(error)))
+                continue
+            ends.append(len(envs))
+            keys.append(key)
+        out: list[tuple[str, Any]] = []
+        if envs:
+            table, unwritable = audit_rows(envs)
+            if table is not None:
+                out.append(("paimon", table))
+            for bad in unwritable:
+                dlq.append(self._dead_letter(keys[bisect_right(ends, bad.index)], bad.envelope, bad.error))
+        if dlq:
+            out.append(("dlq", dlq))
+        return out
+
+    def _dead_letter(self, key: bytes | None, env: DecisionEnvelope, error: str) -> OutRecord:
+        self.unwritable += 1
+        log.warning(
+            kv(
+                event="unwritable_decision",
+                event_id=env.audit.event_id,
+                customer_id=env.audit.customer_id,
+                version=env.version,
+                error=error,
+                unwritable=self.unwritable,
+            )
+        )
+        (raw,) = encode_decisions([env])
+        return dead_letter(self._topic, key, raw, f"unwritable: {error}")
 
 
 def build_flow(
@@ -148,7 +202,7 @@ def build_flow(
     flow = Dataflow(SPEC.dataflow_id)
     inputs = list(SPEC.inputs(settings.topics))
     batches = op.input(SPEC.input_step, flow, source or raw_source(settings, inputs, SPEC.name))
-    parsed = op.flat_map("parse", batches, lambda batch: parse(settings, batch))
+    parsed = op.flat_map("parse", batches, DecisionsParser(settings))
     split = op.branch("split_dlq", parsed, lambda item: item[0] == "dlq")
     op.output("dlq", split.trues, sink or batch_sink(settings))
     op.output("paimon", split.falses, paimon_sink)

@@ -8,17 +8,26 @@ hops each one takes) cost more than the records' own processing. Here:
 * ``RawKafkaSource`` has the same partitions (``"<partition>-<topic>"``) and the same recovery state
   (the next offset) as Bytewax's source, so recovery stores and the tools reading them are unchanged,
   but ``next_batch`` returns one ``RawBatch`` holding the ``(key, value)`` pairs of one poll.
+  A resume offset out of the partition's log (retention deleted unread records, the topic was
+  recreated) is never moved silently to the end: the ``offset_reset`` policy reads the partition from
+  its beginning with a warning (``earliest``; decisions are idempotent, so reprocessing is safe) or
+  fails (``fail``).
 * ``KafkaBatchSink`` takes items whose value is a list of ``(topic, key, value)`` records, hands them
   to one producer without waiting, and flushes at the end of each epoch (its ``snapshot``): Bytewax
   commits an epoch only after every sink partition has snapshotted, so every record of an epoch is
   acknowledged by Kafka before the epoch's input offsets become durable (at-least-once).
-  A delivery failure fails the flow at that flush instead of losing records silently.
+  A record Kafka rejects for itself (too large, invalid: ``dead_letters.UNWRITABLE_CODES``) is
+  replaced by its dead letter on ``<topic>.dlq``, so one record cannot stop a flow; any other
+  delivery failure (broker down, timeout) fails the flow at that flush instead of losing records, and
+  a restart resends the epoch. The broker rejects a whole batch for one record in it, so rejected
+  records are written again one at a time first, in their order (so a record of that batch may land
+  after later records of its partition, as with any retried produce).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -27,14 +36,45 @@ from typing import Any
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
-from persona.contracts import Topics, dlq_record_to_json
 from persona.kafka.admin import KafkaAdmin
+from persona.kafka.dead_letters import (
+    DEAD_LETTER_MAX_BYTES,
+    OutRecord,
+    dead_letter,
+    is_dead_letter_topic,
+    is_unwritable,
+    unwritable_reason,
+)
 from persona.kafka.producers import produce
 
-OutRecord = tuple[str, bytes | None, bytes | None]
-"""A record to produce: (topic, key, value)."""
+__all__ = [
+    "OFFSET_RESET_POLICIES",
+    "KafkaBatchSink",
+    "KafkaDeliveryError",
+    "OffsetOutOfRangeError",
+    "OutRecord",
+    "RawBatch",
+    "RawKafkaSource",
+    "UnwritableDeadLetterError",
+    "dead_letter",
+]
+
+log = logging.getLogger(__name__)
+
+RESET_EARLIEST = "earliest"
+RESET_FAIL = "fail"
+OFFSET_RESET_POLICIES = (RESET_EARLIEST, RESET_FAIL)
+"""What a source partition does when its resume offset is out of range (``PERSONA_OFFSET_RESET``)."""
+
+
+class OffsetOutOfRangeError(RuntimeError):
+    """A resume offset is not in its partition's log and the policy is ``fail``."""
+
+
+# How long an epoch's end waits for Kafka to acknowledge its records before failing the flow.
+FLUSH_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +109,13 @@ POLL_INTERVAL = timedelta(milliseconds=5)
 
 class _RawPartition(StatefulSourcePartition[RawBatch, int]):
     def __init__(
-        self, config: dict[str, Any], topic: str, partition: int, offset: int, batch_size: int
+        self,
+        config: dict[str, Any],
+        topic: str,
+        partition: int,
+        offset: int,
+        batch_size: int,
+        offset_reset: str = RESET_EARLIEST,
     ) -> None:
         self._consumer = Consumer(config)
         self._consumer.assign([TopicPartition(topic, partition, offset)])
@@ -77,6 +123,7 @@ class _RawPartition(StatefulSourcePartition[RawBatch, int]):
         self._partition = partition
         self._offset = offset
         self._batch_size = batch_size
+        self._offset_reset = offset_reset
         self._awake: datetime | None = None
 
     def next_batch(self) -> list[RawBatch]:
@@ -90,8 +137,13 @@ class _RawPartition(StatefulSourcePartition[RawBatch, int]):
         if any(m.error() is not None for m in messages):
             for m in messages:
                 error = m.error()
-                if error is not None and error.code() != KafkaError._PARTITION_EOF:
-                    raise RuntimeError(f"error consuming {self._topic}[{self._partition}]: {error}")
+                if error is None or error.code() == KafkaError._PARTITION_EOF:
+                    continue
+                if error.code() == KafkaError._AUTO_OFFSET_RESET:
+                    # Nothing was read after the error: the partition starts over from its reset.
+                    self._reset_out_of_range(error)
+                    return []
+                raise RuntimeError(f"error consuming {self._topic}[{self._partition}]: {error}")
             messages = [m for m in messages if m.error() is None]
         if not messages:
             return []
@@ -99,6 +151,36 @@ class _RawPartition(StatefulSourcePartition[RawBatch, int]):
         self._offset = (messages[-1].offset() or 0) + 1
         keys = [m.key() for m in messages]
         return [RawBatch(self._topic, self._partition, keys, [m.value() for m in messages])]
+
+    def _reset_out_of_range(self, error: KafkaError) -> None:
+        """The resume offset is not in the partition's log (``auto.offset.reset`` is ``error``, so
+        librdkafka never picks a position itself): apply the offset-reset policy."""
+        where = f"{self._topic}[{self._partition}]"
+        try:
+            low, high = self._consumer.get_watermark_offsets(
+                TopicPartition(self._topic, self._partition), timeout=10, cached=False
+            )
+            log_range = f"[{low}, {high})"
+        except KafkaException as watermark_error:
+            log_range = f"unknown ({watermark_error})"
+        if self._offset_reset != RESET_EARLIEST:
+            raise OffsetOutOfRangeError(
+                f"the resume offset {self._offset} of {where} is out of the partition's log {log_range} "
+                f"(retention deleted unread records, or the topic was recreated): {error.str()}; "
+                f"PERSONA_OFFSET_RESET={self._offset_reset} stops here; set it to {RESET_EARLIEST} to "
+                "reprocess the partition from its beginning, or reset the recovery store"
+            )
+        log.warning(
+            "resume offset out of range: topic=%s partition=%d offset=%d log=%s policy=%s: "
+            "reading the partition from its beginning",
+            self._topic,
+            self._partition,
+            self._offset,
+            log_range.replace(" ", ""),
+            RESET_EARLIEST,
+        )
+        # A seek is refused in this error state; a new assignment restarts the fetcher.
+        self._consumer.assign([TopicPartition(self._topic, self._partition, OFFSET_BEGINNING)])
 
     def next_awake(self) -> datetime | None:
         return self._awake
@@ -120,13 +202,17 @@ class RawKafkaSource(FixedPartitionedSource[RawBatch, int]):
         *,
         group_id: str,
         batch_size: int = 1000,
+        offset_reset: str = RESET_EARLIEST,
         add_config: dict[str, Any] | None = None,
     ) -> None:
+        if offset_reset not in OFFSET_RESET_POLICIES:
+            raise ValueError(f"offset_reset must be one of {OFFSET_RESET_POLICIES}, got {offset_reset!r}")
         self._brokers = brokers
         self._topics = list(topics)
         self._batch_size = batch_size
         # The admin client that lists the partitions connects with the same security settings.
         self._add_config: dict[str, Any] = dict(add_config or {})
+        self._offset_reset = offset_reset
         self._config: dict[str, Any] = {
             "bootstrap.servers": brokers,
             # Offsets are kept by Bytewax recovery; the group id only names the flow for operators.
@@ -143,6 +229,10 @@ class RawKafkaSource(FixedPartitionedSource[RawBatch, int]):
             # prefetch of 64 MB each lets a lagging flow's memory grow by most of a GiB. 16 MB still
             # holds several full batches per partition.
             "queued.max.messages.kbytes": 16 * 1024,
+            # Never let librdkafka move an out-of-range resume offset (its default is `latest`, which
+            # skips data silently): it reports _AUTO_OFFSET_RESET and the partition applies the
+            # policy (`offset_reset`).
+            "auto.offset.reset": "error",
             **(add_config or {}),
         }
 
@@ -155,39 +245,143 @@ class RawKafkaSource(FixedPartitionedSource[RawBatch, int]):
         if topic not in self._topics:
             raise RuntimeError(f"recovered input partition {for_part!r} is not among {self._topics}")
         offset = OFFSET_BEGINNING if resume_state is None else resume_state
-        return _RawPartition(dict(self._config), topic, int(index), offset, self._batch_size)
+        return _RawPartition(
+            dict(self._config), topic, int(index), offset, self._batch_size, self._offset_reset
+        )
+
+
+class UnwritableDeadLetterError(RuntimeError):
+    """A dead letter was rejected for itself: the dead-letter topic's configuration is wrong (its
+    ``max.message.bytes`` is below ``DEAD_LETTER_MAX_BYTES``), no record can fix that."""
+
+
+class KafkaDeliveryError(RuntimeError):
+    """Kafka did not take records it should have (broker down, timeout, unknown topic, denied): the
+    epoch is not committed, and a restart resends them."""
 
 
 class _ProducerPartition(StatefulSinkPartition[list[OutRecord], None]):
     def __init__(self, config: dict[str, Any]) -> None:
         self._failures: list[str] = []
+        # Records Kafka rejected with an unwritable code, by delivery report: possibly innocent, as the
+        # broker rejects a whole batch for one record in it (dead letters included).
+        self._rejected: list[tuple[str, bytes | None, bytes | None, KafkaError]] = []
         self._lock = threading.Lock()
         self._producer = Producer({**config, "on_delivery": self._on_delivery})
+        self.dead_letters = 0
 
-    def _on_delivery(self, error: Any, message: Any) -> None:
+    def _on_delivery(self, error: KafkaError | None, message: Any) -> None:
         # With delivery.report.only.error this runs for failed records only.
-        if error is not None:
-            with self._lock:
-                self._failures.append(f"{message.topic()}: {error}")
+        if error is None:
+            return
+        topic = str(message.topic())
+        with self._lock:
+            if is_unwritable(error):
+                self._rejected.append((topic, message.key(), message.value(), error))
+            else:
+                self._failures.append(f"{topic}[{message.partition()}]: {error.name()}: {error.str()}")
 
     def write_batch(self, values: list[list[OutRecord]]) -> None:
         producer = self._producer
         for batch in values:
             for topic, key, value in batch:
-                produce(producer, topic, value, key)
+                try:
+                    produce(producer, topic, value, key)
+                except KafkaException as exc:
+                    # librdkafka refuses some records before sending them (larger than its
+                    # message.max.bytes): only the record itself is at fault.
+                    error = exc.args[0] if exc.args else None
+                    if not isinstance(error, KafkaError) or not is_unwritable(error):
+                        raise
+                    self._dead_letter(topic, key, value, error)
         producer.poll(0)
+
+    def _dead_letter(self, topic: str, key: bytes | None, value: bytes | None, error: KafkaError) -> None:
+        if is_dead_letter_topic(topic):
+            # Never a dead letter of a dead letter: no chain of .dlq.dlq topics, no loop.
+            raise UnwritableDeadLetterError(
+                f"a dead letter to {topic} ({len(value or b'')} bytes) cannot be written: "
+                f"{error.name()}: {error.str()}; check that topic's max.message.bytes "
+                f"(at least {DEAD_LETTER_MAX_BYTES} is needed)"
+            )
+        self.dead_letters += 1
+        log.warning(
+            "unwritable record dead-lettered: topic=%s code=%s key_bytes=%d value_bytes=%d dead_letters=%d",
+            topic,
+            error.name(),
+            len(key or b""),
+            len(value or b""),
+            self.dead_letters,
+        )
+        dlq_topic, dlq_key, dlq_value = dead_letter(topic, key, value, unwritable_reason(error))
+        try:
+            produce(self._producer, dlq_topic, dlq_value, dlq_key)
+        except KafkaException as exc:
+            raise UnwritableDeadLetterError(f"a dead letter to {dlq_topic} cannot be written: {exc}") from exc
 
     def snapshot(self) -> None:
         self._flush()
 
-    def _flush(self) -> None:
-        remaining = self._producer.flush(60)
+    def _settle(self) -> None:
+        """Wait for every record's delivery; fail on anything but a record rejected for itself."""
+        remaining = self._producer.flush(FLUSH_TIMEOUT)
         if remaining:
-            raise RuntimeError(f"{remaining} records not acknowledged by Kafka within 60 s")
+            raise KafkaDeliveryError(
+                f"{remaining} records not acknowledged by Kafka within {FLUSH_TIMEOUT:.0f} s "
+                "(broker down or unreachable?); the epoch is not committed, a restart resends them"
+            )
         with self._lock:
             failures, self._failures = self._failures, []
         if failures:
-            raise RuntimeError(f"{len(failures)} records could not be produced; first: {failures[0]}")
+            raise KafkaDeliveryError(
+                f"{len(failures)} records could not be produced; the epoch is not committed, a restart "
+                f"resends them; first: {failures[0]}"
+            )
+
+    def _flush(self) -> None:
+        self._settle()
+        # A second round at most: what the first rejects are dead letters, and a dead letter rejected
+        # alone fails the flow.
+        while True:
+            with self._lock:
+                rejected, self._rejected = self._rejected, []
+            if not rejected:
+                return
+            # Each alone, in their order: a record rejected again when it is the only one in its batch
+            # is at fault, the others were its batch-mates and are now written.
+            for topic, key, value, _error in rejected:
+                alone = self._write_alone(topic, key, value)
+                if alone is not None:
+                    self._dead_letter(topic, key, value, alone)
+            self._settle()
+
+    def _write_alone(self, topic: str, key: bytes | None, value: bytes | None) -> KafkaError | None:
+        """Produce one record and wait for it: its unwritable error, or None once it is written."""
+        errors: list[KafkaError] = []
+
+        def on_delivery(error: KafkaError | None, _message: Any) -> None:
+            if error is not None:
+                errors.append(error)
+
+        try:
+            produce(self._producer, topic, value, key, on_delivery=on_delivery)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            if isinstance(error, KafkaError) and is_unwritable(error):
+                return error
+            raise
+        if self._producer.flush(FLUSH_TIMEOUT):
+            raise KafkaDeliveryError(
+                f"a record to {topic} was not acknowledged by Kafka within {FLUSH_TIMEOUT:.0f} s"
+            )
+        if not errors:
+            return None
+        if is_unwritable(errors[0]):
+            return errors[0]
+        raise KafkaDeliveryError(
+            f"a record to {topic} could not be produced; the epoch is not committed, a restart resends "
+            f"it: {errors[0].name()}: {errors[0].str()}"
+        )
 
     def close(self) -> None:
         self._flush()
@@ -217,11 +411,3 @@ class KafkaBatchSink(FixedPartitionedSink[list[OutRecord], None]):
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _ProducerPartition:
         return _ProducerPartition(self._config)
-
-
-def dead_letter(
-    source_topic: str, key: bytes | None, raw: bytes | None, reason: str, now_ms: int | None = None
-) -> OutRecord:
-    """The DLQ record of a record that could not be used: its reason and original bytes."""
-    failed_at = int(time.time() * 1000) if now_ms is None else now_ms
-    return (Topics.dlq(source_topic), key, dlq_record_to_json(source_topic, reason, raw or b"", failed_at))

@@ -3,6 +3,10 @@
 Shaped like quix-streams' BatchingSink: ``add`` buffers, ``commit`` writes the buffer as one
 Paimon snapshot under a monotonically increasing commit identifier. Tables are primary-key tables,
 so writing the same rows again (a replay after recovery) leaves the merged result unchanged.
+
+A commit that fails (I/O, a full disk) raises ``PaimonCommitError``: it is never a record's fault (rows
+reach a writer already typed to its table), so the caller must not count the rows as written; a flow
+fails its epoch and replays it.
 """
 
 from __future__ import annotations
@@ -15,6 +19,10 @@ from typing import Any
 import pyarrow as pa
 
 from persona.paimon.catalog import PaimonWarehouse
+
+
+class PaimonCommitError(RuntimeError):
+    """Writing or committing a snapshot failed: its rows must be written again (a flow replays its epoch)."""
 
 
 @dataclass(frozen=True)
@@ -86,9 +94,15 @@ class TableWriter:
             tables.append(pa.Table.from_pylist(rows, schema=self._schema))
         data = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
         identifier = self._next_identifier
-        self._write.write_arrow(data)
-        messages = self._write.prepare_commit(identifier)
-        self._commit.commit(messages, identifier)
+        try:
+            self._write.write_arrow(data)
+            messages = self._write.prepare_commit(identifier)
+            self._commit.commit(messages, identifier)
+        except Exception as error:
+            raise PaimonCommitError(
+                f"committing {data.num_rows} rows to Paimon table {self.table_name} (commit "
+                f"{identifier} of {self.commit_user}) failed: {type(error).__name__}: {error}"
+            ) from error
         self._next_identifier += 1
         count = data.num_rows
         self._rows = []

@@ -22,6 +22,7 @@ from persona.settings.registry import (
     INVENTORY_TTL,
     KAFKA_BOOTSTRAP,
     KAFKA_PORT,
+    OFFSET_RESET,
     POLL_RECORDS,
     PROFILE_REFRESH,
     TABLE_SUFFIX,
@@ -64,6 +65,7 @@ class PipelineSettings:
     cassandra_security: CassandraSecurity = field(default_factory=CassandraSecurity)
     # PERSONA_TIME_MIN, PERSONA_TIME_MAX_AHEAD: the input rule implausible_time.
     time_window: TimeWindow = DEFAULT_TIME_WINDOW
+    offset_reset: str = OFFSET_RESET.default
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PipelineSettings:
@@ -91,6 +93,7 @@ class PipelineSettings:
             kafka_security=KafkaSecurity.from_env(env),
             cassandra_security=CassandraSecurity.from_env(env),
             time_window=time_window(env),
+            offset_reset=OFFSET_RESET.get(env),
         )
 
     @property

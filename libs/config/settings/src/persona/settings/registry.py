@@ -368,6 +368,25 @@ STOP_TIMEOUT = Setting(
     "seconds a flow being stopped gets to end its epoch before it is killed",
 )
 
+# The flows' Kafka I/O (issue 17): what a flow does when Kafka cannot take or give a record as asked.
+OFFSET_RESET_POLICIES = ("earliest", "fail")
+
+
+def _offset_reset(raw: str) -> str:
+    policy = raw.lower()
+    if policy not in OFFSET_RESET_POLICIES:
+        raise ValueError(f"is not an offset reset policy: {raw!r} (earliest or fail)")
+    return policy
+
+
+OFFSET_RESET = Setting(
+    "PERSONA_OFFSET_RESET",
+    _offset_reset,
+    "earliest",
+    "a flow's resume offset out of its partition's log: `earliest` rereads the partition (with a warning), `fail` stops",
+    details=True,
+)
+
 # Every entry point.
 LOG_LEVEL = Setting(
     "PERSONA_LOG_LEVEL",
