@@ -24,7 +24,7 @@ from persona.kafka import make_producer, produce_all, read_topic
 from persona.localstack.runner import FlowProcess
 from persona.paimon import PaimonWarehouse, ensure_tables
 from persona.paimon.catalog import PaimonError
-from persona.paimon.schema import SEGMENT_DECISIONS
+from persona.paimon.schema import MARKETING_SEGMENTS, SEGMENT_DECISIONS
 
 pytestmark = pytest.mark.integration
 
@@ -212,3 +212,16 @@ def test_an_audit_table_with_the_old_key_is_a_clear_error(tmp_path: Path) -> Non
     assert "persona.segment_decisions" in message
     assert "(event_date, event_id)" in message and "(event_date, customer_id, event_id)" in message
     assert "segment_decisions" in message and "persona stack down --wipe" in message
+
+
+def test_the_sink_refuses_an_audit_table_with_the_old_key(tmp_path: Path) -> None:
+    """The sink opens its tables without ``ensure_tables`` (the stack made them): it checks the key
+    itself, so an old warehouse stops it with the recovery instead of merging two customers' audits."""
+    from persona.flows.sink.flow import PaimonSink
+    from persona.settings import PipelineSettings
+
+    old = dataclasses.replace(SEGMENT_DECISIONS, primary_keys=("event_date", "event_id"))
+    ensure_tables(tmp_path, specs=(old, MARKETING_SEGMENTS))
+    sink = PaimonSink(PipelineSettings(warehouse=str(tmp_path)))
+    with pytest.raises(PaimonError, match=r"\(event_date, customer_id, event_id\)"):
+        sink.build_part("paimon", "paimon", None)

@@ -43,7 +43,7 @@ from persona.flows.common.wiring import batch_sink, raw_source
 from persona.flows.sink.rows import audit_rows, conform
 from persona.flows.sink.spec import SPEC
 from persona.kafka.bytewax_io import OutRecord, RawBatch, dead_letter
-from persona.paimon import PaimonWarehouse, TableWriter
+from persona.paimon import SEGMENT_DECISIONS, PaimonWarehouse, TableWriter, check_primary_key
 from persona.settings import PipelineSettings, kv
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,9 @@ def latest_segments(decisions: pa.Table, schema: pa.Schema) -> pa.Table:
 class _PaimonPartition(StatefulSinkPartition[pa.Table, None]):
     def __init__(self, settings: PipelineSettings, commit_user: str) -> None:
         warehouse = PaimonWarehouse(settings.warehouse)
+        # A warehouse made by an older persona may key the audit by event_id alone: stop with the
+        # recovery rather than merge the audits of two customers' events that share an id.
+        check_primary_key(warehouse, SEGMENT_DECISIONS, settings.table("segment_decisions"))
         self._segments = TableWriter(warehouse, settings.table("marketing_segments"), commit_user)
         self._audit = TableWriter(warehouse, settings.table("segment_decisions"), commit_user)
         # Decision rows since the last commit; their newest version per customer is the upsert.

@@ -5,15 +5,24 @@ see ``schema.NATIVE_OPTIONS``.
 """
 
 from persona.paimon.catalog import PaimonWarehouse
-from persona.paimon.schema import DATABASE, TABLES, TableSpec, ensure_tables
+from persona.paimon.schema import (
+    DATABASE,
+    SEGMENT_DECISIONS,
+    TABLES,
+    TableSpec,
+    check_primary_key,
+    ensure_tables,
+)
 from persona.paimon.writer import CommitResult, TableWriter
 
 __all__ = [
     "DATABASE",
+    "SEGMENT_DECISIONS",
     "TABLES",
     "CommitResult",
     "PaimonWarehouse",
     "TableSpec",
     "TableWriter",
+    "check_primary_key",
     "ensure_tables",
 ]

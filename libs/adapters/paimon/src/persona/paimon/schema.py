@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from persona.paimon.catalog import PaimonWarehouse
 
 DATABASE = "persona"
 
@@ -132,22 +136,30 @@ def ensure_tables(
     and the recovery: Paimon cannot change a table's key, and writing on under the old one would
     merge rows this version keeps apart. ``name_suffix`` lets tests create a private copy of each table.
     """
-    from persona.paimon.catalog import PaimonError, PaimonWarehouse
+    from persona.paimon.catalog import PaimonWarehouse
 
     store = PaimonWarehouse(warehouse)
     created = store.ensure(specs, name_suffix=name_suffix)
     for spec in specs:
         name = spec.name + name_suffix
-        if name in created:
-            continue
-        keys = tuple(store.table(name).table_schema.primary_keys)
-        if keys != spec.primary_keys:
-            raise PaimonError(
-                f"Paimon table {store.identifier(name)} has primary key ({', '.join(keys)}), but this"
-                f" persona version keys it ({', '.join(spec.primary_keys)}); Paimon cannot change a"
-                f" table's key. Recover by dropping the table — remove its directory"
-                f" {store.warehouse}/{store.database}.db/{name} (the local stack: `persona stack down"
-                f" --wipe`, then `persona stack up`) — and it is created with the new key; the rows"
-                f" it held are lost unless you copy them first (`persona sql`)."
-            )
+        if name not in created:
+            check_primary_key(store, spec, name)
     return created
+
+
+def check_primary_key(store: PaimonWarehouse, spec: TableSpec, name: str) -> None:
+    """Raise ``PaimonError`` when table ``name`` (of ``spec``) is not keyed as this version keys it:
+    Paimon cannot change a table's key, and writing on under the old one would merge rows this version
+    keeps apart. The error names the table, both keys and the recovery."""
+    from persona.paimon.catalog import PaimonError
+
+    keys = tuple(store.table(name).table_schema.primary_keys)
+    if keys != spec.primary_keys:
+        raise PaimonError(
+            f"Paimon table {store.identifier(name)} has primary key ({', '.join(keys)}), but this"
+            f" persona version keys it ({', '.join(spec.primary_keys)}); Paimon cannot change a"
+            f" table's key. Recover by dropping the table — remove its directory"
+            f" {store.warehouse}/{store.database}.db/{name} (the local stack: `persona stack down"
+            f" --wipe`, then `persona stack up`) — and it is created with the new key; the rows"
+            f" it held are lost unless you copy them first (`persona sql`)."
+        )
