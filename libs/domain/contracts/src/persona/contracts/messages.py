@@ -16,8 +16,12 @@ import msgspec
 
 from persona.contracts.records import DecisionAudit
 
-# Kafka's default message size limit is 1 MB; a decision is ~700 bytes in msgpack.
+# Kafka's default message size limit is 1 MB; a typical decision is ~700 bytes in msgpack.
 ROWS_PER_MESSAGE = 1000
+# A message larger than this is split (it stays under the producer's 1,000,000-byte and the broker's
+# 1 MiB limits): decisions with long ids and many candidates are several times the typical size, and a
+# message Kafka refused would be dead-lettered whole, valid decisions and all.
+MAX_MESSAGE_BYTES = 900 * 1024
 
 
 class DecisionEnvelope(msgspec.Struct, frozen=True, gc=False):
@@ -40,9 +44,21 @@ _decoder = msgspec.msgpack.Decoder(list[DecisionEnvelope])
 
 
 def encode_decisions(envs: Sequence[DecisionEnvelope]) -> Iterator[bytes]:
-    """The ``segment_decisions`` messages of ``envs``: at most ``ROWS_PER_MESSAGE`` each, in order."""
+    """The ``segment_decisions`` messages of ``envs``, in order: at most ``ROWS_PER_MESSAGE`` each,
+    and halved until each is at most ``MAX_MESSAGE_BYTES`` (a single decision is far below it: the
+    parsers bound every id and list it holds)."""
     for start in range(0, len(envs), ROWS_PER_MESSAGE):
-        yield _encoder.encode(envs[start : start + ROWS_PER_MESSAGE])
+        yield from _encode_fitting(envs[start : start + ROWS_PER_MESSAGE])
+
+
+def _encode_fitting(envs: Sequence[DecisionEnvelope]) -> Iterator[bytes]:
+    message = _encoder.encode(envs)
+    if len(message) <= MAX_MESSAGE_BYTES or len(envs) == 1:
+        yield message
+        return
+    half = len(envs) // 2
+    yield from _encode_fitting(envs[:half])
+    yield from _encode_fitting(envs[half:])
 
 
 def decode_decisions(raw: bytes) -> list[DecisionEnvelope]:

@@ -28,7 +28,7 @@ class Topics:
         return f"{topic}.dlq"
 
     def consumed(self) -> list[str]:
-        """Topics a flow reads: each has a dead-letter topic for what it cannot use."""
+        """Topics a flow reads."""
         return [
             self.behavior_events,
             self.orders_cdc,
@@ -38,8 +38,10 @@ class Topics:
         ]
 
     def all_topics(self) -> list[str]:
-        """Every topic, dead-letter topics included."""
-        return list(self.__dict__.values()) + [self.dlq(t) for t in self.consumed()]
+        """Every topic, and a dead-letter topic for each: what a flow cannot use (a topic it reads) or
+        cannot write (a record Kafka refuses for itself, on any topic it writes) goes there."""
+        names = list(self.__dict__.values())
+        return names + [self.dlq(t) for t in names]
 
     def compacted(self) -> set[str]:
         # The real-time segments topic holds the latest row per customer (and GDPR tombstones).
