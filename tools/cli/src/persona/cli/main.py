@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "persona.cli.generate_cmd",
     "persona.cli.demo_cmd",
     "persona.cli.bench_cmd",
+    "persona.cli.chaos_cmd",
 )
 
 
