@@ -111,8 +111,14 @@ def test_dead_letters_are_compared_as_sets_and_internal_ones_fail() -> None:
 
 
 def test_reason_kind_ignores_the_details() -> None:
-    assert reason_kind("invalid JSON: at byte 3") == reason_kind("invalid JSON: at byte 9") == "invalid JSON"
-    assert DeadLetterKey.of("t", "a: 1", b"x") == DeadLetterKey.of("t", "a: 2", b"x")
+    kind = reason_kind("behavior_event: JSON is malformed: at byte 3")
+    assert (
+        kind
+        == reason_kind("behavior_event: JSON is malformed: at byte 9")
+        == "behavior_event:JSON is malformed"
+    )
+    assert reason_kind("behavior_event: implausible_time") != reason_kind("behavior_event: epoch_seconds")
+    assert DeadLetterKey.of("t", "a: b: 1", b"x") == DeadLetterKey.of("t", "a: b: 2", b"x")
 
 
 def test_an_unsellable_sku_promoted_anywhere_fails() -> None:

@@ -29,6 +29,9 @@ class SupervisedFlows:
             name: FlowProcess(name, state_dir, env, snapshot_seconds=snapshot_seconds) for name in FLOW_NAMES
         }
         self.restarts = 0
+        # name -> (restarts in a row, when the last one was): a flow that dies again at once is
+        # started after 1, 2, 4, 8 then every 10 s, not in a tight loop.
+        self._backoff: dict[str, tuple[int, float]] = {}
         # Called before a dead flow is started again (the corrupt-state row's recovery step).
         self.before_restart: Callable[[str], None] | None = None
 
@@ -66,6 +69,13 @@ class SupervisedFlows:
         restarted = []
         for name, proc in self._procs.items():
             if proc.process is not None and not proc.alive():
+                count, last = self._backoff.get(name, (0, 0.0))
+                now = time.monotonic()
+                if now - last > 60:  # it ran a good while: a new failure, not a crash loop
+                    count = 0
+                if now - last < min(2.0**count, 10.0) and count:
+                    continue
+                self._backoff[name] = (count + 1, now)
                 code = proc.process.returncode
                 log.info("flow %s exited (%s); starting it again", name, code)
                 if self.before_restart is not None:

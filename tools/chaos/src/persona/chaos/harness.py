@@ -39,7 +39,7 @@ POLL_S = 0.2
 class ChaosConfig:
     seed: int = 17
     size: InputSize = field(default_factory=InputSize)
-    drain_timeout_s: float = 150.0
+    drain_timeout_s: float = 90.0
     keep: bool = False
 
 

@@ -59,9 +59,9 @@ class DeadLetterKey:
 
 
 def reason_kind(reason: str) -> str:
-    """The stable part of a dead-letter reason: its text up to the first ``:`` (the rest names
-    values, which may differ in detail between the flows and replay)."""
-    return reason.split(":", 1)[0].strip()
+    """The stable part of a dead-letter reason (``<record kind>: <rule>[: <details>]``): the record
+    kind and the rule, without the details, which name values and may differ between versions."""
+    return ":".join(part.strip() for part in reason.split(":", 2)[:2])
 
 
 @dataclass(frozen=True)
