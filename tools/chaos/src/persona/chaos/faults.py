@@ -15,7 +15,6 @@ Targeted moments are found by watching the files a flow writes, never by a hook 
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import os
 import signal
@@ -137,22 +136,17 @@ def _kill_service(ctx: FaultContext, service: str, down_s: float) -> str:
 def _disk_full(ctx: FaultContext, seconds: float) -> str:
     """Fill the warehouse's tmpfs with a ballast file, hold, then free it."""
     ballast = ctx.scenario.warehouse_dir / "ballast"
-    chunk = b"\0" * (1 << 20)
     written = 0
-    with ballast.open("wb") as f:
-        try:
-            while True:
-                f.write(chunk)
-                f.flush()
-                written += len(chunk)
-        except OSError as error:
-            if error.errno != errno.ENOSPC:
-                raise
-    # Whatever is left (less than a chunk) goes too: the sink's next file write fails.
-    with ballast.open("ab") as f, contextlib.suppress(OSError):
-        while True:
-            f.write(b"\0" * 4096)
-            f.flush()
+    fd = os.open(ballast, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        # Unbuffered writes, smaller and smaller, until not one byte more fits.
+        for size in (1 << 20, 1 << 12, 1):
+            block = b"\0" * size
+            with contextlib.suppress(OSError):
+                while True:
+                    written += os.write(fd, block)
+    finally:
+        os.close(fd)
     ctx.hold(seconds)
     ballast.unlink()
     return f"warehouse full ({written >> 20} MiB of ballast) for {seconds:.0f}s"

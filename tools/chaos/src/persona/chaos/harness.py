@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from persona.chaos.faults import FaultContext, inject
 from persona.chaos.flows import SupervisedFlows
 from persona.chaos.inputs import InputSize, build_input
-from persona.chaos.invariants import check
+from persona.chaos.invariants import Verdict, check
 from persona.chaos.load import Load
 from persona.chaos.observe import expected, observed, read_rt
 from persona.chaos.rows import Row
@@ -176,4 +176,13 @@ def _recovery_procedure(flows: SupervisedFlows, notes: list[str]) -> Callable[[s
 
 
 def run_matrix(stack: StackSettings, rows: list[Row], cfg: ChaosConfig) -> list[RowResult]:
-    return [run_row(stack, row, cfg) for row in rows]
+    """Every row; a row whose harness itself failed is a failed row, and the next one still runs."""
+    results = []
+    for row in rows:
+        try:
+            results.append(run_row(stack, row, cfg))
+        except Exception as error:
+            log.exception("row %s: the harness failed", row.name)
+            verdict = Verdict(0, 0, 0, 0, 0, 0, 0, failures=(f"harness error: {error!r}",))
+            results.append(RowResult(row.name, verdict, None, None, 0))
+    return results
