@@ -26,7 +26,9 @@ from pathlib import Path
 from persona.chaos.flows import SupervisedFlows
 from persona.chaos.rows import Row
 from persona.chaos.scenario import ChaosScenario
-from persona.localstack import StackSettings, running_pid, up
+from persona.localstack import StackError, StackSettings, running_pid, up
+from persona.localstack.procs import port_is_free
+from persona.localstack.stack import service_port
 
 log = logging.getLogger(__name__)
 
@@ -125,11 +127,20 @@ def _kill_service(ctx: FaultContext, service: str, down_s: float) -> str:
     if pid is None:
         raise RuntimeError(f"{service} is not running")
     os.kill(pid, signal.SIGKILL)
-    while running_pid(ctx.stack, service) is not None:
-        time.sleep(0.05)  # until the kernel has reaped it
+    ports = [service_port(ctx.stack, service)]
+    # Until the kernel has reaped it and its listening sockets are gone (a dying JVM holds them a
+    # moment after it stops being listed), or the restart would find its ports taken.
+    while running_pid(ctx.stack, service) is not None or not all(port_is_free(p) for p in ports):
+        time.sleep(0.05)
     ctx.hold(down_s)
     started = time.monotonic()
-    up(ctx.stack, run_init=False)
+    for attempt in range(5):
+        try:
+            up(ctx.stack, run_init=False)
+            break
+        except StackError as error:
+            log.warning("starting %s again (attempt %d): %s", service, attempt + 1, error)
+            ctx.hold(2.0)
     return f"{service} down {down_s:.0f}s, healthy again {time.monotonic() - started:.0f}s after its start"
 
 

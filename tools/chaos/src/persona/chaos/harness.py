@@ -28,7 +28,7 @@ from persona.chaos.rows import Row
 from persona.chaos.scenario import COMMIT_INTERVAL_S, ChaosScenario
 from persona.chaos.table import RowResult
 from persona.kafka import EndOffsets, make_producer, produce_all
-from persona.localstack import StackSettings, kafka_admin
+from persona.localstack import StackSettings, kafka_admin, up
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ def _caught_up(flows: SupervisedFlows, offsets: EndOffsets, pairs: list[tuple[st
 
 
 def run_row(stack: StackSettings, row: Row, cfg: ChaosConfig) -> RowResult:
+    up(stack)  # a row starts on a healthy stack, whatever the row before it did to it
     scenario = ChaosScenario.new(stack, row.name, tmpfs_mib=48 if row.kind == "disk_full" else None)
     topics = scenario.topics
     admin = kafka_admin(stack)
