@@ -1,0 +1,198 @@
+"""Injecting a row's fault into the running pipeline. Each injector returns a note on how it went
+(the table prints it): whether a targeted moment was hit, how long a service was down.
+
+Targeted moments are found by watching the files a flow writes, never by a hook in the flows:
+
+* *mid-snapshot* (``epoch``): the flow's Bytewax recovery store (its sqlite files) changes at every
+  epoch's end; the flow is killed as soon as a change is seen, while the snapshot is being written
+  or just after it.
+* *between the sink's two table commits*: the sink commits ``marketing_segments`` and then
+  ``segment_decisions`` at the end of every epoch. As soon as the first table has a new snapshot
+  file the sink is stopped (SIGSTOP); if the second has none yet it is killed there, else it is
+  continued and the next epoch is tried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from persona.chaos.flows import SupervisedFlows
+from persona.chaos.rows import Row
+from persona.chaos.scenario import ChaosScenario
+from persona.localstack import StackError, StackSettings, running_pid, up
+from persona.localstack.procs import port_is_free
+from persona.localstack.stack import service_port
+
+log = logging.getLogger(__name__)
+
+TARGET_TIMEOUT_S = 30.0
+WATCH_INTERVAL_S = 0.002  # how often a targeted kill looks at the files it watches
+
+
+@dataclass
+class FaultContext:
+    stack: StackSettings
+    scenario: ChaosScenario
+    flows: SupervisedFlows
+    # Let seconds pass with the flows supervised (a dead one is started again).
+    hold: Callable[[float], None]
+
+
+def inject(row: Row, ctx: FaultContext) -> str:
+    match row.kind:
+        case "none" | "poison":
+            return ""
+        case "kill_flow":
+            assert row.flow is not None
+            if row.moment == "epoch":
+                return _kill_at_epoch(ctx, row.flow)
+            if row.moment == "between_commits":
+                return _kill_between_commits(ctx)
+            ctx.flows.kill(row.flow)
+            return ""
+        case "kill_kafka" | "kafka_down":
+            return _kill_service(ctx, "kafka", row.down_s)
+        case "kill_cassandra":
+            return _kill_service(ctx, "cassandra", row.down_s)
+        case "disk_full":
+            return _disk_full(ctx, row.down_s)
+        case "commit_fails":
+            return _commit_fails(ctx, row.down_s)
+        case "corrupt_state":
+            return _corrupt_customer_log(ctx)
+    raise ValueError(f"no injector for {row.kind}")
+
+
+def _signature(files: list[Path]) -> tuple[tuple[int, int], ...]:
+    out = []
+    for f in files:
+        try:
+            st = f.stat()
+            out.append((st.st_size, st.st_mtime_ns))
+        except FileNotFoundError:
+            out.append((-1, -1))
+    return tuple(out)
+
+
+def _kill_at_epoch(ctx: FaultContext, flow: str) -> str:
+    recovery = ctx.flows.process(flow).recovery_dir
+    files = sorted(recovery.glob("part-*.sqlite3*"))
+    before = _signature(files)
+    deadline = time.monotonic() + TARGET_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if _signature(sorted(recovery.glob("part-*.sqlite3*"))) != before:
+            ctx.flows.kill(flow)
+            return "killed as its recovery store changed"
+        time.sleep(WATCH_INTERVAL_S)
+    ctx.flows.kill(flow)
+    return f"recovery store unchanged for {TARGET_TIMEOUT_S:.0f}s: killed at a random moment instead"
+
+
+def _snapshots(warehouse: Path, table: str) -> int:
+    try:
+        return sum(
+            1 for n in os.listdir(warehouse / "persona.db" / table / "snapshot") if n.startswith("snapshot-")
+        )
+    except FileNotFoundError:
+        return 0
+
+
+def _kill_between_commits(ctx: FaultContext) -> str:
+    wh = ctx.scenario.warehouse_dir
+    deadline = time.monotonic() + TARGET_TIMEOUT_S
+    tries = 0
+    while time.monotonic() < deadline:
+        seg, aud = _snapshots(wh, "marketing_segments"), _snapshots(wh, "segment_decisions")
+        while _snapshots(wh, "marketing_segments") == seg and time.monotonic() < deadline:
+            time.sleep(WATCH_INTERVAL_S)
+        ctx.flows.signal("sink", signal.SIGSTOP)
+        tries += 1
+        if _snapshots(wh, "segment_decisions") == aud:
+            ctx.flows.kill("sink")
+            return f"killed between the two commits (attempt {tries})"
+        ctx.flows.signal("sink", signal.SIGCONT)
+    ctx.flows.kill("sink")
+    return f"the window between the commits was missed {tries} times: killed at a random moment instead"
+
+
+def _kill_service(ctx: FaultContext, service: str, down_s: float) -> str:
+    pid = running_pid(ctx.stack, service)
+    if pid is None:
+        raise RuntimeError(f"{service} is not running")
+    os.kill(pid, signal.SIGKILL)
+    ports = [service_port(ctx.stack, service)]
+    # Until the kernel has reaped it and its listening sockets are gone (a dying JVM holds them a
+    # moment after it stops being listed), or the restart would find its ports taken.
+    while running_pid(ctx.stack, service) is not None or not all(port_is_free(p) for p in ports):
+        time.sleep(0.05)
+    ctx.hold(down_s)
+    started = time.monotonic()
+    for attempt in range(5):
+        try:
+            up(ctx.stack, run_init=False)
+            break
+        except StackError as error:
+            log.warning("starting %s again (attempt %d): %s", service, attempt + 1, error)
+            ctx.hold(2.0)
+    return f"{service} down {down_s:.0f}s, healthy again {time.monotonic() - started:.0f}s after its start"
+
+
+def _disk_full(ctx: FaultContext, seconds: float) -> str:
+    """Fill the warehouse's tmpfs with a ballast file, hold, then free it."""
+    ballast = ctx.scenario.warehouse_dir / "ballast"
+    written = 0
+    fd = os.open(ballast, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        # Unbuffered writes, smaller and smaller, until not one byte more fits.
+        for size in (1 << 20, 1 << 12, 1):
+            block = b"\0" * size
+            with contextlib.suppress(OSError):
+                while True:
+                    written += os.write(fd, block)
+    finally:
+        os.close(fd)
+    ctx.hold(seconds)
+    ballast.unlink()
+    return f"warehouse full ({written >> 20} MiB of ballast) for {seconds:.0f}s"
+
+
+def _commit_fails(ctx: FaultContext, seconds: float) -> str:
+    """Block the next ``segment_decisions`` snapshot file with a directory of that name: the sink's
+    commit writes its data files and manifests, then cannot write the snapshot."""
+    snap_dir = ctx.scenario.warehouse_dir / "persona.db" / "segment_decisions" / "snapshot"
+    blockers = [
+        snap_dir / f"snapshot-{_snapshots(ctx.scenario.warehouse_dir, 'segment_decisions') + i}"
+        for i in (1, 2, 3)
+    ]
+    for b in blockers:
+        b.mkdir(parents=True, exist_ok=True)
+        (b / "blocker").write_bytes(b"")
+    ctx.hold(seconds)
+    for b in blockers:
+        (b / "blocker").unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            b.rmdir()
+    return f"the next segment_decisions snapshots blocked for {seconds:.0f}s"
+
+
+def _corrupt_customer_log(ctx: FaultContext) -> str:
+    """Kill enrich, flip bytes in the middle of its newest customer-log chunk; the recovery the docs
+    give (remove enrich's recovery directory, customer log included) runs before it is restarted."""
+    proc = ctx.flows.process("enrich")
+    ctx.flows.kill("enrich")
+    chunks = sorted(proc.customer_log_dir.glob("shard-*/*.seg"), key=lambda p: p.stat().st_mtime_ns)
+    if not chunks:
+        return "no customer-log chunk to corrupt"
+    chunk = chunks[-1]
+    data = bytearray(chunk.read_bytes())
+    for i in range(len(data) // 2, min(len(data), len(data) // 2 + 64)):
+        data[i] ^= 0xFF
+    chunk.write_bytes(bytes(data))
+    return f"corrupted {chunk.name} ({len(data)} bytes)"
