@@ -147,10 +147,10 @@ def test_merges_keep_each_customers_newest_record_and_old_files_go(
 def test_compact_keeps_the_newest_record_of_each_customer(tmp_path: Path) -> None:
     enc = msgspec.msgpack.Encoder()
     old, new, out = tmp_path / "1.seg", tmp_path / "2.seg", tmp_path / "3.base"
-    with old.open("wb") as f:
+    with cl.create_file(old) as f:
         cl.write_chunk(f, enc.encode(([1, 2], [("a1", ()), ("b1", ())])))
         cl.write_chunk(f, enc.encode(([1], [("a2", ("sku:X",))])))
-    with new.open("wb") as f:
+    with cl.create_file(new) as f:
         cl.write_chunk(f, enc.encode(([3, 2], [("c1", ()), ("b2", ())])))
     size = cl.compact(out, [old, new])
     assert size == out.stat().st_size

@@ -288,3 +288,31 @@ def test_state_in_a_format_this_version_cannot_read_fails_with_a_clear_error() -
     assert _shard(DictInventory({}), ShardSnapshot(SETTINGS.enrich_shards, current)).customers[7].version == 1
     with pytest.raises(RuntimeError, match="another persona version"):
         _shard(DictInventory({}), ShardSnapshot(SETTINGS.enrich_shards, old))
+
+
+class _BrokenStock(DictInventory):
+    """An inventory adapter that hands back, once, a value nothing foresaw for one SKU."""
+
+    glitched = False
+
+    def sellable(self, sku_ids: Iterable[str]) -> dict[str, int | None]:
+        stock = super().sellable(sku_ids)
+        if "BROKEN" in stock and not self.glitched:
+            self.glitched = True
+            stock["BROKEN"] = "not a quantity"  # type: ignore[assignment]
+        return stock
+
+
+def test_a_record_whose_decision_raises_is_dead_lettered_and_the_shard_goes_on() -> None:
+    shard = _shard(_BrokenStock({"A": 4, "BROKEN": 1}))
+    out = _run(shard, _event("e-1", 7, "A", 1), _event("e-2", 8, "BROKEN", 2), _event("e-3", 9, "A", 3))
+    assert [d[0] for d in _decided(out)] == ["e-1", "e-3"]
+    dlq = [r for r in out if r[0] == SETTINGS.topics.dlq(SETTINGS.topics.behavior_events)]
+    assert len(dlq) == 1 and dlq[0][1] == b"8"
+    letter = orjson.loads(dlq[0][2] or b"")
+    assert letter["reason"].startswith("behavior_event: unprocessable: TypeError")
+    assert orjson.loads(letter["raw"])["event_id"] == "e-2"
+    assert shard.unprocessable == 1
+    # Once the glitch is gone, the customer's next event is decided, its failed one counted as seen.
+    later = _decided(_run(shard, _event("e-4", 8, "A", 4), _event("e-2", 8, "BROKEN", 2)))
+    assert [(d[0], d[1]) for d in later] == [("e-4", 2)]

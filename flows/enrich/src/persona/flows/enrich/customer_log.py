@@ -8,12 +8,18 @@ that rebuild the shard, oldest first. A child process merges those files into on
 segments outgrow it (``compact``), so a restore reads about ``1 + COMPACT_RATIO`` times the live
 state at most, and the disk holds little more.
 
-Layout: ``<directory>/shard-<key>/<seq>-<nonce>.seg`` (and ``.base``). A file is a sequence of
-chunks, each a 4-byte little-endian length and a msgpack ``[customer_ids, records]``: the customers'
-ids, then their ``[state, offered]`` records in the same order (``state.LogRecord``). Ids apart from
-records let a merge read them without walking the records. A later record of a customer replaces an
-earlier one. Files never change once sealed. A sealed segment and a finished base are fsynced, so a
-snapshot Bytewax stores points to durable files.
+Layout: ``<directory>/shard-<key>/<seq>-<nonce>.seg`` (and ``.base``). A file is ``MAGIC`` and then a
+sequence of chunks, each a 4-byte little-endian length, a 4-byte little-endian CRC-32 of the payload,
+and the payload: a msgpack ``[customer_ids, records]``, the customers' ids, then their
+``[state, offered]`` records in the same order (``state.LogRecord``). Ids apart from records let a
+merge read them without walking the records. A later record of a customer replaces an earlier one.
+Files never change once sealed. A sealed segment and a finished base are fsynced, so a snapshot
+Bytewax stores points to durable files; a chunk that does not match its checksum, or a file cut short,
+is damage (a disk or an operator, not a crash: the open segment of a crashed process is never named
+by a snapshot) and stops the flow with ``CustomerLogError``, which names the file, the byte and the
+recovery (``RECOVERY``). Files without ``MAGIC`` (written before checksums) are read without them.
+The directories are created 0700 and the files 0600, whatever the process umask: they hold
+customers' behaviour.
 
 Which files stay: those of the shard's last ``KEEP_CHAINS`` snapshots, because Bytewax resumes from
 its last committed epoch, which may be a snapshot or two behind the newest. A shard that starts deletes
@@ -27,21 +33,27 @@ import itertools
 import logging
 import os
 import secrets
-import struct
 import sys
 import time
 import weakref
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import msgspec
 
-log = logging.getLogger(__name__)
+from persona.flows.enrich.chunk_file import (
+    MAGIC,
+    RECOVERY,
+    CustomerLogError,
+    create_file,
+    make_private_directory,
+    read_chunks,
+    write_chunk,
+)
 
-_LENGTH = struct.Struct("<I")
+log = logging.getLogger(__name__)
 
 COMPACT_RATIO = 2.0
 """Merge the files into a new base once the segments after the base hold this many times its bytes."""
@@ -64,37 +76,6 @@ class LogRef:
     files: tuple[str, ...]
 
 
-def write_chunk(file: BinaryIO, payload: bytes) -> int:
-    file.write(_LENGTH.pack(len(payload)))
-    file.write(payload)
-    return _LENGTH.size + len(payload)
-
-
-def read_chunks(path: Path) -> Iterator[bytes]:
-    """The chunks of one file, one in memory at a time. A truncated file (a machine crash mid-write)
-    is an error, never a silently shorter state."""
-    with path.open("rb") as file:
-        at = 0
-        while header := file.read(_LENGTH.size):
-            if len(header) < _LENGTH.size:
-                raise CustomerLogError(
-                    f"{path} ends inside a chunk header at byte {at}: the file is truncated"
-                )
-            (length,) = _LENGTH.unpack(header)
-            chunk = file.read(length)
-            if len(chunk) < length:
-                raise CustomerLogError(
-                    f"{path} ends inside a chunk at byte {at} ({length} bytes announced, {len(chunk)} there): "
-                    "the file is truncated"
-                )
-            yield chunk
-            at += _LENGTH.size + length
-
-
-class CustomerLogError(RuntimeError):
-    """A shard's files are missing or damaged: the state cannot be rebuilt from them."""
-
-
 _chunk_ids = msgspec.msgpack.Decoder(tuple[list[int], msgspec.Raw])
 _chunk_raw = msgspec.msgpack.Decoder(tuple[list[int], list[msgspec.Raw]])
 _encoder = msgspec.msgpack.Encoder()
@@ -115,11 +96,12 @@ def compact(out: Path, inputs: list[Path]) -> int:
             newest.update(zip(ids, itertools.count(position)))
             position += len(ids)
     tmp = out.with_name(out.name + ".tmp")
-    written = 0
     kept_ids: list[int] = []
     kept: list[msgspec.Raw] = []
     position_of = newest.__getitem__
-    with tmp.open("wb") as file:
+    tmp.unlink(missing_ok=True)  # a merge that died before its rename
+    with create_file(tmp) as file:
+        written = len(MAGIC)
         position = 0
         for path in inputs:
             for chunk in read_chunks(path):
@@ -185,7 +167,7 @@ class Compactor:
 
     A child, not a thread: a merge is Python work over every record of the files, and in a thread it
     would compete with the flow for the GIL for seconds at a time. The child runs this file as a
-    script, which imports msgspec and the standard library only, at a lower priority than the flow;
+    script, which imports msgspec, the standard library and ``chunk_file`` only, at a lower priority than the flow;
     its errors go to the flow's stderr, its log.
     """
 
@@ -222,8 +204,8 @@ class Compactor:
             self.stats.compaction_seconds += merge.cpu_seconds
             return
         self.stats.compaction_errors += 1
-        # Imported here: this file is also the merge child's script, which imports only msgspec and
-        # the standard library.
+        # Imported here: this file is also the merge child's script, which imports only msgspec,
+        # ``chunk_file`` and the standard library.
         from persona.settings import kv
 
         log.warning(
@@ -278,8 +260,7 @@ class ShardLog:
         if missing:
             raise CustomerLogError(
                 f"the enrich snapshot names files that are gone: {', '.join(missing)}. The customer log "
-                "directory (PERSONA_ENRICH_STATE_DIR) must stay with the recovery directory; remove "
-                "both to start the enrich flow without state"
+                "directory (PERSONA_ENRICH_STATE_DIR) must stay with the recovery directory. " + RECOVERY
             )
         return paths
 
@@ -327,12 +308,14 @@ class ShardLog:
     def _start_segment(self) -> None:
         directory = self.directory
         if not self._cleaned:
-            directory.mkdir(parents=True, exist_ok=True)
+            make_private_directory(self._root)
+            make_private_directory(directory)
             self._remove_strays()
             self._cleaned = True
         self._seq += 1
         self._open_name = f"{self._seq:010d}-{self._nonce}.seg"
-        self._open = (directory / self._open_name).open("xb")
+        self._open = create_file(directory / self._open_name)
+        self._sizes[self._open_name] = len(MAGIC)
         # A shard dropped with a segment open (the process ends, a test ends) closes it unsealed.
         self._finalizer = weakref.finalize(self, self._open.close)
 

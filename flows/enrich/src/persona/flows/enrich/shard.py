@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,8 +16,10 @@ from persona.contracts import (
     DecisionEnvelope,
     InventoryRow,
     OrderFact,
+    behavior_event_to_json,
     decision_to_json,
     encode_decisions,
+    order_fact_to_debezium_json,
 )
 from persona.decisions import (
     Offered,
@@ -40,10 +43,13 @@ from persona.flows.enrich.state import (
     load_customer_log,
     log_records,
 )
-from persona.kafka.bytewax_io import OutRecord
+from persona.kafka.bytewax_io import OutRecord, dead_letter
+from persona.settings import kv
 
 if TYPE_CHECKING:
     from persona.flows.enrich.flow import EnrichContext
+
+log = logging.getLogger(__name__)
 
 Waiting = list[tuple[PendingDecision, tuple[str, ...]]]
 """Decisions waiting for inventory reads, oldest first, each with its candidate SKUs."""
@@ -63,6 +69,11 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
     (``WAIT_POLL`` apart at most) once it is in. The rest of the batch is decided at once, except a
     waiting customer's later decisions, which wait behind it so its versions stay in order. The
     waiting decisions are part of the snapshot, so a crash loses none.
+
+    A record whose processing raises (a bug, or a value nothing foresaw) goes to its topic's dead-letter
+    topic with reason ``unprocessable: <error>``, and the shard goes on with the next record
+    (``_unprocessable``). A record that fails its step leaves its customer's state as it was; an event
+    that fails its decision stays observed (its id seen, its SKU recent) and its version handed out.
     """
 
     WAIT_POLL = timedelta(milliseconds=5)
@@ -85,6 +96,8 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
                 f"PERSONA_ENRICH_SHARDS is {shards}: the shard count is fixed for a recovery store's life"
             )
         self._shards = shards
+        self._topics = topics
+        self.unprocessable = 0
         self.customers: Customers = {}
         self.offered: Offered = {}
         self.waiting: Waiting = []
@@ -124,7 +137,11 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
             for item in items:
                 if type(item) is BehaviorEvent:
                     state = customers.get(item.user_id, EMPTY)
-                    p = step_event(state.customer, item, state.version + 1, config)
+                    try:
+                        p = step_event(state.customer, item, state.version + 1, config)
+                    except Exception as error:
+                        out.append(self._unprocessable(item, error))
+                        continue
                     if p is None:
                         continue  # a duplicate delivery: no second decision
                     pending.append(p)
@@ -134,7 +151,11 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
                     state = customers.get(item.customer_id, EMPTY)
                     profile = ctx.profiles.get(item.customer_id)
                     as_of = None if profile is None else profile.rfm_as_of
-                    customer = step_order(state.customer, item, as_of)
+                    try:
+                        customer = step_order(state.customer, item, as_of)
+                    except Exception as error:
+                        out.append(self._unprocessable(item, error))
+                        continue
                     if customer is not state.customer:
                         customers[item.customer_id] = EnrichState(customer, state.version, state.last_event)
                         dirty.add(item.customer_id)
@@ -276,18 +297,52 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         for p in pending:
             event = p.event
             customer_id = event.user_id
-            decision, audit = decide(
-                event, profiles.get(customer_id), p.state, stock, config, now_ms, p.recent
-            )
+            try:
+                decision, audit = decide(
+                    event, profiles.get(customer_id), p.state, stock, config, now_ms, p.recent
+                )
+                rt_value = decision_to_json(decision, p.version)
+            except Exception as error:
+                # Its version stays handed out: rt consumers see a gap, never a repeat.
+                out.append(self._unprocessable(event, error))
+                continue
             envelopes.append(DecisionEnvelope(p.version, audit))
             # The decision is on marketing_segments_rt as soon as it is made (DESIGN §5).
-            out.append((rt_topic, str(customer_id).encode(), decision_to_json(decision, p.version)))
+            out.append((rt_topic, str(customer_id).encode(), rt_value))
             if record_offer(offered, offered_to, customer_id, decision.recommendation):
                 dirty.add(customer_id)
+        if not envelopes:
+            return
         # With their audit, for the sink's Paimon commits: columns built once, keyed by the shard (every
         # customer here has it) so a customer's decisions stay in order.
         key = shard_of(envelopes[0].audit.customer_id, self._shards).encode()
         out.extend((self._decisions_topic, key, message) for message in encode_decisions(envelopes))
+
+    def _unprocessable(self, item: BehaviorEvent | OrderFact, error: Exception) -> OutRecord:
+        """The dead letter of a record whose processing raised: the record as its topic carries it."""
+        self.unprocessable += 1
+        reason = f"unprocessable: {type(error).__name__}: {error}"
+        if isinstance(item, BehaviorEvent):
+            topic, kind, customer_id = self._topics.behavior_events, "behavior_event", item.user_id
+            raw = behavior_event_to_json(item)
+        else:
+            topic, kind, customer_id = self._topics.order_facts, "order_fact", item.customer_id
+            raw = order_fact_to_debezium_json(item)
+        # The first few in full (with the traceback), then one line in a thousand: a bug that hits
+        # every record must not turn the log into the dead-letter topic.
+        if self.unprocessable <= 10 or self.unprocessable % 1000 == 0:
+            log.warning(
+                kv(
+                    event="record_unprocessable",
+                    kind=kind,
+                    customer_id=customer_id,
+                    total=self.unprocessable,
+                    reason=reason,
+                    effect="dead-lettered; the flow goes on",
+                ),
+                exc_info=self.unprocessable <= 10,
+            )
+        return dead_letter(topic, str(customer_id).encode(), raw, f"{kind}: {reason}")
 
 
 def _skus_of_all(waiting: Waiting) -> set[str]:

@@ -15,7 +15,8 @@ import msgspec
 
 from persona.contracts import BehaviorEvent
 from persona.decisions import EMPTY_STATE, CustomerState, Offered, PendingDecision
-from persona.flows.enrich.customer_log import CustomerLogError, LogRef, read_chunks
+from persona.flows.enrich.chunk_file import RECOVERY, CustomerLogError, read_chunks
+from persona.flows.enrich.customer_log import LogRef
 
 
 class EnrichState(msgspec.Struct, frozen=True, gc=False, array_like=True):
@@ -101,7 +102,7 @@ def load_customer_log(paths: list[Path], customers: Customers, offered: Offered)
             except msgspec.ValidationError as error:
                 raise RuntimeError(_FORMAT_ERROR.format(error=f"{path}: {error}")) from error
             except msgspec.DecodeError as error:
-                raise CustomerLogError(f"{path} holds a damaged chunk: {error}") from error
+                raise CustomerLogError(f"{path} holds a damaged chunk: {error}. {RECOVERY}") from error
             for customer_id, (state, recommendation) in zip(ids, records, strict=True):
                 customers[customer_id] = state
                 if recommendation:
