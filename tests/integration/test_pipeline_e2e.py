@@ -56,6 +56,7 @@ def test_streaming_output_equals_replay(scenario: Scenario, tmp_path: Path) -> N
     try:
         producer = make_producer(s.stack.kafka_bootstrap)
         valid_orders = 0
+        events_sent = 0
         # Produce in time order. Orders reach the enrich flow through the cdc flow, so before the events
         # that follow a run of order changes we wait until those facts are through: the streaming
         # order then equals replay's time order.
@@ -67,7 +68,19 @@ def test_streaming_output_equals_replay(scenario: Scenario, tmp_path: Path) -> N
                 j += 1
             run = records[i:j]
             topic = s.topics.orders_cdc if kind == "order" else s.topics.behavior_events
+            if kind == "order" and events_sent:
+                # And the other way round: the events before these orders are decided first.
+                wait_for(
+                    f"enrich to decide {events_sent} events",
+                    lambda sent=events_sent, enrich=flows[1]: (
+                        True if enrich.committed_offsets(s.topics.behavior_events) >= sent else None
+                    ),
+                    90,
+                    flows,
+                )
             produce_all(producer, topic, ((r.key, r.value) for r in run))
+            if kind != "order":
+                events_sent += len(run)
             if kind == "order":
                 valid_orders += sum(isinstance(parse_order_change(r.value), Ok) for r in run)
                 target = valid_orders

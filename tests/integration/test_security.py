@@ -131,6 +131,7 @@ def test_the_flows_decide_on_the_secured_stack(secure: SecureStack, tmp_path: Pa
     try:
         producer = make_producer(s.kafka_bootstrap, **kafka_config)
         valid_orders = 0
+        events_sent = 0
         # In time order; after a run of order changes, wait until enrich has applied their facts so
         # no later event overtakes them (as the end-to-end test does): the output then equals replay's.
         i = 0
@@ -140,6 +141,18 @@ def test_the_flows_decide_on_the_secured_stack(secure: SecureStack, tmp_path: Pa
                 j += 1
             run = records[i:j]
             is_order = records[i].kind == "order"
+            if is_order and events_sent:
+                # And the other way round: the events before these orders are decided first.
+                wait_for(
+                    f"enrich to decide {events_sent} events",
+                    lambda sent=events_sent, enrich=flows[1]: (
+                        True if enrich.committed_offsets(topics.behavior_events) >= sent else None
+                    ),
+                    180,
+                    flows,
+                )
+            if not is_order:
+                events_sent += len(run)
             produce_all(
                 producer,
                 topics.orders_cdc if is_order else topics.behavior_events,
