@@ -6,17 +6,17 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
-from persona.contracts import Topics
-from persona.datagen import DataGenerator
+from persona.contracts import Ok, Topics, parse_order_change
+from persona.datagen import DataGenerator, WireRecord
 from persona.inventory import CassandraInventory, StockLevel
-from persona.kafka import topic_configs
+from persona.kafka import produce_all, topic_configs
 from persona.localstack import (
     INVENTORY_COLUMNS_CQL,
     StackSettings,
@@ -28,6 +28,55 @@ from persona.localstack.runner import FlowProcess
 from persona.paimon import PaimonWarehouse, TableWriter, ensure_tables
 
 T = TypeVar("T")
+
+
+def produce_in_time_order(
+    producer: Any,
+    records: Sequence[WireRecord],
+    topics: Topics,
+    enrich: FlowProcess,
+    flows: list[FlowProcess],
+    timeout: float,
+) -> None:
+    """Produce generated ``records`` in time order so the stream decides what replay decides.
+
+    Orders reach the enrich flow one hop later (through the cdc flow), so a run of order changes is
+    fenced on both sides: before it, enrich has durably processed every event sent so far (none is
+    decided with an order it must not see yet); after it, every valid order's fact (no later event
+    overtakes them). The flows' own recovery snapshots say what they processed.
+    """
+    valid_orders = events_sent = 0
+    i = 0
+    while i < len(records):
+        kind = records[i].kind
+        j = i
+        while j < len(records) and records[j].kind == kind:
+            j += 1
+        run = records[i:j]
+        if kind == "order":
+            if events_sent:
+                wait_for(
+                    f"enrich to decide {events_sent} events",
+                    lambda sent=events_sent: (
+                        True if enrich.committed_offsets(topics.behavior_events) >= sent else None
+                    ),
+                    timeout,
+                    flows,
+                )
+            produce_all(producer, topics.orders_cdc, ((r.key, r.value) for r in run))
+            valid_orders += sum(isinstance(parse_order_change(r.value), Ok) for r in run)
+            wait_for(
+                f"enrich to apply {valid_orders} order facts",
+                lambda target=valid_orders: (
+                    True if enrich.committed_offsets(topics.order_facts) >= target else None
+                ),
+                timeout,
+                flows,
+            )
+        else:
+            produce_all(producer, topics.behavior_events, ((r.key, r.value) for r in run))
+            events_sent += len(run)
+        i = j
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float, flows: list[FlowProcess]) -> T:

@@ -11,12 +11,12 @@ from typing import Any
 
 import orjson
 import pytest
-from pipeline_support import Scenario, load_stores, wait_for
+from pipeline_support import Scenario, load_stores, produce_in_time_order, wait_for
 
-from persona.contracts import Ok, Topics, parse_decision_message, parse_dlq_record, parse_order_change
+from persona.contracts import Ok, Topics, parse_decision_message, parse_dlq_record
 from persona.datagen import DataGenerator, GeneratorConfig
 from persona.datagen.loaders import write_files
-from persona.kafka import make_producer, produce_all, read_topic
+from persona.kafka import make_producer, read_topic
 from persona.localstack.runner import FlowProcess
 from persona.paimon import PaimonWarehouse
 from persona.replay import run_replay
@@ -55,47 +55,7 @@ def test_streaming_output_equals_replay(scenario: Scenario, tmp_path: Path) -> N
         f.start()
     try:
         producer = make_producer(s.stack.kafka_bootstrap)
-        valid_orders = 0
-        events_sent = 0
-        # Produce in time order. Orders reach the enrich flow through the cdc flow, so before the events
-        # that follow a run of order changes we wait until those facts are through: the streaming
-        # order then equals replay's time order.
-        i = 0
-        while i < len(records):
-            kind = records[i].kind
-            j = i
-            while j < len(records) and records[j].kind == kind:
-                j += 1
-            run = records[i:j]
-            topic = s.topics.orders_cdc if kind == "order" else s.topics.behavior_events
-            if kind == "order" and events_sent:
-                # And the other way round: the events before these orders are decided first.
-                wait_for(
-                    f"enrich to decide {events_sent} events",
-                    lambda sent=events_sent, enrich=flows[1]: (
-                        True if enrich.committed_offsets(s.topics.behavior_events) >= sent else None
-                    ),
-                    90,
-                    flows,
-                )
-            produce_all(producer, topic, ((r.key, r.value) for r in run))
-            if kind != "order":
-                events_sent += len(run)
-            if kind == "order":
-                valid_orders += sum(isinstance(parse_order_change(r.value), Ok) for r in run)
-                target = valid_orders
-                enrich = flows[1]
-                # Barrier: the enrich flow has durably processed every order fact so far (its own
-                # recovery snapshot says so), so no later event can overtake them.
-                wait_for(
-                    f"enrich to apply {target} order facts",
-                    lambda target=target, enrich=enrich: (
-                        True if enrich.committed_offsets(s.topics.order_facts) >= target else None
-                    ),
-                    90,
-                    flows,
-                )
-            i = j
+        produce_in_time_order(producer, records, s.topics, flows[1], flows, 90)
 
         # Kafka marketing_segments_rt: the k-th decision of a customer carries version k.
         by_customer: dict[int, list[dict[str, Any]]] = {}

@@ -18,13 +18,13 @@ from typing import Any
 import orjson
 import pytest
 from cassandra.cluster import NoHostAvailable
-from pipeline_support import wait_for
+from pipeline_support import produce_in_time_order, wait_for
 
-from persona.contracts import Ok, Topics, parse_decision_message, parse_order_change
+from persona.contracts import Ok, Topics, parse_decision_message
 from persona.datagen import DataGenerator, GeneratorConfig
 from persona.datagen.loaders import write_files
 from persona.inventory import CassandraInventory, StockLevel
-from persona.kafka import KafkaAdmin, KafkaAdminError, make_producer, produce_all, read_topic
+from persona.kafka import KafkaAdmin, KafkaAdminError, make_producer, read_topic
 from persona.localstack import StackSettings, cassandra_session, init_schema
 from persona.localstack.runner import FlowProcess
 from persona.localstack.secure import SecureStack, down_secure, up_secure
@@ -130,46 +130,7 @@ def test_the_flows_decide_on_the_secured_stack(secure: SecureStack, tmp_path: Pa
         f.start()
     try:
         producer = make_producer(s.kafka_bootstrap, **kafka_config)
-        valid_orders = 0
-        events_sent = 0
-        # In time order; after a run of order changes, wait until enrich has applied their facts so
-        # no later event overtakes them (as the end-to-end test does): the output then equals replay's.
-        i = 0
-        while i < len(records):
-            j = i
-            while j < len(records) and records[j].kind == records[i].kind:
-                j += 1
-            run = records[i:j]
-            is_order = records[i].kind == "order"
-            if is_order and events_sent:
-                # And the other way round: the events before these orders are decided first.
-                wait_for(
-                    f"enrich to decide {events_sent} events",
-                    lambda sent=events_sent, enrich=flows[1]: (
-                        True if enrich.committed_offsets(topics.behavior_events) >= sent else None
-                    ),
-                    180,
-                    flows,
-                )
-            if not is_order:
-                events_sent += len(run)
-            produce_all(
-                producer,
-                topics.orders_cdc if is_order else topics.behavior_events,
-                ((r.key, r.value) for r in run),
-            )
-            if is_order:
-                valid_orders += sum(isinstance(parse_order_change(r.value), Ok) for r in run)
-                target, enrich = valid_orders, flows[1]
-                wait_for(
-                    f"enrich to apply {target} order facts",
-                    lambda target=target, enrich=enrich: (
-                        True if enrich.committed_offsets(topics.order_facts) >= target else None
-                    ),
-                    180,
-                    flows,
-                )
-            i = j
+        produce_in_time_order(producer, records, topics, flows[1], flows, 180)
 
         def rt_rows() -> list[Any] | None:
             got = read_topic(
