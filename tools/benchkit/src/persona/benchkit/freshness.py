@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import time
 from array import array
+from collections.abc import Mapping
 
 from persona.benchkit.report import WindowResult
 from persona.benchkit.stats import parse_iso_ms, per_second, percentiles
@@ -16,13 +17,15 @@ from persona.kafka import drain
 from persona.paimon import PaimonWarehouse
 
 
-def read_rt(bootstrap: str, topic: str) -> tuple[array[int], array[int]]:
+def read_rt(
+    bootstrap: str, topic: str, config: Mapping[str, str] | None = None
+) -> tuple[array[int], array[int]]:
     """(event_time_ms, arrival_ms) of every message on the rt topic, whose ``LogAppendTime``
-    timestamps are the broker's time of arrival."""
+    timestamps are the broker's time of arrival. ``config``: the Kafka security settings."""
     events: array[int] = array("q")
     arrivals: array[int] = array("q")
     marker = b'"event_time":"'
-    for batch in drain(bootstrap, [topic]):
+    for batch in drain(bootstrap, [topic], config=config):
         for value, arrived_ms in batch.values_and_timestamps():
             if not value:
                 continue
@@ -56,12 +59,14 @@ def read_paimon_commits(warehouse: PaimonWarehouse, table: str) -> tuple[array[i
     return events, commits
 
 
-def measure_floor(bootstrap: str, topics: list[str]) -> tuple[float, int]:
+def measure_floor(
+    bootstrap: str, topics: list[str], config: Mapping[str, str] | None = None
+) -> tuple[float, int]:
     """Records/s a bare consumer drains ``topics`` from the beginning, doing nothing with them;
-    and how many records that was."""
+    and how many records that was. ``config``: the Kafka security settings."""
     count = 0
     started = time.perf_counter()
-    for batch in drain(bootstrap, topics):
+    for batch in drain(bootstrap, topics, config=config):
         count += len(batch)
     elapsed = time.perf_counter() - started
     return (count / elapsed if elapsed > 0 else math.nan), count

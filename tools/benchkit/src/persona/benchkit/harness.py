@@ -64,6 +64,7 @@ def run_bench(cfg: BenchConfig) -> BenchReport:
         scenario.base,
     )
     admin = kafka_admin(stack)
+    kafka_config = scenario.kafka_config()
     producer: ProducerProcess | None = None
     flows: RunFlows | None = None
     pinned: PinnedProcesses | None = None
@@ -103,7 +104,7 @@ def run_bench(cfg: BenchConfig) -> BenchReport:
         if cfg.enrich_core:
             pinned = give_enrich_a_core(stack, flows, producer.process.pid)
 
-        offsets = EndOffsets(stack.kafka_bootstrap)
+        offsets = EndOffsets(stack.kafka_bootstrap, kafka_config)
         monitor = Monitor(flows, offsets, topics, producer, stack)
         monitor.start()
         load_started_ms = int(time.time() * 1000)
@@ -121,13 +122,15 @@ def run_bench(cfg: BenchConfig) -> BenchReport:
             pinned.restore()
 
         log.info("reading back marketing_segments_rt and the segment_decisions snapshots…")
-        rt_event, rt_arrival = read_rt(stack.kafka_bootstrap, topics.marketing_segments_rt)
+        rt_event, rt_arrival = read_rt(stack.kafka_bootstrap, topics.marketing_segments_rt, kafka_config)
         pm_event, pm_commit = read_paimon_commits(
             PaimonWarehouse(scenario.warehouse_dir), "segment_decisions"
         )
         results = [window_result(w, rt_event, rt_arrival, pm_event, pm_commit) for w in windows]
         per_second = series(load_started_ms, run_end_ms, rt_event, rt_arrival, pm_event, pm_commit)
-        floor_eps, floor_records = measure_floor(stack.kafka_bootstrap, list(produced_topics(topics)))
+        floor_eps, floor_records = measure_floor(
+            stack.kafka_bootstrap, list(produced_topics(topics)), kafka_config
+        )
         log.info(
             "floor: a bare consumer drained %s input records at %s/s",
             f"{floor_records:,}",

@@ -9,21 +9,27 @@ so no event repeats (the enrich flow drops repeated event ids as duplicates). Or
 the same order lifecycles, which the cdc flow treats as updates of the same orders.
 
 ``ProducerProcess`` is the bench's handle on that process: its rate, target and counts are shared
-values the bench sets and reads while it runs.
+values the bench sets and reads while it runs. The process reads the Kafka security settings from
+its own environment (inherited from the bench): a password is never pickled into its arguments.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event
+from typing import Any
 
 from persona.contracts import Topics
 from persona.datagen import DataGenerator, GeneratorConfig
 from persona.datagen.generator import iso_ms
-from persona.kafka import make_producer, produce
+from persona.kafka import produce
+from persona.kafka.producers import make_producer, producer_config
+from persona.settings.security import KafkaSecurity
 
 # Far from any real clock value, so its digits appear nowhere else in a record.
 T0_MS = 1_000_000_000_123
@@ -43,6 +49,15 @@ def produced_topics(topics: Topics) -> tuple[str, str]:
     """The topics the producer offers load to: behavior events, then order changes (a pool
     record's kind indexes it)."""
     return (topics.behavior_events, topics.orders_cdc)
+
+
+def client_config(config: ProducerConfig, env: Mapping[str, str]) -> dict[str, Any]:
+    """The producer's librdkafka properties: large batches, and the security settings of ``env``."""
+    return producer_config(
+        config.bootstrap,
+        KafkaSecurity.from_env(env).client_config(),
+        **{"linger.ms": 20, "batch.size": 1_000_000},
+    )
 
 
 def build_pool(config: ProducerConfig) -> list[tuple[int, bytes, bytes]]:
@@ -72,7 +87,9 @@ def run_producer(
     ms0 = str(T0_MS).encode()
     real = produced_topics(config.topics)
     scratch = (config.scratch_topic, config.scratch_topic)
-    producer = make_producer(config.bootstrap, **{"linger.ms": 20, "batch.size": 1_000_000})
+    # Exactly the properties client_config() gives (make_producer's defaults are already in them).
+    properties = client_config(config, os.environ)
+    producer = make_producer(properties.pop("bootstrap.servers"), **properties)
     ready.set()
     n_events = n_orders = 0
     index = 0

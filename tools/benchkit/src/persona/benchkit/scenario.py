@@ -115,14 +115,30 @@ class Scenario:
         load["profiles"] = load_profiles(gen, PaimonWarehouse(self.warehouse_dir), "customer_profile")
         load["profiles_s"] = time.monotonic() - t
         t = time.monotonic()
-        host, port = self.stack.cassandra_contact
-        store = CassandraInventory([host], port, table=self.inventory_table)
+        store = self.inventory_store()
         try:
             load["skus"] = load_inventory(gen, store, int(time.time() * 1000))
         finally:
             store.close()
         load["skus_s"] = time.monotonic() - t
         return load
+
+    def kafka_config(self) -> dict[str, str]:
+        """The security properties of the bench's own Kafka clients (end offsets, the read-back, the
+        floor): they connect as the flows do. The producer process reads its own from its environment."""
+        return self.stack.kafka_security.client_config()
+
+    def inventory_store(self) -> CassandraInventory:
+        """The run's inventory table, connected with the stack's Cassandra security settings."""
+        host, port = self.stack.cassandra_contact
+        security = self.stack.cassandra_security
+        return CassandraInventory(
+            [host],
+            port,
+            table=self.inventory_table,
+            credentials=security.credentials(),
+            ssl_context=security.ssl_context(),
+        )
 
     def remove(self, admin: Any, *, keep_files: bool) -> None:
         """Drop the topics and the table; the warehouse and state too unless ``keep_files``."""

@@ -61,6 +61,7 @@ def run_row(stack: StackSettings, row: Row, cfg: ChaosConfig) -> RowResult:
     scenario = ChaosScenario.new(stack, row.name, tmpfs_mib=48 if row.kind == "disk_full" else None)
     topics = scenario.topics
     admin = kafka_admin(stack)
+    kafka_config = stack.kafka_security.client_config()
     data = build_input(cfg.seed, cfg.size, poison=row.poison)
     flows: SupervisedFlows | None = None
     offsets: EndOffsets | None = None
@@ -80,7 +81,7 @@ def run_row(stack: StackSettings, row: Row, cfg: ChaosConfig) -> RowResult:
         if row.kind == "corrupt_state":
             flows.before_restart = _recovery_procedure(flows, notes)
         flows.start(timeout=180)
-        offsets = EndOffsets(stack.kafka_bootstrap)
+        offsets = EndOffsets(stack.kafka_bootstrap, kafka_config)
         live = flows
 
         def hold_until(done: Callable[[], bool], timeout: float) -> bool:
@@ -96,7 +97,7 @@ def run_row(stack: StackSettings, row: Row, cfg: ChaosConfig) -> RowResult:
             end = time.monotonic() + seconds
             hold_until(lambda: time.monotonic() >= end, seconds + 1)
 
-        load = Load(stack.kafka_bootstrap, topics, data.main, cfg.size.rate)
+        load = Load(stack.kafka_bootstrap, topics, data.main, cfg.size.rate, kafka_config)
         load.start()
         at = int(len(data.main) * random.Random(f"{cfg.seed}-{row.name}").uniform(0.3, 0.6))
         hold_until(lambda: load.produced >= at, 600)
@@ -114,7 +115,7 @@ def run_row(stack: StackSettings, row: Row, cfg: ChaosConfig) -> RowResult:
         drained = hold_until(lambda: _caught_up(live, offsets, barrier), cfg.drain_timeout_s)
         if drained:
             produce_all(
-                make_producer(stack.kafka_bootstrap),
+                make_producer(stack.kafka_bootstrap, kafka_config),
                 topics.behavior_events,
                 ((r.key, r.value) for r in data.closing),
             )
@@ -130,7 +131,7 @@ def run_row(stack: StackSettings, row: Row, cfg: ChaosConfig) -> RowResult:
                 f"not drained within {cfg.drain_timeout_s:.0f}s (down: {stuck}; last log lines: {last})"
             )
         flows.stop()
-        rt_read = read_rt(stack.kafka_bootstrap, topics)
+        rt_read = read_rt(stack.kafka_bootstrap, topics, kafka_config)
         after = [ts for _, ts in rt_read if ts >= fault_at * 1000]
         first_s = (min(after) / 1000 - fault_at) if after and row.kind not in ("none", "poison") else None
         verdict = check(
@@ -141,6 +142,7 @@ def run_row(stack: StackSettings, row: Row, cfg: ChaosConfig) -> RowResult:
                 scenario.prefix,
                 scenario.warehouse_dir,
                 [m for m, _ in rt_read],
+                kafka_config,
             ),
             data.stock,
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from persona.contracts import Topics
 from persona.datagen import WireRecord
@@ -16,8 +16,16 @@ log = logging.getLogger(__name__)
 
 
 class Load:
-    def __init__(self, bootstrap: str, topics: Topics, records: Sequence[WireRecord], rate: float) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: Topics,
+        records: Sequence[WireRecord],
+        rate: float,
+        kafka_config: Mapping[str, str] | None = None,
+    ) -> None:
         self._bootstrap = bootstrap
+        self._kafka_config = kafka_config  # the security settings
         self._topics = topics
         self._records = records
         self._rate = rate
@@ -37,7 +45,7 @@ class Load:
 
     def _run(self) -> None:
         # Deliveries are retried for as long as a row keeps Kafka down (the 90 s row), and more.
-        producer = make_producer(self._bootstrap, **{"message.timeout.ms": 600_000})
+        producer = make_producer(self._bootstrap, self._kafka_config, **{"message.timeout.ms": 600_000})
 
         def on_delivery(err: object, _msg: object) -> None:
             if err is not None:

@@ -3,6 +3,7 @@ and ``observed`` (the rt topic, the Paimon tables and the dead-letter topics, re
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +56,12 @@ def _dead_letters(records: list[ConsumedRecord], prefix: str) -> list[DeadLetter
     return keys
 
 
-def read_rt(bootstrap: str, topics: Topics) -> list[tuple[RtMessage, int]]:
+def read_rt(
+    bootstrap: str, topics: Topics, config: Mapping[str, str] | None = None
+) -> list[tuple[RtMessage, int]]:
     """Every rt message in partition order, with the broker's arrival time (ms)."""
     out = []
-    for rec in read_topic(bootstrap, topics.marketing_segments_rt, timeout=60):
+    for rec in read_topic(bootstrap, topics.marketing_segments_rt, timeout=60, config=config):
         parsed = parse_decision_message(rec.value or b"")
         if isinstance(parsed, Ok):
             m, d = parsed.value, parsed.value.decision
@@ -72,7 +75,12 @@ def read_rt(bootstrap: str, topics: Topics) -> list[tuple[RtMessage, int]]:
 
 
 def observed(
-    bootstrap: str, topics: Topics, prefix: str, warehouse_dir: Path, rt: list[RtMessage]
+    bootstrap: str,
+    topics: Topics,
+    prefix: str,
+    warehouse_dir: Path,
+    rt: list[RtMessage],
+    config: Mapping[str, str] | None = None,
 ) -> Observed:
     warehouse = PaimonWarehouse(warehouse_dir)
     audit = []
@@ -86,8 +94,11 @@ def observed(
     }
     letters: list[DeadLetterKey] = []
     for name in INPUT_TOPICS:
-        letters += _dead_letters(read_topic(bootstrap, Topics.dlq(prefix + name), timeout=30), prefix)
+        letters += _dead_letters(
+            read_topic(bootstrap, Topics.dlq(prefix + name), timeout=30, config=config), prefix
+        )
     internal = sum(
-        len(read_topic(bootstrap, Topics.dlq(prefix + name), timeout=30)) for name in INTERNAL_TOPICS
+        len(read_topic(bootstrap, Topics.dlq(prefix + name), timeout=30, config=config))
+        for name in INTERNAL_TOPICS
     )
     return Observed(audit, rt, segments, letters, internal)

@@ -109,7 +109,14 @@ class ChaosScenario:
         """Profiles into Paimon, inventory into Cassandra: fixed for the row, as replay's files."""
         load_profiles(data.generator, PaimonWarehouse(self.warehouse_dir), "customer_profile")
         host, port = self.stack.cassandra_contact
-        store = CassandraInventory([host], port, table=self.inventory_table)
+        security = self.stack.cassandra_security
+        store = CassandraInventory(
+            [host],
+            port,
+            table=self.inventory_table,
+            credentials=security.credentials(),
+            ssl_context=security.ssl_context(),
+        )
         try:
             load_inventory(data.generator, store, int(time.time() * 1000))
         finally:

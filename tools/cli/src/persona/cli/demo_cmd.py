@@ -1,10 +1,12 @@
 """`persona demo`: the whole pipeline on the local stack, with live progress.
 
 Brings the stack up, seeds profiles (Paimon) and inventory (Cassandra), starts the cdc, enrich and
-sink flows as separate processes (as in production), streams generated events and order changes to
+sink flows as separate processes, each under the supervisor `persona run` uses (a flow that dies is
+restarted from its recovery store, as in production), streams generated events and order changes to
 Kafka, and prints events in, decisions, dead letters, segment counts and freshness p50/p99 every
-two seconds until Ctrl-C or ``--seconds``. Then it stops the flows cleanly (the sink commits) and
-prints a summary and a sample of ``marketing_segments`` read back from Paimon.
+two seconds until Ctrl-C or ``--seconds``. Then it stops the flows cleanly (the sink last, so it
+commits what the others finished) and prints a summary and a sample of ``marketing_segments`` read
+back from Paimon. Every Kafka and Cassandra client it makes has the security settings.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from persona.benchkit.stats import percentile
 from persona.cli.generate_cmd import add_generator_args, generator_config, local_pipeline_env, seed_stores
+from persona.cli.run_cmd import build_supervisor
 from persona.cli.segments_cmd import format_table
 from persona.contracts import Ok, Topics, parse_decision_message
 from persona.datagen import DataGenerator
@@ -30,10 +35,14 @@ from persona.datagen.loaders import StreamStats, stream_to_kafka
 from persona.kafka import end_offsets, tail_values
 from persona.localstack import StackError, StackSettings, up
 from persona.localstack.runner import FLOWS, FlowProcess
+from persona.localstack.supervisor import EXIT_GAVE_UP, Supervisor
 from persona.paimon import PaimonWarehouse
-from persona.settings import PipelineSettings
+from persona.settings import PipelineSettings, SettingsError
 
 log = logging.getLogger(__name__)
+
+# How long a stopping supervisor may take beyond its flow's stop timeout before the demo says so.
+STOP_GRACE_SECONDS = 30.0
 
 
 def register(subparsers: Any) -> None:
@@ -70,6 +79,89 @@ def _report_exit(flow: FlowProcess) -> None:
         )
 
 
+@dataclass(frozen=True)
+class DemoConfig:
+    """What the demo runs with, read once from the environment: the variables it sets for its flows
+    (the local stack's addresses, the sink's commit interval) and the settings, the security settings
+    among them, that its own clients and the flows' share."""
+
+    flow_env: dict[str, str]
+    settings: PipelineSettings
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], stack: StackSettings, commit_interval: float) -> DemoConfig:
+        flow_env = {**local_pipeline_env(stack), "PERSONA_COMMIT_INTERVAL": str(commit_interval)}
+        return cls(flow_env, PipelineSettings.from_env({**env, **flow_env}))
+
+    def kafka_config(self) -> dict[str, str]:
+        """The security properties of every Kafka client the demo makes (watcher, offsets, producer)."""
+        return self.settings.kafka_security.client_config()
+
+    def supervisors(self, env: Mapping[str, str], state_dir: Path) -> list[Supervisor]:
+        """One supervisor per flow, in pipeline order, built as `persona run` builds its own; the
+        flows inherit ``env`` (the security settings too, as variables) with ``flow_env`` over it."""
+        return [build_supervisor(name, env, flow_env=self.flow_env, state_dir=state_dir) for name in FLOWS]
+
+
+class SupervisedFlows:
+    """The demo's flows, each supervised in a thread of its own.
+
+    ``Supervisor.run`` blocks for as long as its flow should run, and a flow dies with the thread that
+    started it (``FlowProcess``'s parent-death signal): so each supervisor runs in its own thread,
+    which lives exactly as long as that supervision, restarts included.
+    """
+
+    def __init__(self, supervisors: list[Supervisor]) -> None:
+        self.supervisors = supervisors
+        self.exit_codes: dict[str, int] = {}
+        self._threads = [
+            threading.Thread(target=self._supervise, args=(s,), name=f"supervise-{s.flow.name}", daemon=True)
+            for s in supervisors
+        ]
+
+    @property
+    def flows(self) -> list[FlowProcess]:
+        return [s.flow for s in self.supervisors]
+
+    def _supervise(self, supervisor: Supervisor) -> None:
+        try:
+            self.exit_codes[supervisor.flow.name] = supervisor.run()
+        except Exception:
+            log.exception("supervision of flow %s failed", supervisor.flow.name)
+            self.exit_codes[supervisor.flow.name] = EXIT_GAVE_UP
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def ended(self) -> list[FlowProcess]:
+        """Flows whose supervision ended without being asked to: given up, or never started."""
+        return [
+            s.flow
+            for s, thread in zip(self.supervisors, self._threads, strict=True)
+            if thread.ident is not None and not thread.is_alive() and not s.stopping
+        ]
+
+    def ready(self) -> bool:
+        """Each flow has completed an epoch (its recovery store says so): its Kafka inputs are
+        assigned and every step is built, so the first events are not timed against start-up."""
+        return all(flow.input_offsets() for flow in self.flows)
+
+    def restarts(self) -> int:
+        return sum(max(s.starts - 1, 0) for s in self.supervisors)
+
+    def stop(self) -> None:
+        """Stop the flows one after the other in pipeline order, each stopped before the next is
+        asked: the sink stops last, so it commits what the others finished."""
+        for supervisor, thread in zip(self.supervisors, self._threads, strict=True):
+            supervisor.request_stop()
+            if thread.ident is None:
+                continue
+            thread.join(supervisor.stop_timeout + STOP_GRACE_SECONDS)
+            if thread.is_alive():
+                log.error("flow %s did not stop within %.0f s", supervisor.flow.name, supervisor.stop_timeout)
+
+
 @dataclass
 class Watch:
     """What the demo has seen on marketing_segments_rt since it started."""
@@ -84,8 +176,10 @@ class Watch:
             return Counter(self.latest.values())
 
 
-def watch_rt(bootstrap: str, topic: str, watch: Watch, stop: threading.Event) -> None:
-    for values in tail_values(bootstrap, topic, stop.is_set):
+def watch_rt(
+    bootstrap: str, topic: str, watch: Watch, stop: threading.Event, config: Mapping[str, str]
+) -> None:
+    for values in tail_values(bootstrap, topic, stop.is_set, config=config):
         for value in values:
             parsed = parse_decision_message(value or b"")
             if not isinstance(parsed, Ok):
@@ -98,43 +192,43 @@ def watch_rt(bootstrap: str, topic: str, watch: Watch, stop: threading.Event) ->
                 watch.latest[d.customer_id] = d.segment
 
 
-def _dlq_total(bootstrap: str, topics: Topics) -> int:
+def _dlq_total(bootstrap: str, topics: Topics, config: Mapping[str, str]) -> int:
     total = 0
     for topic in (topics.behavior_events, topics.orders_cdc):
-        total += sum(end_offsets(bootstrap, Topics.dlq(topic)).values())
+        total += sum(end_offsets(bootstrap, Topics.dlq(topic), config).values())
     return total
 
 
-def _wait_ready(flows: list[FlowProcess], timeout: float) -> bool:
-    """Ready = each flow has completed an epoch (its recovery store says so): its Kafka inputs are
-    assigned and every step is built, so the first events are not timed against start-up."""
+def _wait_ready(flows: SupervisedFlows, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        dead = [f for f in flows if not f.alive()]
-        if dead:
-            for f in dead:
-                _report_exit(f)
-            for f in flows:
-                f.stop()
+        ended = flows.ended()
+        if ended:
+            for flow in ended:
+                _report_exit(flow)
             return False
-        if all(f.input_offsets() for f in flows):
+        if flows.ready():
             return True
         time.sleep(0.2)  # polling interval of the readiness check
-    log.error("flows did not become ready in %.0f s; see their logs in %s", timeout, flows[0].log_path.parent)
-    for f in flows:
-        f.stop()
+    log.error(
+        "flows did not become ready in %.0f s; see their logs in %s", timeout, flows.flows[0].log_path.parent
+    )
+    for flow in flows.flows:
+        if not flow.input_offsets():
+            _report_exit(flow)
     return False
 
 
 def run(args: argparse.Namespace) -> int:
-    stack_settings = StackSettings.from_env(os.environ)
     try:
+        stack_settings = StackSettings.from_env(os.environ)
         up(stack_settings)
-    except StackError as error:
+        demo = DemoConfig.from_env(os.environ, stack_settings, args.commit_interval)
+    except (StackError, SettingsError) as error:
         print(f"demo: {error}", file=sys.stderr)
         return 1
-    flow_env = {**local_pipeline_env(stack_settings), "PERSONA_COMMIT_INTERVAL": str(args.commit_interval)}
-    settings = PipelineSettings.from_env({**os.environ, **flow_env})
+    settings = demo.settings
+    kafka_config = demo.kafka_config()
     run_id = dt.datetime.now(dt.UTC).strftime("-%Y%m%d%H%M%S")
     # Profiles as of yesterday, as if last night's RFM job had run.
     yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
@@ -148,23 +242,16 @@ def run(args: argparse.Namespace) -> int:
     state_dir = stack_settings.home / "demo"
     if args.fresh:
         shutil.rmtree(state_dir / "recovery", ignore_errors=True)
-    flows = [FlowProcess.configured(name, state_dir, flow_env, settings) for name in FLOWS]
+    flows = SupervisedFlows(demo.supervisors(os.environ, state_dir))
     stop = threading.Event()
     watch = Watch()
     watcher = threading.Thread(
         target=watch_rt,
-        args=(settings.kafka_bootstrap, settings.topics.marketing_segments_rt, watch, stop),
+        args=(settings.kafka_bootstrap, settings.topics.marketing_segments_rt, watch, stop, kafka_config),
         daemon=True,
     )
     stream_stats = StreamStats()
-    dlq_at_start = _dlq_total(settings.kafka_bootstrap, settings.topics)
-    log.info("starting the %s flows…", ", ".join(FLOWS))
-    for f in flows:
-        f.start()
-    if not _wait_ready(flows, timeout=120):
-        return 1
-    print(f"flows started (logs: {state_dir / 'logs'}); streaming {args.rate:.0f} records/s — Ctrl-C to stop")
-    watcher.start()
+    dlq_at_start = _dlq_total(settings.kafka_bootstrap, settings.topics, kafka_config)
 
     def show_progress(s: StreamStats) -> None:
         stream_stats.events, stream_stats.orders = s.events, s.orders
@@ -178,6 +265,7 @@ def run(args: argparse.Namespace) -> int:
             seconds=args.seconds if args.seconds > 0 else float("inf"),
             should_stop=stop.is_set,
             on_progress=show_progress,
+            kafka_config=kafka_config,
         )
         stream_stats.events, stream_stats.orders, stream_stats.seconds = (
             final.events,
@@ -186,36 +274,48 @@ def run(args: argparse.Namespace) -> int:
         )
 
     producer = threading.Thread(target=produce, daemon=True)
-    producer.start()
-    started = time.monotonic()
+    log.info("starting the %s flows…", ", ".join(FLOWS))
     code = 0
     try:
+        flows.start()
+        if not _wait_ready(flows, timeout=120):
+            return 1
+        print(
+            f"flows started (logs: {state_dir / 'logs'}); streaming {args.rate:.0f} records/s — Ctrl-C to stop"
+        )
+        watcher.start()
+        producer.start()
+        started = time.monotonic()
         while producer.is_alive():
             producer.join(2.0)
-            dead = [f for f in flows if not f.alive()]
-            if dead:
-                for f in dead:
-                    _report_exit(f)
+            ended = flows.ended()
+            if ended:
+                for flow in ended:
+                    _report_exit(flow)
                 code = 1
                 break
             with watch.lock:
                 recent = watch.freshness[-5000:]
                 decisions = watch.decisions
             segs = " ".join(f"{k}={v}" for k, v in sorted(watch.segments().items()))
+            restarts = flows.restarts()
             print(
                 f"[{time.monotonic() - started:6.1f}s] events in {stream_stats.events:,} orders {stream_stats.orders:,} "
-                f"| decisions {decisions:,} | dlq {_dlq_total(settings.kafka_bootstrap, settings.topics) - dlq_at_start} "
-                f"| freshness p50 {percentile(recent, 0.5):.2f}s p99 {percentile(recent, 0.99):.2f}s | {segs}",
+                f"| decisions {decisions:,} "
+                f"| dlq {_dlq_total(settings.kafka_bootstrap, settings.topics, kafka_config) - dlq_at_start} "
+                f"| freshness p50 {percentile(recent, 0.5):.2f}s p99 {percentile(recent, 0.99):.2f}s | {segs}"
+                + (f" | flow restarts {restarts}" if restarts else ""),
                 flush=True,
             )
     except KeyboardInterrupt:
         log.info("stopping…")
     finally:
         stop.set()
-        producer.join(30)
-        for f in flows:  # upstream first and the sink last, so it commits what the others finished
-            f.stop()
-        watcher.join(5)
+        if producer.ident is not None:
+            producer.join(30)
+        flows.stop()
+        if watcher.ident is not None:
+            watcher.join(5)
     _summary(settings, watch, stream_stats)
     return code
 

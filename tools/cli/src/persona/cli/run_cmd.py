@@ -95,18 +95,30 @@ def flows_dir(stack: StackSettings) -> Path:
     return stack.home / "flows"
 
 
-def build_supervisor(name: str, env: Mapping[str, str], echo: BinaryIO | None = None) -> Supervisor:
+def build_supervisor(
+    name: str,
+    env: Mapping[str, str],
+    echo: BinaryIO | None = None,
+    *,
+    flow_env: Mapping[str, str] | None = None,
+    state_dir: Path | None = None,
+) -> Supervisor:
     """The supervisor of flow ``name`` configured from ``env``, as `persona run` makes it.
 
     The flow gets ``env`` plus the local stack's addresses for whatever ``env`` leaves unset.
-    Raises StackError or SettingsError naming a malformed variable.
+    ``flow_env`` (the demo's) is set for the flow over ``env``; ``state_dir`` replaces
+    :func:`flows_dir`. Raises StackError or SettingsError naming a malformed variable.
     """
+    given = dict(flow_env or {})
+    env = {**env, **given}
     stack = StackSettings.from_env(env)
     defaults = {
         key: value for key, value in local_pipeline_env(stack).items() if not env.get(key, "").strip()
     }
     settings = PipelineSettings.from_env({**env, **defaults})
-    flow = FlowProcess.configured(name, flows_dir(stack), defaults, settings, echo=echo)
+    flow = FlowProcess.configured(
+        name, state_dir or flows_dir(stack), {**given, **defaults}, settings, echo=echo
+    )
     return Supervisor(
         flow,
         flow_dependencies(name, settings),

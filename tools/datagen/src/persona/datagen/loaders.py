@@ -90,7 +90,7 @@ def stream_to_kafka(
     downstream (decision time minus event time) includes Kafka and every flow.
     """
     # kafka_config: the security settings (KafkaSecurity.client_config()) of a secured cluster.
-    producer = make_producer(bootstrap, **(kafka_config or {}))
+    producer = make_producer(bootstrap, kafka_config)
     stats = StreamStats()
     started = clock()
     next_progress = started + 1.0

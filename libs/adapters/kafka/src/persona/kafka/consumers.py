@@ -1,7 +1,9 @@
 """Consumers for the tools (the demo, the bench, tests): reading a topic, its end offsets, following
 its new records, and draining it as fast as a bare consumer can.
 
-The flows read Kafka through ``persona.kafka.bytewax_io`` instead.
+The flows read Kafka through ``persona.kafka.bytewax_io`` instead. Every function takes ``config``:
+the security settings of a secured cluster (``KafkaSecurity.client_config()``), laid over the
+consumer's own properties (:func:`consumer_config`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,57 @@ from types import TracebackType
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+
+def consumer_config(own: Mapping[str, Any], config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A consumer's librdkafka properties: its ``own`` with the caller's ``config`` over them, so a
+    security setting (or the config file's property) wins over a consumer's tuning."""
+    return {**own, **(config or {})}
+
+
+def reader_config(
+    bootstrap: str, group_id: str | None = None, config: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """:func:`read_topic`'s consumer: from the beginning, every partition's end reported."""
+    own = {
+        "bootstrap.servers": bootstrap,
+        "group.id": group_id or f"persona-reader-{uuid.uuid4().hex}",
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+        "enable.partition.eof": True,
+    }
+    return consumer_config(own, config)
+
+
+def offsets_config(bootstrap: str, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """:class:`EndOffsets`' consumer: it only asks for watermarks."""
+    return consumer_config(
+        {"bootstrap.servers": bootstrap, "group.id": f"persona-offsets-{uuid.uuid4().hex}"}, config
+    )
+
+
+def tail_config(bootstrap: str, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """:func:`tail_values`' consumer: a new group, so it starts at the end."""
+    own = {
+        "bootstrap.servers": bootstrap,
+        "group.id": f"persona-tail-{uuid.uuid4().hex[:8]}",
+        # A new group starts at the end: only records produced after the call.
+        "auto.offset.reset": "latest",
+        "enable.auto.commit": False,
+    }
+    return consumer_config(own, config)
+
+
+def drain_config(bootstrap: str, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """:func:`drain`'s consumer: large fetches, nothing committed."""
+    own = {
+        "bootstrap.servers": bootstrap,
+        "group.id": f"persona-drain-{uuid.uuid4().hex}",
+        "enable.auto.commit": False,
+        "fetch.max.bytes": 64 * 2**20,
+        "max.partition.fetch.bytes": 16 * 2**20,
+    }
+    return consumer_config(own, config)
 
 
 @dataclass(frozen=True)
@@ -41,17 +94,7 @@ def read_topic(
     Returns what was read when the deadline passes, so a caller's assertion shows what arrived.
     Without ``until``/``min_count`` it reads until every partition reports its end.
     """
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": group_id or f"persona-reader-{uuid.uuid4().hex}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-            # Security settings (KafkaSecurity.client_config()) of a secured cluster.
-            **(config or {}),
-        }
-    )
+    consumer = Consumer(reader_config(bootstrap, group_id, config))
     records: list[ConsumedRecord] = []
     try:
         metadata = consumer.list_topics(topic, timeout=10)
@@ -96,10 +139,8 @@ class EndOffsets:
     """End offsets (the offset the next record will get) of topics, per partition, through one
     consumer kept open: cheap enough to ask every second. Partition lists are fetched once per topic."""
 
-    def __init__(self, bootstrap: str) -> None:
-        self._consumer = Consumer(
-            {"bootstrap.servers": bootstrap, "group.id": f"persona-offsets-{uuid.uuid4().hex}"}
-        )
+    def __init__(self, bootstrap: str, config: Mapping[str, Any] | None = None) -> None:
+        self._consumer = Consumer(offsets_config(bootstrap, config))
         self._partitions: dict[str, list[int]] = {}
 
     def end(self, topic: str) -> dict[int, int]:
@@ -125,9 +166,9 @@ class EndOffsets:
         self.close()
 
 
-def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+def end_offsets(bootstrap: str, topic: str, config: Mapping[str, Any] | None = None) -> dict[int, int]:
     """The end offset of each partition of ``topic``."""
-    with EndOffsets(bootstrap) as offsets:
+    with EndOffsets(bootstrap, config) as offsets:
         return offsets.end(topic)
 
 
@@ -138,21 +179,14 @@ def tail_values(
     *,
     max_records: int = 1000,
     wait: float = 0.2,
+    config: Mapping[str, Any] | None = None,
 ) -> Iterator[list[bytes | None]]:
     """The values of the records ``topic`` receives from now on, a poll's worth (at most
     ``max_records``, waiting up to ``wait`` seconds) at a time, until ``should_stop()``.
 
     Records that cannot be read are skipped: a watcher reports what it sees, it does not fail.
     """
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"persona-tail-{uuid.uuid4().hex[:8]}",
-            # A new group starts at the end: only records produced after the call.
-            "auto.offset.reset": "latest",
-            "enable.auto.commit": False,
-        }
-    )
+    consumer = Consumer(tail_config(bootstrap, config))
     consumer.subscribe([topic])
     try:
         while not should_stop():
@@ -182,21 +216,19 @@ class DrainedBatch:
             yield message.value(), message.timestamp()[1]
 
 
-def drain(bootstrap: str, topics: Iterable[str], *, idle_timeout: float = 30.0) -> Iterator[DrainedBatch]:
+def drain(
+    bootstrap: str,
+    topics: Iterable[str],
+    *,
+    idle_timeout: float = 30.0,
+    config: Mapping[str, Any] | None = None,
+) -> Iterator[DrainedBatch]:
     """Every record of ``topics``, from the beginning up to their end offsets at the call, in batches
     as large as one consume returns; stops early when nothing arrives for ``idle_timeout`` seconds.
 
     Nothing is done per record but tracking the end: this is also how fast a bare consumer reads.
     """
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"persona-drain-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-            "fetch.max.bytes": 64 * 2**20,
-            "max.partition.fetch.bytes": 16 * 2**20,
-        }
-    )
+    consumer = Consumer(drain_config(bootstrap, config))
     try:
         remaining: dict[tuple[str, int], int] = {}
         assignment = []

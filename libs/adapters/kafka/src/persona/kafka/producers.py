@@ -3,24 +3,34 @@ every producer of persona uses, the flows' Kafka sink included."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 
-def make_producer(bootstrap: str, **overrides: Any) -> Producer:
-    """An idempotent, lz4-compressing producer with a deep local queue; ``overrides`` are librdkafka
-    properties."""
-    config: dict[str, Any] = {
+def producer_config(
+    bootstrap: str, security: Mapping[str, Any] | None = None, /, **overrides: Any
+) -> dict[str, Any]:
+    """:func:`make_producer`'s librdkafka properties: its defaults, the caller's tuning
+    (``overrides``) over them, and ``security`` (``KafkaSecurity.client_config()``) over both, so a
+    secured cluster's settings always win. ``security`` is positional: every other keyword is a
+    librdkafka property."""
+    return {
         "bootstrap.servers": bootstrap,
         "linger.ms": 5,
         "compression.type": "lz4",
         "enable.idempotence": True,
         "queue.buffering.max.messages": 500_000,
+        **overrides,
+        **(security or {}),
     }
-    config.update(overrides)
-    return Producer(config)
+
+
+def make_producer(bootstrap: str, security: Mapping[str, Any] | None = None, /, **overrides: Any) -> Producer:
+    """An idempotent, lz4-compressing producer with a deep local queue; ``overrides`` are librdkafka
+    tuning properties, ``security`` the security settings (:func:`producer_config`)."""
+    return Producer(producer_config(bootstrap, security, **overrides))
 
 
 def produce(
