@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import logging
 import time
 from datetime import UTC, datetime, timedelta
@@ -34,12 +35,15 @@ from persona.decisions import (
     take_offered,
 )
 from persona.flows.enrich.customer_log import ShardLog
+from persona.flows.enrich.evicted import EvictedCustomers
 from persona.flows.enrich.routing import ShardItem, shard_of
 from persona.flows.enrich.state import (
     EMPTY,
     Customers,
     EnrichState,
     ShardSnapshot,
+    decode_record,
+    encode_record,
     load_customer_log,
     log_records,
 )
@@ -121,6 +125,15 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
                 # Restored from a snapshot that held the customers itself: the log starts with all of them.
                 self._dirty.update(self.customers)
         self.offered_to: OfferedTo = index_offers(self.offered)
+        # Customers beyond the bound wait on disk (evicted.py); only with a customer log, which holds
+        # every evicted customer's record for a restore.
+        self._max_customers = ctx.settings.enrich_max_customers
+        self._evicted: EvictedCustomers | None = None
+        self.evictions = 0
+        self.returns = 0
+        if self._max_customers and state_dir:
+            self._evicted = EvictedCustomers(Path(state_dir) / "evicted")
+            self._evict()
 
     def on_batch(self, values: list[list[ShardItem]]) -> tuple[list[list[OutRecord]], bool]:
         ctx = self._ctx
@@ -136,7 +149,7 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         for items in values:
             for item in items:
                 if type(item) is BehaviorEvent:
-                    state = customers.get(item.user_id, EMPTY)
+                    state = customers.get(item.user_id) or self._returning(item.user_id)
                     try:
                         p = step_event(state.customer, item, state.version + 1, config)
                     except Exception as error:
@@ -148,7 +161,7 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
                     customers[item.user_id] = EnrichState(p.state, p.version, item)
                     dirty.add(item.user_id)
                 elif type(item) is OrderFact:
-                    state = customers.get(item.customer_id, EMPTY)
+                    state = customers.get(item.customer_id) or self._returning(item.customer_id)
                     profile = ctx.profiles.get(item.customer_id)
                     as_of = None if profile is None else profile.rfm_as_of
                     try:
@@ -198,7 +211,61 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         else:
             snap = ShardSnapshot.of(self._shards, {}, {}, waiting, self._log.seal())
         self._ctx.snapshots.taken(started, time.perf_counter(), len(snap.state))
+        # Every customer is in the log now (written above): those over the bound can leave memory.
+        self._evict()
         return snap
+
+    def _returning(self, customer_id: int) -> EnrichState:
+        """A customer not in memory: back from disk if it was evicted, else a new one (``EMPTY``)."""
+        evicted = self._evicted
+        if evicted is None or not evicted.count:
+            return EMPTY
+        raw = evicted.take(customer_id)
+        if raw is None:
+            return EMPTY
+        state, offer = decode_record(raw)
+        self.customers[customer_id] = state
+        if offer:
+            record_offer(self.offered, self.offered_to, customer_id, offer)
+        self.returns += 1
+        return state
+
+    def _evict(self) -> None:
+        """Move the least recently active customers (by their last event's time; order-only ones
+        first) to disk until the shard holds 90% of its bound: a margin, so the scan runs once per
+        tenth of the bound of new customers, not at every snapshot. Customers with a decision waiting
+        for stock stay. Only customers already written to the customer log may go (not ``_dirty``)."""
+        evicted = self._evicted
+        customers = self.customers
+        if evicted is None or len(customers) <= self._max_customers:
+            return
+        keep = int(self._max_customers * 0.9)
+        held = {p.event.user_id for p, _ in self.waiting} | self._dirty
+
+        def last_active(customer_id: int) -> int:
+            last = customers[customer_id].last_event
+            return -1 if last is None else last.event_time_ms
+
+        candidates = [c for c in customers if c not in held]
+        leaving = heapq.nsmallest(len(customers) - keep, candidates, key=last_active)
+        offered, offered_to = self.offered, self.offered_to
+        rows = []
+        for customer_id in leaving:
+            offer = offered.get(customer_id, ())
+            rows.append((customer_id, encode_record(customers.pop(customer_id), offer), offer))
+            if offer:
+                record_offer(offered, offered_to, customer_id, ())
+        evicted.put(rows)
+        self.evictions += len(rows)
+        log.info(
+            kv(
+                event="customers_evicted",
+                evicted=len(rows),
+                held=len(customers),
+                on_disk=evicted.count,
+                returned=self.returns,
+            )
+        )
 
     def _write_log(self, everything: bool = False) -> None:
         dirty = self._dirty
@@ -214,6 +281,10 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
     def _redecisions(self, sku_id: str) -> list[PendingDecision]:
         """The customers offered ``sku_id`` (now unsellable), decided again on their last event."""
         pending: list[PendingDecision] = []
+        if self._evicted is not None and self._evicted.count:
+            # Evicted customers offered the SKU come back first, so they are re-decided too.
+            for customer_id in self._evicted.offered(self._config.recommendation_prefix + sku_id):
+                self._returning(customer_id)
         for customer_id in take_offered(self.offered_to, sku_id, self._config):
             state = self.customers[customer_id]
             last = state.last_event

@@ -88,6 +88,19 @@ class ShardSnapshot:
             raise RuntimeError(_FORMAT_ERROR.format(error=error)) from error
 
 
+_record_decoder = msgspec.msgpack.Decoder(LogRecord)
+
+
+def encode_record(state: EnrichState, offer: tuple[str, ...]) -> bytes:
+    """One customer's record as the customer log stores it (an evicted customer's, on disk)."""
+    return _state_encoder.encode((state, offer))
+
+
+def decode_record(raw: bytes) -> LogRecord:
+    record: LogRecord = _record_decoder.decode(raw)
+    return record
+
+
 def log_records(ids: list[int], customers: Customers, offered: Offered) -> list[LogRecord]:
     """The customer log records of customers ``ids``, in that order."""
     return [(customers[c], offered.get(c, ())) for c in ids]

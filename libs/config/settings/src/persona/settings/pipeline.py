@@ -13,6 +13,7 @@ from persona.settings.registry import (
     CASSANDRA_PORT,
     COMMIT_INTERVAL,
     ENRICH_EPOCH,
+    ENRICH_MAX_CUSTOMERS,
     ENRICH_SHARDS,
     ENRICH_STATE_DIR,
     GROUP_PREFIX,
@@ -60,6 +61,8 @@ class PipelineSettings:
     poll_records: int = POLL_RECORDS.default
     # None: no customer log, each snapshot holds every customer.
     enrich_state_dir: str | None = ENRICH_STATE_DIR.default
+    # Per shard; needs the customer log (enrich_state_dir): evicted customers are rebuilt from disk.
+    enrich_max_customers: int = ENRICH_MAX_CUSTOMERS.default
     # Given to every Kafka and Cassandra client the flow builds; secrets stay redacted in repr.
     kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
     cassandra_security: CassandraSecurity = field(default_factory=CassandraSecurity)
@@ -90,6 +93,7 @@ class PipelineSettings:
             enrich_shards=ENRICH_SHARDS.get(env),
             poll_records=POLL_RECORDS.get(env),
             enrich_state_dir=ENRICH_STATE_DIR.get(env),
+            enrich_max_customers=ENRICH_MAX_CUSTOMERS.get(env),
             kafka_security=KafkaSecurity.from_env(env),
             cassandra_security=CassandraSecurity.from_env(env),
             time_window=time_window(env),

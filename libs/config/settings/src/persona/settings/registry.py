@@ -143,6 +143,13 @@ ENRICH_STATE_DIR: Setting[str | None] = Setting(
     shown_default="unset: snapshots hold every customer (`persona demo`/`bench`: `<recovery dir>/customers`)",
     details=True,
 )
+ENRICH_MAX_CUSTOMERS = Setting(
+    "PERSONA_ENRICH_MAX_CUSTOMERS",
+    at_least(0),
+    500_000,
+    "customers an enrich shard keeps in memory (0: no bound); the least recently active wait on disk",
+    details=True,
+)
 ENRICH_SHARDS = Setting(
     "PERSONA_ENRICH_SHARDS",
     positive(integer),
