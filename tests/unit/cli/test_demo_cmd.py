@@ -6,9 +6,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from persona.cli.demo_cmd import DemoConfig, SupervisedFlows
+from persona.cli.demo_cmd import DemoConfig
 from persona.localstack import StackSettings
 from persona.localstack.runner import FlowProcess
+from persona.localstack.supervised import SupervisedFlows
 from persona.localstack.supervisor import EXIT_NOT_STARTED, EXIT_STOPPED, Dependency, Supervisor
 
 PASSWORD = "demo-s3cret"

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from persona.chaos.flows import SupervisedFlows
+from persona.chaos.flows import ChaosFlows
 from persona.chaos.rows import Row
 from persona.chaos.scenario import ChaosScenario
 from persona.localstack import StackError, StackSettings, running_pid, up
@@ -40,7 +40,7 @@ WATCH_INTERVAL_S = 0.002  # how often a targeted kill looks at the files it watc
 class FaultContext:
     stack: StackSettings
     scenario: ChaosScenario
-    flows: SupervisedFlows
+    flows: ChaosFlows
     # Let seconds pass with the flows supervised (a dead one is started again).
     hold: Callable[[float], None]
 

@@ -4,8 +4,9 @@ The row: build the input and replay it; create the scenario and load the stores;
 offer the main stream at a steady rate; inject the fault once a seeded share of it (30-60%) is
 produced; keep offering; wait until the flows have applied everything (the barrier), offer the
 closing round; drain (every flow has durably processed its inputs to their end, so the sink has
-committed everything to Paimon); read everything back and check the invariants. All along, a
-flow found dead is started again (``SupervisedFlows.keep_running``).
+committed everything to Paimon); read everything back and check the invariants. Each flow runs under
+``persona run``'s supervisor, which restarts it when it dies; a supervision that gave up is started
+again (``ChaosFlows.keep_running``, the orchestrator's part).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from persona.chaos.faults import FaultContext, inject
-from persona.chaos.flows import SupervisedFlows
+from persona.chaos.flows import ChaosFlows
 from persona.chaos.inputs import InputSize, build_input
 from persona.chaos.invariants import Verdict, check
 from persona.chaos.load import Load
@@ -43,7 +44,7 @@ class ChaosConfig:
     keep: bool = False
 
 
-def _caught_up(flows: SupervisedFlows, offsets: EndOffsets, pairs: list[tuple[str, str]]) -> bool:
+def _caught_up(flows: ChaosFlows, offsets: EndOffsets, pairs: list[tuple[str, str]]) -> bool:
     """Each (flow, topic): the flow has durably processed the topic to its end."""
     try:
         for flow, topic in pairs:
@@ -63,7 +64,7 @@ def run_row(stack: StackSettings, row: Row, cfg: ChaosConfig) -> RowResult:
     admin = kafka_admin(stack)
     kafka_config = stack.kafka_security.client_config()
     data = build_input(cfg.seed, cfg.size, poison=row.poison)
-    flows: SupervisedFlows | None = None
+    flows: ChaosFlows | None = None
     offsets: EndOffsets | None = None
     log.info(
         "row %s: scenario %s, %d records + %d closing",
@@ -76,7 +77,9 @@ def run_row(stack: StackSettings, row: Row, cfg: ChaosConfig) -> RowResult:
         scenario.create(admin)
         want = expected(data.write_files(scenario.input_dir), scenario.input_dir, data.events)
         scenario.load_stores(data)
-        flows = SupervisedFlows(scenario.state_dir, scenario.flow_env(), COMMIT_INTERVAL_S)
+        flows = ChaosFlows(
+            scenario.state_dir, scenario.flow_env(), COMMIT_INTERVAL_S, stack.kafka_bootstrap, kafka_config
+        )
         notes: list[str] = []
         if row.kind == "corrupt_state":
             flows.before_restart = _recovery_procedure(flows, notes)
@@ -160,20 +163,17 @@ def run_row(stack: StackSettings, row: Row, cfg: ChaosConfig) -> RowResult:
         scenario.remove(admin, keep_files=cfg.keep)
 
 
-def _recovery_procedure(flows: SupervisedFlows, notes: list[str]) -> Callable[[str], None]:
-    """The documented recovery from a corrupt enrich state (docs/reliability.md): once enrich has
-    stopped on it, remove its recovery directory, customer log included, and start it again; it
-    rebuilds every customer from its inputs, read again from the beginning."""
-    restarts = {"enrich": 0}
+def _recovery_procedure(flows: ChaosFlows, notes: list[str]) -> Callable[[str], None]:
+    """The documented recovery from a corrupt enrich state (docs/reliability.md): once enrich's
+    supervisor has given up on it, remove its recovery directory, customer log included, and start it
+    again; it rebuilds every customer from its inputs, read again from the beginning."""
 
     def before_restart(name: str) -> None:
         if name != "enrich":
             return
-        restarts["enrich"] += 1
-        if restarts["enrich"] == 2:  # the first restart is the one after the kill itself
-            notes.append(f"enrich stopped on the corrupt state: {flows.log_tail('enrich', 1).strip()[:200]}")
-            shutil.rmtree(flows.process("enrich").recovery_dir)
-            notes.append("recovery: enrich's recovery directory removed")
+        notes.append(f"enrich stopped on the corrupt state: {flows.log_tail('enrich', 1).strip()[:200]}")
+        shutil.rmtree(flows.process("enrich").recovery_dir)
+        notes.append("recovery: enrich's recovery directory removed")
 
     return before_restart
 

@@ -35,14 +35,12 @@ from persona.datagen.loaders import StreamStats, stream_to_kafka
 from persona.kafka import end_offsets, tail_values
 from persona.localstack import StackError, StackSettings, up
 from persona.localstack.runner import FLOWS, FlowProcess
-from persona.localstack.supervisor import EXIT_GAVE_UP, Supervisor
+from persona.localstack.supervised import SupervisedFlows
+from persona.localstack.supervisor import Supervisor
 from persona.paimon import PaimonWarehouse
 from persona.settings import PipelineSettings, SettingsError
 
 log = logging.getLogger(__name__)
-
-# How long a stopping supervisor may take beyond its flow's stop timeout before the demo says so.
-STOP_GRACE_SECONDS = 30.0
 
 
 def register(subparsers: Any) -> None:
@@ -101,65 +99,6 @@ class DemoConfig:
         """One supervisor per flow, in pipeline order, built as `persona run` builds its own; the
         flows inherit ``env`` (the security settings too, as variables) with ``flow_env`` over it."""
         return [build_supervisor(name, env, flow_env=self.flow_env, state_dir=state_dir) for name in FLOWS]
-
-
-class SupervisedFlows:
-    """The demo's flows, each supervised in a thread of its own.
-
-    ``Supervisor.run`` blocks for as long as its flow should run, and a flow dies with the thread that
-    started it (``FlowProcess``'s parent-death signal): so each supervisor runs in its own thread,
-    which lives exactly as long as that supervision, restarts included.
-    """
-
-    def __init__(self, supervisors: list[Supervisor]) -> None:
-        self.supervisors = supervisors
-        self.exit_codes: dict[str, int] = {}
-        self._threads = [
-            threading.Thread(target=self._supervise, args=(s,), name=f"supervise-{s.flow.name}", daemon=True)
-            for s in supervisors
-        ]
-
-    @property
-    def flows(self) -> list[FlowProcess]:
-        return [s.flow for s in self.supervisors]
-
-    def _supervise(self, supervisor: Supervisor) -> None:
-        try:
-            self.exit_codes[supervisor.flow.name] = supervisor.run()
-        except Exception:
-            log.exception("supervision of flow %s failed", supervisor.flow.name)
-            self.exit_codes[supervisor.flow.name] = EXIT_GAVE_UP
-
-    def start(self) -> None:
-        for thread in self._threads:
-            thread.start()
-
-    def ended(self) -> list[FlowProcess]:
-        """Flows whose supervision ended without being asked to: given up, or never started."""
-        return [
-            s.flow
-            for s, thread in zip(self.supervisors, self._threads, strict=True)
-            if thread.ident is not None and not thread.is_alive() and not s.stopping
-        ]
-
-    def ready(self) -> bool:
-        """Each flow has completed an epoch (its recovery store says so): its Kafka inputs are
-        assigned and every step is built, so the first events are not timed against start-up."""
-        return all(flow.input_offsets() for flow in self.flows)
-
-    def restarts(self) -> int:
-        return sum(max(s.starts - 1, 0) for s in self.supervisors)
-
-    def stop(self) -> None:
-        """Stop the flows one after the other in pipeline order, each stopped before the next is
-        asked: the sink stops last, so it commits what the others finished."""
-        for supervisor, thread in zip(self.supervisors, self._threads, strict=True):
-            supervisor.request_stop()
-            if thread.ident is None:
-                continue
-            thread.join(supervisor.stop_timeout + STOP_GRACE_SECONDS)
-            if thread.is_alive():
-                log.error("flow %s did not stop within %.0f s", supervisor.flow.name, supervisor.stop_timeout)
 
 
 @dataclass
