@@ -19,7 +19,6 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +33,9 @@ log = logging.getLogger(__name__)
 
 TARGET_TIMEOUT_S = 30.0
 WATCH_INTERVAL_S = 0.002  # how often a targeted kill looks at the files it watches
+DETECT_TIMEOUT_S = 90.0  # for the restarted enrich to stop on a corrupt customer log
+# What the enrich flow's log says when a customer-log chunk is damaged (chunk_file.CustomerLogError).
+CORRUPTION_MARKER = "CustomerLogError"
 
 
 @dataclass
@@ -41,8 +43,12 @@ class FaultContext:
     stack: StackSettings
     scenario: ChaosScenario
     flows: SupervisedFlows
-    # Let seconds pass with the flows supervised (a dead one is started again).
-    hold: Callable[[float], None]
+    # What went wrong with the fault itself (a row whose fault did not do what it says fails).
+    failures: list[str]
+
+    def hold(self, seconds: float) -> None:
+        """Let ``seconds`` pass; the flows' supervisors run meanwhile, in their own threads."""
+        time.sleep(seconds)
 
 
 def inject(row: Row, ctx: FaultContext) -> str:
@@ -82,7 +88,7 @@ def _signature(files: list[Path]) -> tuple[tuple[int, int], ...]:
 
 
 def _kill_at_epoch(ctx: FaultContext, flow: str) -> str:
-    recovery = ctx.flows.process(flow).recovery_dir
+    recovery = ctx.flows.recovery_dir(flow)
     files = sorted(recovery.glob("part-*.sqlite3*"))
     before = _signature(files)
     deadline = time.monotonic() + TARGET_TIMEOUT_S
@@ -183,16 +189,32 @@ def _commit_fails(ctx: FaultContext, seconds: float) -> str:
 
 
 def _corrupt_customer_log(ctx: FaultContext) -> str:
-    """Kill enrich, flip bytes in the middle of its newest customer-log chunk; the recovery the docs
-    give (remove enrich's recovery directory, customer log included) runs before it is restarted."""
-    proc = ctx.flows.process("enrich")
+    """Kill enrich, flip bytes in the middle of its newest customer-log chunk; once its supervisor's
+    restart has stopped on the damage, run the recovery the docs give (docs/reliability.md): stop
+    its supervision, remove its recovery directory (customer log included), supervise it again."""
     ctx.flows.kill("enrich")
-    chunks = sorted(proc.customer_log_dir.glob("shard-*/*.seg"), key=lambda p: p.stat().st_mtime_ns)
+    chunks = sorted(ctx.flows.customer_log_dir().glob("shard-*/*.seg"), key=lambda p: p.stat().st_mtime_ns)
     if not chunks:
+        ctx.failures.append("corrupt-customer-log: no customer-log chunk to corrupt")
         return "no customer-log chunk to corrupt"
     chunk = chunks[-1]
     data = bytearray(chunk.read_bytes())
     for i in range(len(data) // 2, min(len(data), len(data) // 2 + 64)):
         data[i] ^= 0xFF
     chunk.write_bytes(bytes(data))
-    return f"corrupted {chunk.name} ({len(data)} bytes)"
+    note = f"corrupted {chunk.name} ({len(data)} bytes)"
+    deadline = time.monotonic() + DETECT_TIMEOUT_S
+    while CORRUPTION_MARKER not in ctx.flows.log_tail("enrich", 60):
+        if time.monotonic() > deadline:
+            ctx.failures.append(
+                f"enrich did not stop on the corrupt customer log within {DETECT_TIMEOUT_S:.0f}s"
+            )
+            return note
+        time.sleep(0.2)  # poll interval of the wait for the supervisor's restart to fail
+    stopped_on = next(
+        line for line in reversed(ctx.flows.log_tail("enrich", 60).splitlines()) if CORRUPTION_MARKER in line
+    )
+    ctx.flows.restart_fresh("enrich")
+    return (
+        f"{note}; enrich stopped on it: {stopped_on.strip()[:240]}; recovery: its recovery directory removed"
+    )

@@ -1,98 +1,158 @@
-"""The three flows of a chaos row, and who restarts them.
+"""The three flows of a chaos row, each under the supervisor `persona run` uses.
 
-``SupervisedFlows`` is the one place that knows how a flow is run and brought back: today each
-flow is a ``persona.localstack.runner.FlowProcess`` and ``keep_running`` plays the supervisor
-(a dead flow is started again the next time the harness looks, about every 0.2 s). When
-``persona run`` supervision lands (issue 17, a Supervisor in persona.localstack), this class starts
-the flows through it and ``keep_running`` only reports; the rows and the harness do not change.
+Each flow runs under a ``persona.localstack.supervisor.Supervisor`` built exactly as `persona run`
+builds it (``persona.cli.run_cmd.build_supervisor``; the CLI hands it in as a ``SupervisorFactory``,
+since this tier cannot import the app): it waits for Kafka (and Cassandra, for enrich), starts the
+flow, restarts it with the production backoff when it dies, and gives up at the production failure
+budget. So the matrix tests the restart path production runs, not one of its own.
+
+Each supervision runs in a thread of its own, which must live as long as the flow: a flow process
+dies with the thread that started it (``FlowProcess``, its parent-death signal). Faults reach the
+flow process itself, as an operator would: its pid is read from the supervisor's pid file and the
+signal goes to its process group (the flow and any merge child it spawned).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from persona.localstack.runner import FLOWS, FlowProcess
+from persona.localstack.procs import process_alive, read_pid
+from persona.localstack.runner import FLOWS
+from persona.localstack.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
 FLOW_NAMES: tuple[str, ...] = tuple(FLOWS)
 
+SupervisorFactory = Callable[[str, Mapping[str, str], Path], Supervisor]
+"""``(flow, the flow's environment, its state directory) -> its supervisor``, as `persona run` makes it."""
+
+KILL_REAPED_TIMEOUT_S = 30.0
+POLL_S = 0.05
+
 
 class SupervisedFlows:
-    def __init__(self, state_dir: Path, env: Mapping[str, str], snapshot_seconds: float) -> None:
-        self._procs = {
-            name: FlowProcess(name, state_dir, env, snapshot_seconds=snapshot_seconds) for name in FLOW_NAMES
-        }
-        self.restarts = 0
-        # name -> (restarts in a row, when the last one was): a flow that dies again at once is
-        # started after 1, 2, 4, 8 then every 10 s, not in a tight loop.
-        self._backoff: dict[str, tuple[int, float]] = {}
-        # Called before a dead flow is started again (the corrupt-state row's recovery step).
-        self.before_restart: Callable[[str], None] | None = None
+    def __init__(self, make: SupervisorFactory, state_dir: Path, env: Mapping[str, str]) -> None:
+        self._make = make
+        self._state_dir = state_dir
+        self._env = dict(env)
+        self._supervisors: dict[str, Supervisor] = {}
+        self._threads: dict[str, threading.Thread] = {}
+        self._exits: dict[str, int] = {}
+        # Restarts made by supervisions that were replaced (a recovery procedure started a new one).
+        self._retired_restarts = 0
 
-    def process(self, name: str) -> FlowProcess:
-        return self._procs[name]
+    # --- supervision ----------------------------------------------------------------------------------
 
-    def pid(self, name: str) -> int | None:
-        proc = self._procs[name].process
-        return None if proc is None or proc.poll() is not None else proc.pid
+    def _supervise(self, name: str) -> None:
+        supervisor = self._make(name, self._env, self._state_dir)
+        self._supervisors[name] = supervisor
+        self._exits.pop(name, None)
+
+        def run() -> None:
+            code = supervisor.run()
+            if not supervisor.stopping:
+                log.error("the supervisor of flow %s ended on its own (exit %d)", name, code)
+            self._exits[name] = code
+
+        thread = threading.Thread(target=run, name=f"chaos-supervise-{name}", daemon=True)
+        self._threads[name] = thread
+        thread.start()
+
+    def _end_supervision(self, name: str) -> None:
+        supervisor = self._supervisors.get(name)
+        if supervisor is None:
+            return
+        supervisor.request_stop()
+        self._threads[name].join(supervisor.stop_timeout + 30)
 
     def start(self, timeout: float) -> None:
-        """Start every flow; wait until each has completed an epoch (inputs assigned, steps built)."""
-        for proc in self._procs.values():
-            proc.start()
+        """Supervise every flow; wait until each has completed an epoch (inputs assigned, steps built)."""
+        for name in FLOW_NAMES:
+            self._supervise(name)
         deadline = time.monotonic() + timeout
         while not all(self.committed(n) for n in FLOW_NAMES):
-            dead = [p for p in self._procs.values() if not p.alive()]
-            if dead:
-                raise RuntimeError(f"flow {dead[0].name} exited during start-up:\n{dead[0].log_tail()}")
+            ended = self.gave_up()
+            if ended:
+                name = next(iter(ended))
+                raise RuntimeError(
+                    f"the supervisor of flow {name} gave up during start-up:\n{self.log_tail(name)}"
+                )
             if time.monotonic() > deadline:
                 raise RuntimeError("flows did not become ready in time")
             time.sleep(0.3)  # polling interval of the readiness check
 
+    def gave_up(self) -> dict[str, int]:
+        """Flows whose supervision ended without being asked to (too many failures): name -> exit."""
+        return {n: c for n, c in self._exits.items() if not self._supervisors[n].stopping}
+
+    def restart_fresh(self, name: str) -> None:
+        """The documented recovery from a corrupt flow state: stop the flow's supervision, remove
+        its recovery directory (the enrich customer log inside it), supervise it again."""
+        supervisor = self._supervisors[name]
+        self._end_supervision(name)
+        self._retired_restarts += max(supervisor.starts - 1, 0) + 1
+        shutil.rmtree(supervisor.flow.recovery_dir, ignore_errors=True)
+        self._supervise(name)
+
+    def stop(self) -> None:
+        # Upstream first, the sink last: it commits what the others sent before they stopped.
+        for name in FLOW_NAMES:
+            self._end_supervision(name)
+
+    # --- the flow processes -----------------------------------------------------------------------------
+
+    def supervisor(self, name: str) -> Supervisor:
+        return self._supervisors[name]
+
+    @property
+    def restarts(self) -> int:
+        """Flow processes started again after one died (by a supervisor, or by a recovery)."""
+        return self._retired_restarts + sum(max(s.starts - 1, 0) for s in self._supervisors.values())
+
+    def pid(self, name: str) -> int | None:
+        """The running flow's pid, from its supervisor's pid file (None: not running)."""
+        pid = read_pid(self._supervisors[name].pid_file)
+        return pid if pid is not None and process_alive(pid) else None
+
     def kill(self, name: str) -> None:
-        """SIGKILL to the flow's process group: the crash."""
-        self._procs[name].kill()
+        """``kill -9`` of the flow's process group (the crash); returns once its supervisor has
+        reaped it, so what follows sees the flow gone."""
+        pid = self.pid(name)
+        if pid is None:
+            log.warning("flow %s is not running: nothing to kill", name)
+            return
+        os.killpg(pid, signal.SIGKILL)
+        deadline = time.monotonic() + KILL_REAPED_TIMEOUT_S
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)  # succeeds until the supervisor has reaped it (a zombie answers)
+            except ProcessLookupError:
+                return
+            time.sleep(POLL_S)
+        log.warning("flow %s (pid %d) killed but not reaped within %.0f s", name, pid, KILL_REAPED_TIMEOUT_S)
 
     def signal(self, name: str, signum: signal.Signals) -> None:
         pid = self.pid(name)
         if pid is not None:
             os.killpg(pid, signum)
 
-    def keep_running(self) -> list[str]:
-        """Start every flow that died again; the names of those restarted."""
-        restarted = []
-        for name, proc in self._procs.items():
-            if proc.process is not None and not proc.alive():
-                count, last = self._backoff.get(name, (0, 0.0))
-                now = time.monotonic()
-                if now - last > 60:  # it ran a good while: a new failure, not a crash loop
-                    count = 0
-                if now - last < min(2.0**count, 10.0) and count:
-                    continue
-                self._backoff[name] = (count + 1, now)
-                code = proc.process.returncode
-                log.info("flow %s exited (%s); starting it again", name, code)
-                if self.before_restart is not None:
-                    self.before_restart(name)
-                proc.start()
-                self.restarts += 1
-                restarted.append(name)
-        return restarted
-
     def committed(self, name: str) -> dict[str, int]:
         """``"<partition>-<topic>" -> next offset`` the flow has durably processed."""
-        return self._procs[name].input_offsets()
+        return self._supervisors[name].flow.input_offsets()
+
+    def recovery_dir(self, name: str) -> Path:
+        return self._supervisors[name].flow.recovery_dir
+
+    def customer_log_dir(self) -> Path:
+        return self._supervisors["enrich"].flow.customer_log_dir
 
     def log_tail(self, name: str, lines: int = 30) -> str:
-        return self._procs[name].log_tail(lines)
-
-    def stop(self) -> None:
-        # Upstream first, the sink last: it commits what the others sent before they stopped.
-        for name in FLOW_NAMES:
-            self._procs[name].stop()
+        return self._supervisors[name].flow.log_tail(lines)
