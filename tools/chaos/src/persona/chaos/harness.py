@@ -142,6 +142,7 @@ def run_row(
                 kafka_config,
             ),
             data.stock,
+            data.cases,
         )
         verdict = dataclasses.replace(verdict, failures=(*failures, *verdict.failures))
         result = RowResult(

@@ -80,7 +80,12 @@ ROWS: tuple[Row, ...] = (
         "enrich killed, a customer-log chunk corrupted; recovery: remove enrich's recovery directory",
         flow="enrich",
     ),
-    Row("poison", "poison", "one poison record of each kind in the input", poison=True),
+    Row(
+        "poison",
+        "poison",
+        "the records of each poison kind in the input, each kind checked on its own",
+        poison=True,
+    ),
 )
 
 QUICK: tuple[str, ...] = ("kill-enrich", "kill-sink", "poison")
