@@ -39,10 +39,17 @@ POLL_S = 0.05
 
 
 class SupervisedFlows:
-    def __init__(self, make: SupervisorFactory, state_dir: Path, env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        make: SupervisorFactory,
+        state_dir: Path,
+        env: Mapping[str, str],
+        flow_env: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
+        """``env`` for every flow, and ``flow_env[name]`` over it for that flow only."""
         self._make = make
         self._state_dir = state_dir
-        self._env = dict(env)
+        self._env = {name: {**env, **(flow_env or {}).get(name, {})} for name in FLOW_NAMES}
         self._supervisors: dict[str, Supervisor] = {}
         self._threads: dict[str, threading.Thread] = {}
         self._exits: dict[str, int] = {}
@@ -52,7 +59,7 @@ class SupervisedFlows:
     # --- supervision ----------------------------------------------------------------------------------
 
     def _supervise(self, name: str) -> None:
-        supervisor = self._make(name, self._env, self._state_dir)
+        supervisor = self._make(name, self._env[name], self._state_dir)
         self._supervisors[name] = supervisor
         self._exits.pop(name, None)
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from persona.chaos.faults import FaultContext, inject
+from persona.chaos.faults import FaultContext, inject, merge_hook_env
 from persona.chaos.flows import SupervisedFlows, SupervisorFactory
 from persona.chaos.inputs import InputSize, build_input
 from persona.chaos.invariants import Verdict, check
@@ -77,7 +77,12 @@ def run_row(
         scenario.create(admin)
         want = expected(data.write_files(scenario.input_dir), scenario.input_dir, data.events)
         scenario.load_stores(data)
-        flows = SupervisedFlows(make_supervisor, scenario.state_dir, scenario.flow_env())
+        flows = SupervisedFlows(
+            make_supervisor,
+            scenario.state_dir,
+            scenario.flow_env(),
+            {"enrich": merge_hook_env()} if row.moment == "mid_merge" else None,
+        )
         flows.start(timeout=180)
         offsets = EndOffsets(stack.kafka_bootstrap, kafka_config)
         live = flows

@@ -17,7 +17,7 @@ FaultKind = Literal[
     "corrupt_state",
     "poison",
 ]
-Moment = Literal["random", "epoch", "between_commits"]
+Moment = Literal["random", "epoch", "mid_merge", "between_commits"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,13 @@ ROWS: tuple[Row, ...] = (
         "kill -9 of enrich as its recovery store changes (mid-snapshot)",
         flow="enrich",
         moment="epoch",
+    ),
+    Row(
+        "kill-enrich-mid-merge",
+        "kill_flow",
+        "kill -9 of a customer-log merge child alone, then of enrich while its next merge runs",
+        flow="enrich",
+        moment="mid_merge",
     ),
     Row(
         "kill-sink-between-commits",
@@ -88,8 +95,9 @@ ROWS: tuple[Row, ...] = (
     ),
 )
 
-QUICK: tuple[str, ...] = ("kill-enrich", "kill-sink", "poison")
-"""``persona chaos --quick``: the flows killed at random moments and a poison batch, CI-sized."""
+QUICK: tuple[str, ...] = ("kill-enrich", "kill-enrich-mid-merge", "kill-sink", "poison")
+"""``persona chaos --quick``: the flows killed at random moments and mid-merge (the customer log's
+merge child, then enrich itself), and every poison kind; CI-sized."""
 
 
 def row_names() -> list[str]:
