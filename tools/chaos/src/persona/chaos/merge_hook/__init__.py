@@ -5,5 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 HOOK_DIR = Path(__file__).parent
-VARIABLE = "PERSONA_CHAOS_COMPACT_MIN_BYTES"
-"""The merge threshold ``sitecustomize`` sets (it runs alone, so it spells the name itself)."""
+VARIABLE = "CHAOS_COMPACT_MIN_BYTES"
+"""The merge threshold ``sitecustomize`` sets (it runs alone, so it spells the name itself). Not a
+persona setting: only the chaos harness sets it, for one flow process."""

@@ -1,5 +1,5 @@
 """Run by Python at start-up in the enrich flow of the mid-merge row (its PYTHONPATH names this
-directory): sets the customer log's merge threshold to ``PERSONA_CHAOS_COMPACT_MIN_BYTES``.
+directory): sets the customer log's merge threshold to ``CHAOS_COMPACT_MIN_BYTES``.
 
 A chaos row's shard holds kilobytes, and ``customer_log.COMPACT_MIN_BYTES`` (8 MiB) would never let it
 merge, so there would be no merge to kill. Lowered, the flow's own code merges (in a child process,
@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 import os
 
-VARIABLE = "PERSONA_CHAOS_COMPACT_MIN_BYTES"
+VARIABLE = "CHAOS_COMPACT_MIN_BYTES"
 
 _value = os.environ.pop(VARIABLE, None)
 if _value is not None:
