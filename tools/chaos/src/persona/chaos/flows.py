@@ -55,6 +55,8 @@ class SupervisedFlows:
         self._exits: dict[str, int] = {}
         # Restarts made by supervisions that were replaced (a recovery procedure started a new one).
         self._retired_restarts = 0
+        # Wall-clock time of the last kill -9: a targeted kill comes a while after its injection began.
+        self.last_kill_at: float | None = None
 
     # --- supervision ----------------------------------------------------------------------------------
 
@@ -137,6 +139,7 @@ class SupervisedFlows:
             log.warning("flow %s is not running: nothing to kill", name)
             return
         os.killpg(pid, signal.SIGKILL)
+        self.last_kill_at = time.time()
         deadline = time.monotonic() + KILL_REAPED_TIMEOUT_S
         while time.monotonic() < deadline:
             try:

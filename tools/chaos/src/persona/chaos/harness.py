@@ -102,6 +102,9 @@ def run_row(
         fault_at = time.time()
         failures: list[str] = []
         notes = [inject(row, FaultContext(stack, scenario, flows, failures))]
+        # Recovery is timed from the kill itself when a flow was killed (a targeted moment may come
+        # seconds after the injection began); from the injection otherwise.
+        fault_at = flows.last_kill_at or fault_at
         hold_until(load.done, 900)
         failures += [f"load: {e}" for e in load.errors[:1]]
         # The closing round only after every order change is applied (see persona.chaos.inputs).

@@ -13,7 +13,8 @@ from persona.chaos.invariants import Verdict
 class RowResult:
     row: str
     verdict: Verdict
-    # Seconds from the fault to the first decision on the rt topic after it, and to the drain's end
+    # Seconds from the fault (for a killed flow: its kill -9, which a targeted moment may delay) to
+    # the first decision on the rt topic after it, and to the drain's end
     # (everything produced was consumed and the sink committed it); None: no fault, or never.
     first_decision_s: float | None
     drained_s: float | None
