@@ -49,3 +49,14 @@ def test_render_shows_every_row_and_each_failure() -> None:
     assert "- poison FAILED: 10 decisions missing" in text
     assert "- poison: x" in text
     assert bad.to_json()["ok"] is False and good.to_json()["verdict"]["duplicated"] == 3
+
+
+def test_the_merge_hook_reads_the_variable_the_row_sets() -> None:
+    from persona.chaos.faults import MERGE_MIN_BYTES, merge_hook_env
+    from persona.chaos.merge_hook import HOOK_DIR, VARIABLE, sitecustomize
+
+    assert sitecustomize.VARIABLE == VARIABLE
+    env = merge_hook_env()
+    assert env[VARIABLE] == str(MERGE_MIN_BYTES)
+    assert env["PYTHONPATH"].split(":")[0] == str(HOOK_DIR) and (HOOK_DIR / "sitecustomize.py").is_file()
+    assert any(r.moment == "mid_merge" and r.flow == "enrich" for r in ROWS)

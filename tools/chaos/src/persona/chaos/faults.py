@@ -6,6 +6,11 @@ Targeted moments are found by watching the files a flow writes, never by a hook 
 * *mid-snapshot* (``epoch``): the flow's Bytewax recovery store (its sqlite files) changes at every
   epoch's end; the flow is killed as soon as a change is seen, while the snapshot is being written
   or just after it.
+* *mid-merge*: the enrich flow merges each shard's customer-log files in a child process
+  (``customer_log.Compactor``); the child is seen in the flow's ``/proc/<pid>/task/*/children``.
+  The row lowers the merge threshold for its enrich flow (``persona.chaos.merge_hook``), so a small
+  row merges every few epochs. First the merge child alone is killed (the flow must go on, the
+  merge counted failed, its files left as they were); then, at the next merge, the whole flow.
 * *between the sink's two table commits*: the sink commits ``marketing_segments`` and then
   ``segment_decisions`` at the end of every epoch. As soon as the first table has a new snapshot
   file the sink is stopped (SIGSTOP); if the second has none yet it is killed there, else it is
@@ -19,30 +24,41 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from persona.chaos.flows import ChaosFlows
+from persona.chaos.flows import SupervisedFlows
+from persona.chaos.merge_hook import HOOK_DIR
+from persona.chaos.merge_hook import VARIABLE as HOOK_VARIABLE
 from persona.chaos.rows import Row
 from persona.chaos.scenario import ChaosScenario
 from persona.localstack import StackError, StackSettings, running_pid, up
-from persona.localstack.procs import port_is_free
+from persona.localstack.procs import port_is_free, process_cmdline
 from persona.localstack.stack import service_port
 
 log = logging.getLogger(__name__)
 
 TARGET_TIMEOUT_S = 30.0
 WATCH_INTERVAL_S = 0.002  # how often a targeted kill looks at the files it watches
+MERGE_WATCH_INTERVAL_S = 0.01  # how often the mid-merge kill looks for a merge child
+# What enrich logs when a merge child failed (persona.flows.enrich.customer_log.Compactor.finished).
+MERGE_FAILED_MARKER = "customer_log_merge_failed"
+DETECT_TIMEOUT_S = 90.0  # for the restarted enrich to stop on a corrupt customer log
+# What the enrich flow's log says when a customer-log chunk is damaged (chunk_file.CustomerLogError).
+CORRUPTION_MARKER = "CustomerLogError"
 
 
 @dataclass
 class FaultContext:
     stack: StackSettings
     scenario: ChaosScenario
-    flows: ChaosFlows
-    # Let seconds pass with the flows supervised (a dead one is started again).
-    hold: Callable[[float], None]
+    flows: SupervisedFlows
+    # What went wrong with the fault itself (a row whose fault did not do what it says fails).
+    failures: list[str]
+
+    def hold(self, seconds: float) -> None:
+        """Let ``seconds`` pass; the flows' supervisors run meanwhile, in their own threads."""
+        time.sleep(seconds)
 
 
 def inject(row: Row, ctx: FaultContext) -> str:
@@ -53,6 +69,8 @@ def inject(row: Row, ctx: FaultContext) -> str:
             assert row.flow is not None
             if row.moment == "epoch":
                 return _kill_at_epoch(ctx, row.flow)
+            if row.moment == "mid_merge":
+                return _kill_mid_merge(ctx)
             if row.moment == "between_commits":
                 return _kill_between_commits(ctx)
             ctx.flows.kill(row.flow)
@@ -82,7 +100,7 @@ def _signature(files: list[Path]) -> tuple[tuple[int, int], ...]:
 
 
 def _kill_at_epoch(ctx: FaultContext, flow: str) -> str:
-    recovery = ctx.flows.process(flow).recovery_dir
+    recovery = ctx.flows.recovery_dir(flow)
     files = sorted(recovery.glob("part-*.sqlite3*"))
     before = _signature(files)
     deadline = time.monotonic() + TARGET_TIMEOUT_S
@@ -93,6 +111,64 @@ def _kill_at_epoch(ctx: FaultContext, flow: str) -> str:
         time.sleep(WATCH_INTERVAL_S)
     ctx.flows.kill(flow)
     return f"recovery store unchanged for {TARGET_TIMEOUT_S:.0f}s: killed at a random moment instead"
+
+
+MERGE_MIN_BYTES = 16 << 10
+"""The enrich customer log's merge threshold in the mid-merge row (a shard's epoch adds ~4 KB)."""
+
+
+def merge_hook_env() -> dict[str, str]:
+    """The enrich flow's environment in the mid-merge row: its merge threshold lowered."""
+    path = os.pathsep.join(p for p in (str(HOOK_DIR), os.environ.get("PYTHONPATH", "")) if p)
+    return {"PYTHONPATH": path, HOOK_VARIABLE: str(MERGE_MIN_BYTES)}
+
+
+def _merge_children(pid: int) -> list[int]:
+    """The customer-log merges the flow process ``pid`` is running (its child processes)."""
+    children: list[int] = []
+    for listing in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            children += [int(c) for c in listing.read_text().split()]
+    return [c for c in children if any(a.endswith("customer_log.py") for a in process_cmdline(c) or [])]
+
+
+def _await_merge(ctx: FaultContext, exclude: int | None = None) -> tuple[int, int] | None:
+    """(enrich's pid, a merge child's pid other than ``exclude``) as soon as enrich runs a merge;
+    None: none seen in time. A killed child stays listed until enrich reaps it: ``exclude`` it."""
+    deadline = time.monotonic() + TARGET_TIMEOUT_S
+    while time.monotonic() < deadline:
+        pid = ctx.flows.pid("enrich")
+        merges = [m for m in _merge_children(pid) if m != exclude] if pid is not None else []
+        if pid is not None and merges:
+            return pid, merges[0]
+        time.sleep(MERGE_WATCH_INTERVAL_S)
+    return None
+
+
+def _kill_mid_merge(ctx: FaultContext) -> str:
+    first = _await_merge(ctx)
+    if first is None:
+        ctx.failures.append(f"kill-enrich-mid-merge: no merge seen within {TARGET_TIMEOUT_S:.0f}s")
+        ctx.flows.kill("enrich")
+        return "no merge seen: enrich killed at a random moment instead"
+    flow_pid, child = first
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(child, signal.SIGKILL)
+    notes = [f"merge child {child} killed alone"]
+    second = _await_merge(ctx, exclude=child)
+    if second is None:
+        ctx.failures.append(f"kill-enrich-mid-merge: no second merge seen within {TARGET_TIMEOUT_S:.0f}s")
+        ctx.flows.kill("enrich")
+        return "; ".join([*notes, "no second merge seen: enrich killed at a random moment instead"])
+    # Enrich went on: the same process started the next merge, and logged the killed one as failed.
+    if second[0] != flow_pid or MERGE_FAILED_MARKER not in ctx.flows.log_tail("enrich", 200):
+        ctx.failures.append("kill-enrich-mid-merge: enrich did not go on after its merge child was killed")
+        notes.append("enrich did not go on (a failure)")
+    else:
+        notes.append("enrich went on (merge counted failed)")
+    ctx.flows.kill("enrich")
+    notes.append(f"enrich killed while merge {second[1]} ran")
+    return "; ".join(notes)
 
 
 def _snapshots(warehouse: Path, table: str) -> int:
@@ -183,16 +259,32 @@ def _commit_fails(ctx: FaultContext, seconds: float) -> str:
 
 
 def _corrupt_customer_log(ctx: FaultContext) -> str:
-    """Kill enrich, flip bytes in the middle of its newest customer-log chunk; the recovery the docs
-    give (remove enrich's recovery directory, customer log included) runs before it is restarted."""
-    proc = ctx.flows.process("enrich")
+    """Kill enrich, flip bytes in the middle of its newest customer-log chunk; once its supervisor's
+    restart has stopped on the damage, run the recovery the docs give (docs/reliability.md): stop
+    its supervision, remove its recovery directory (customer log included), supervise it again."""
     ctx.flows.kill("enrich")
-    chunks = sorted(proc.customer_log_dir.glob("shard-*/*.seg"), key=lambda p: p.stat().st_mtime_ns)
+    chunks = sorted(ctx.flows.customer_log_dir().glob("shard-*/*.seg"), key=lambda p: p.stat().st_mtime_ns)
     if not chunks:
+        ctx.failures.append("corrupt-customer-log: no customer-log chunk to corrupt")
         return "no customer-log chunk to corrupt"
     chunk = chunks[-1]
     data = bytearray(chunk.read_bytes())
     for i in range(len(data) // 2, min(len(data), len(data) // 2 + 64)):
         data[i] ^= 0xFF
     chunk.write_bytes(bytes(data))
-    return f"corrupted {chunk.name} ({len(data)} bytes)"
+    note = f"corrupted {chunk.name} ({len(data)} bytes)"
+    deadline = time.monotonic() + DETECT_TIMEOUT_S
+    while CORRUPTION_MARKER not in ctx.flows.log_tail("enrich", 60):
+        if time.monotonic() > deadline:
+            ctx.failures.append(
+                f"enrich did not stop on the corrupt customer log within {DETECT_TIMEOUT_S:.0f}s"
+            )
+            return note
+        time.sleep(0.2)  # poll interval of the wait for the supervisor's restart to fail
+    stopped_on = next(
+        line for line in reversed(ctx.flows.log_tail("enrich", 60).splitlines()) if CORRUPTION_MARKER in line
+    )
+    ctx.flows.restart_fresh("enrich")
+    return (
+        f"{note}; enrich stopped on it: {stopped_on.strip()[:240]}; recovery: its recovery directory removed"
+    )

@@ -1,116 +1,168 @@
-"""The three flows of a chaos row, run as production runs them: each under ``persona run``'s
-supervisor (``persona.localstack.supervisor.Supervisor``), in a thread of its own.
+"""The three flows of a chaos row, each under the supervisor `persona run` uses.
 
-A flow that dies is restarted by its supervisor (backoff, waiting for Kafka), as in a container;
-``keep_running`` plays the orchestrator above it: a supervision that gave up (too many failures in
-its window, as a corrupt state makes it) is started again, after ``before_restart`` (the corrupt-state
-row's recovery step). The rows and the harness only kill, signal and watch the flow processes.
+Each flow runs under a ``persona.localstack.supervisor.Supervisor`` built exactly as `persona run`
+builds it (``persona.cli.run_cmd.build_supervisor``; the CLI hands it in as a ``SupervisorFactory``,
+since this tier cannot import the app): it waits for Kafka (and Cassandra, for enrich), starts the
+flow, restarts it with the production backoff when it dies, and gives up at the production failure
+budget. So the matrix tests the restart path production runs, not one of its own.
+
+Each supervision runs in a thread of its own, which must live as long as the flow: a flow process
+dies with the thread that started it (``FlowProcess``, its parent-death signal). Faults reach the
+flow process itself, as an operator would: its pid is read from the supervisor's pid file and the
+signal goes to its process group (the flow and any merge child it spawned).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from persona.localstack.runner import FLOWS, FlowProcess
-from persona.localstack.supervised import SupervisedFlows
-from persona.localstack.supervisor import Dependency, RestartPolicy, Supervisor, kafka_probe
+from persona.localstack.procs import process_alive, read_pid
+from persona.localstack.runner import FLOWS
+from persona.localstack.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
 FLOW_NAMES: tuple[str, ...] = tuple(FLOWS)
 
-# Restarts come quicker than production's default (1 s doubling to 60 s): a row lasts a minute or two.
-POLICY = RestartPolicy(initial_delay=1.0, max_delay=8.0)
-STOP_TIMEOUT_S = 20.0
+SupervisorFactory = Callable[[str, Mapping[str, str], Path], Supervisor]
+"""``(flow, the flow's environment, its state directory) -> its supervisor``, as `persona run` makes it."""
+
+KILL_REAPED_TIMEOUT_S = 30.0
+POLL_S = 0.05
 
 
-class ChaosFlows:
-    """The row's three flows, supervised (``SupervisedFlows``), with what the faults and the harness
-    need: each flow's process to kill or signal, and an orchestrator that starts a supervision again
-    once it gave up."""
-
+class SupervisedFlows:
     def __init__(
         self,
+        make: SupervisorFactory,
         state_dir: Path,
         env: Mapping[str, str],
-        snapshot_seconds: float,
-        bootstrap: str,
-        kafka_config: Mapping[str, str] | None = None,
+        flow_env: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
+        """``env`` for every flow, and ``flow_env[name]`` over it for that flow only."""
+        self._make = make
         self._state_dir = state_dir
-        self._procs = {
-            name: FlowProcess(name, state_dir, env, snapshot_seconds=snapshot_seconds) for name in FLOW_NAMES
-        }
-        self._dependencies = [Dependency("Kafka", bootstrap, kafka_probe(bootstrap, kafka_config))]
-        self._flows = SupervisedFlows([self._supervisor(name) for name in FLOW_NAMES])
-        # Called before a supervision that gave up is started again (the corrupt-state row's recovery).
-        self.before_restart: Callable[[str], None] | None = None
+        self._env = {name: {**env, **(flow_env or {}).get(name, {})} for name in FLOW_NAMES}
+        self._supervisors: dict[str, Supervisor] = {}
+        self._threads: dict[str, threading.Thread] = {}
+        self._exits: dict[str, int] = {}
+        # Restarts made by supervisions that were replaced (a recovery procedure started a new one).
+        self._retired_restarts = 0
+        # Wall-clock time of the last kill -9: a targeted kill comes a while after its injection began.
+        self.last_kill_at: float | None = None
 
-    def _supervisor(self, name: str) -> Supervisor:
-        return Supervisor(
-            self._procs[name],
-            self._dependencies,
-            policy=POLICY,
-            stop_timeout=STOP_TIMEOUT_S,
-            pid_file=self._state_dir / "run" / f"flow-{name}.pid",
-        )
+    # --- supervision ----------------------------------------------------------------------------------
 
-    @property
-    def restarts(self) -> int:
-        """Flow processes started again after one died (by a supervisor or by ``keep_running``)."""
-        return self._flows.restarts()
+    def _supervise(self, name: str) -> None:
+        supervisor = self._make(name, self._env[name], self._state_dir)
+        self._supervisors[name] = supervisor
+        self._exits.pop(name, None)
 
-    def process(self, name: str) -> FlowProcess:
-        return self._procs[name]
+        def run() -> None:
+            code = supervisor.run()
+            if not supervisor.stopping:
+                log.error("the supervisor of flow %s ended on its own (exit %d)", name, code)
+            self._exits[name] = code
 
-    def pid(self, name: str) -> int | None:
-        proc = self._procs[name].process
-        return None if proc is None or proc.poll() is not None else proc.pid
+        thread = threading.Thread(target=run, name=f"chaos-supervise-{name}", daemon=True)
+        self._threads[name] = thread
+        thread.start()
+
+    def _end_supervision(self, name: str) -> None:
+        supervisor = self._supervisors.get(name)
+        if supervisor is None:
+            return
+        supervisor.request_stop()
+        self._threads[name].join(supervisor.stop_timeout + 30)
 
     def start(self, timeout: float) -> None:
         """Supervise every flow; wait until each has completed an epoch (inputs assigned, steps built)."""
-        self._flows.start()
+        for name in FLOW_NAMES:
+            self._supervise(name)
         deadline = time.monotonic() + timeout
-        while not self._flows.ready():
-            ended = self._flows.ended()
+        while not all(self.committed(n) for n in FLOW_NAMES):
+            ended = self.gave_up()
             if ended:
-                raise RuntimeError(f"flow {ended[0].name} gave up during start-up:\n{ended[0].log_tail()}")
+                name = next(iter(ended))
+                raise RuntimeError(
+                    f"the supervisor of flow {name} gave up during start-up:\n{self.log_tail(name)}"
+                )
             if time.monotonic() > deadline:
                 raise RuntimeError("flows did not become ready in time")
             time.sleep(0.3)  # polling interval of the readiness check
 
+    def gave_up(self) -> dict[str, int]:
+        """Flows whose supervision ended without being asked to (too many failures): name -> exit."""
+        return {n: c for n, c in self._exits.items() if not self._supervisors[n].stopping}
+
+    def restart_fresh(self, name: str) -> None:
+        """The documented recovery from a corrupt flow state: stop the flow's supervision, remove
+        its recovery directory (the enrich customer log inside it), supervise it again."""
+        supervisor = self._supervisors[name]
+        self._end_supervision(name)
+        self._retired_restarts += max(supervisor.starts - 1, 0) + 1
+        shutil.rmtree(supervisor.flow.recovery_dir, ignore_errors=True)
+        self._supervise(name)
+
+    def stop(self) -> None:
+        # Upstream first, the sink last: it commits what the others sent before they stopped.
+        for name in FLOW_NAMES:
+            self._end_supervision(name)
+
+    # --- the flow processes -----------------------------------------------------------------------------
+
+    def supervisor(self, name: str) -> Supervisor:
+        return self._supervisors[name]
+
+    @property
+    def restarts(self) -> int:
+        """Flow processes started again after one died (by a supervisor, or by a recovery)."""
+        return self._retired_restarts + sum(max(s.starts - 1, 0) for s in self._supervisors.values())
+
+    def pid(self, name: str) -> int | None:
+        """The running flow's pid, from its supervisor's pid file (None: not running)."""
+        pid = read_pid(self._supervisors[name].pid_file)
+        return pid if pid is not None and process_alive(pid) else None
+
     def kill(self, name: str) -> None:
-        """SIGKILL to the flow's process group: the crash (its supervisor restarts it)."""
-        self._procs[name].kill()
+        """``kill -9`` of the flow's process group (the crash); returns once its supervisor has
+        reaped it, so what follows sees the flow gone."""
+        pid = self.pid(name)
+        if pid is None:
+            log.warning("flow %s is not running: nothing to kill", name)
+            return
+        os.killpg(pid, signal.SIGKILL)
+        self.last_kill_at = time.time()
+        deadline = time.monotonic() + KILL_REAPED_TIMEOUT_S
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)  # succeeds until the supervisor has reaped it (a zombie answers)
+            except ProcessLookupError:
+                return
+            time.sleep(POLL_S)
+        log.warning("flow %s (pid %d) killed but not reaped within %.0f s", name, pid, KILL_REAPED_TIMEOUT_S)
 
     def signal(self, name: str, signum: signal.Signals) -> None:
         pid = self.pid(name)
         if pid is not None:
             os.killpg(pid, signum)
 
-    def keep_running(self) -> list[str]:
-        """Start again every supervision that gave up; the names of those restarted."""
-        restarted = []
-        for flow in self._flows.ended():
-            log.info("supervision of flow %s gave up; starting it again", flow.name)
-            if self.before_restart is not None:
-                self.before_restart(flow.name)
-            self._flows.replace(self._supervisor(flow.name))
-            restarted.append(flow.name)
-        return restarted
-
     def committed(self, name: str) -> dict[str, int]:
         """``"<partition>-<topic>" -> next offset`` the flow has durably processed."""
-        return self._procs[name].input_offsets()
+        return self._supervisors[name].flow.input_offsets()
+
+    def recovery_dir(self, name: str) -> Path:
+        return self._supervisors[name].flow.recovery_dir
+
+    def customer_log_dir(self) -> Path:
+        return self._supervisors["enrich"].flow.customer_log_dir
 
     def log_tail(self, name: str, lines: int = 30) -> str:
-        return self._procs[name].log_tail(lines)
-
-    def stop(self) -> None:
-        """Upstream first, the sink last: it commits what the others sent before they stopped."""
-        self._flows.stop()
+        return self._supervisors[name].flow.log_tail(lines)

@@ -1,12 +1,11 @@
 """One chaos row on the real stack, from its private scenario to its ``RowResult``.
 
-The row: build the input and replay it; create the scenario and load the stores; start the flows;
-offer the main stream at a steady rate; inject the fault once a seeded share of it (30-60%) is
-produced; keep offering; wait until the flows have applied everything (the barrier), offer the
-closing round; drain (every flow has durably processed its inputs to their end, so the sink has
-committed everything to Paimon); read everything back and check the invariants. Each flow runs under
-``persona run``'s supervisor, which restarts it when it dies; a supervision that gave up is started
-again (``ChaosFlows.keep_running``, the orchestrator's part).
+The row: build the input and replay it; create the scenario and load the stores; start the flows,
+each under the supervisor `persona run` uses (``persona.chaos.flows``); offer the main stream at a
+steady rate; inject the fault once a seeded share of it (30-60%) is produced; keep offering; wait
+until the flows have applied everything (the barrier), offer the closing round; drain (every flow
+has durably processed its inputs to their end, so the sink has committed everything to Paimon); read
+everything back and check the invariants. A supervisor that gives up fails the row.
 """
 
 from __future__ import annotations
@@ -14,19 +13,18 @@ from __future__ import annotations
 import dataclasses
 import logging
 import random
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from persona.chaos.faults import FaultContext, inject
-from persona.chaos.flows import ChaosFlows
+from persona.chaos.faults import FaultContext, inject, merge_hook_env
+from persona.chaos.flows import SupervisedFlows, SupervisorFactory
 from persona.chaos.inputs import InputSize, build_input
 from persona.chaos.invariants import Verdict, check
 from persona.chaos.load import Load
 from persona.chaos.observe import expected, observed, read_rt
 from persona.chaos.rows import Row
-from persona.chaos.scenario import COMMIT_INTERVAL_S, ChaosScenario
+from persona.chaos.scenario import ChaosScenario
 from persona.chaos.table import RowResult
 from persona.kafka import EndOffsets, make_producer, produce_all
 from persona.localstack import StackSettings, kafka_admin, up
@@ -44,7 +42,7 @@ class ChaosConfig:
     keep: bool = False
 
 
-def _caught_up(flows: ChaosFlows, offsets: EndOffsets, pairs: list[tuple[str, str]]) -> bool:
+def _caught_up(flows: SupervisedFlows, offsets: EndOffsets, pairs: list[tuple[str, str]]) -> bool:
     """Each (flow, topic): the flow has durably processed the topic to its end."""
     try:
         for flow, topic in pairs:
@@ -57,14 +55,16 @@ def _caught_up(flows: ChaosFlows, offsets: EndOffsets, pairs: list[tuple[str, st
     return True
 
 
-def run_row(stack: StackSettings, row: Row, cfg: ChaosConfig) -> RowResult:
+def run_row(
+    stack: StackSettings, row: Row, cfg: ChaosConfig, make_supervisor: SupervisorFactory
+) -> RowResult:
     up(stack)  # a row starts on a healthy stack, whatever the row before it did to it
     scenario = ChaosScenario.new(stack, row.name, tmpfs_mib=48 if row.kind == "disk_full" else None)
     topics = scenario.topics
     admin = kafka_admin(stack)
     kafka_config = stack.kafka_security.client_config()
     data = build_input(cfg.seed, cfg.size, poison=row.poison)
-    flows: ChaosFlows | None = None
+    flows: SupervisedFlows | None = None
     offsets: EndOffsets | None = None
     log.info(
         "row %s: scenario %s, %d records + %d closing",
@@ -77,12 +77,12 @@ def run_row(stack: StackSettings, row: Row, cfg: ChaosConfig) -> RowResult:
         scenario.create(admin)
         want = expected(data.write_files(scenario.input_dir), scenario.input_dir, data.events)
         scenario.load_stores(data)
-        flows = ChaosFlows(
-            scenario.state_dir, scenario.flow_env(), COMMIT_INTERVAL_S, stack.kafka_bootstrap, kafka_config
+        flows = SupervisedFlows(
+            make_supervisor,
+            scenario.state_dir,
+            scenario.flow_env(),
+            {"enrich": merge_hook_env()} if row.moment == "mid_merge" else None,
         )
-        notes: list[str] = []
-        if row.kind == "corrupt_state":
-            flows.before_restart = _recovery_procedure(flows, notes)
         flows.start(timeout=180)
         offsets = EndOffsets(stack.kafka_bootstrap, kafka_config)
         live = flows
@@ -90,23 +90,21 @@ def run_row(stack: StackSettings, row: Row, cfg: ChaosConfig) -> RowResult:
         def hold_until(done: Callable[[], bool], timeout: float) -> bool:
             deadline = time.monotonic() + timeout
             while not done():
-                if time.monotonic() > deadline:
+                if time.monotonic() > deadline or live.gave_up():
                     return False
-                live.keep_running()
-                time.sleep(POLL_S)  # poll interval of the supervision loop
+                time.sleep(POLL_S)  # poll interval of the wait
             return True
-
-        def hold(seconds: float) -> None:
-            end = time.monotonic() + seconds
-            hold_until(lambda: time.monotonic() >= end, seconds + 1)
 
         load = Load(stack.kafka_bootstrap, topics, data.main, cfg.size.rate, kafka_config)
         load.start()
         at = int(len(data.main) * random.Random(f"{cfg.seed}-{row.name}").uniform(0.3, 0.6))
         hold_until(lambda: load.produced >= at, 600)
         fault_at = time.time()
-        notes.insert(0, inject(row, FaultContext(stack, scenario, flows, hold)))
         failures: list[str] = []
+        notes = [inject(row, FaultContext(stack, scenario, flows, failures))]
+        # Recovery is timed from the kill itself when a flow was killed (a targeted moment may come
+        # seconds after the injection began); from the injection otherwise.
+        fault_at = flows.last_kill_at or fault_at
         hold_until(load.done, 900)
         failures += [f"load: {e}" for e in load.errors[:1]]
         # The closing round only after every order change is applied (see persona.chaos.inputs).
@@ -133,6 +131,10 @@ def run_row(stack: StackSettings, row: Row, cfg: ChaosConfig) -> RowResult:
             failures.append(
                 f"not drained within {cfg.drain_timeout_s:.0f}s (down: {stuck}; last log lines: {last})"
             )
+        failures += [
+            f"the supervisor of flow {name} gave up (exit {code}): {flows.log_tail(name, 1).strip()[:300]}"
+            for name, code in flows.gave_up().items()
+        ]
         flows.stop()
         rt_read = read_rt(stack.kafka_bootstrap, topics, kafka_config)
         after = [ts for _, ts in rt_read if ts >= fault_at * 1000]
@@ -148,6 +150,7 @@ def run_row(stack: StackSettings, row: Row, cfg: ChaosConfig) -> RowResult:
                 kafka_config,
             ),
             data.stock,
+            data.cases,
         )
         verdict = dataclasses.replace(verdict, failures=(*failures, *verdict.failures))
         result = RowResult(
@@ -163,27 +166,15 @@ def run_row(stack: StackSettings, row: Row, cfg: ChaosConfig) -> RowResult:
         scenario.remove(admin, keep_files=cfg.keep)
 
 
-def _recovery_procedure(flows: ChaosFlows, notes: list[str]) -> Callable[[str], None]:
-    """The documented recovery from a corrupt enrich state (docs/reliability.md): once enrich's
-    supervisor has given up on it, remove its recovery directory, customer log included, and start it
-    again; it rebuilds every customer from its inputs, read again from the beginning."""
-
-    def before_restart(name: str) -> None:
-        if name != "enrich":
-            return
-        notes.append(f"enrich stopped on the corrupt state: {flows.log_tail('enrich', 1).strip()[:200]}")
-        shutil.rmtree(flows.process("enrich").recovery_dir)
-        notes.append("recovery: enrich's recovery directory removed")
-
-    return before_restart
-
-
-def run_matrix(stack: StackSettings, rows: list[Row], cfg: ChaosConfig) -> list[RowResult]:
-    """Every row; a row whose harness itself failed is a failed row, and the next one still runs."""
+def run_matrix(
+    stack: StackSettings, rows: list[Row], cfg: ChaosConfig, make_supervisor: SupervisorFactory
+) -> list[RowResult]:
+    """Every row, its flows supervised by ``make_supervisor``'s supervisors; a row whose harness
+    itself failed is a failed row, and the next one still runs."""
     results = []
     for row in rows:
         try:
-            results.append(run_row(stack, row, cfg))
+            results.append(run_row(stack, row, cfg, make_supervisor))
         except Exception as error:
             log.exception("row %s: the harness failed", row.name)
             verdict = Verdict(0, 0, 0, 0, 0, 0, 0, failures=(f"harness error: {error!r}",))

@@ -2,7 +2,7 @@
 ``persona replay`` reads, exactly as it is produced.
 
 The input is the main stream (events and Debezium order changes in time order, with ~1% malformed
-and ~1% repeated records, and, for the poison row, one poison record of each kind in the middle),
+and ~1% repeated records, and, for the poison row, the records of each poison kind in the middle),
 then a *closing round*: one event per customer, later than everything else, produced only once the
 flows have applied every order change. The flows decide an event as its customer's state stands
 when it arrives; an order change reaches the enrich flow one hop later (through the cdc flow), and
@@ -22,6 +22,7 @@ from pathlib import Path
 
 import orjson
 
+from persona.chaos.invariants import Expectation, PoisonCase, sha256_hex
 from persona.datagen import DataGenerator, GeneratorConfig, WireRecord
 from persona.datagen.generator import iso_ms
 from persona.datagen.loaders import write_files
@@ -41,44 +42,138 @@ class InputSize:
     rate: float = 150.0  # records/s offered while the row runs
 
 
-def poison_records(at_ms: int) -> list[WireRecord]:
-    """One poison record of each kind (issue 17): every one must end in a dead letter or a decision,
-    and none may stop a flow. None holds a line break (the replay files are JSON lines)."""
-    control = bytes(b for b in range(32) if b not in (10, 13)) * 6_900  # ~200 KB of control bytes
-    event = {
-        "user_id": 7,
-        "event_type": "view",
-        "sku_id": "SKU-1",
-        "session_id": "s-poison",
-        "channel": "web",
-    }
+MAX_INPUT_RECORD_BYTES = 4 << 20
+"""The row's input topics (and the load's producer) take records this large, so a ~2 MB record
+reaches the flows as it would on a cluster configured for large records, and must be rejected there."""
 
-    def ev(event_id: str, event_time: object) -> WireRecord:
-        value = orjson.dumps({"event_id": event_id, **event, "event_time": event_time})
-        return WireRecord("event", b"7", value, at_ms)
 
-    def order(order_id: int, amount: str, ts_ms: int, order_time: str) -> WireRecord:
-        row = {
+def _event(event_id: str, user_id: int, event_time: object, **extra: object) -> bytes:
+    return orjson.dumps(
+        {
+            "event_id": event_id,
+            "user_id": user_id,
+            "event_type": "view",
+            "sku_id": "SKU-1",
+            "event_time": event_time,
+            "session_id": "s-poison",
+            "channel": "web",
+            **extra,
+        }
+    )
+
+
+def _order(
+    order_id: int, customer_id: int, amount: str, ts_ms: int, order_time: str, *, before: int | None = None
+) -> bytes:
+    def row(customer: int) -> dict[str, object]:
+        return {
             "order_id": order_id,
-            "customer_id": 9,
+            "customer_id": customer,
             "status": "PAID",
             "total_amount": amount,
             "currency": "USD",
             "order_time": order_time,
             "updated_at": order_time,
         }
-        value = orjson.dumps({"before": None, "after": row, "op": "c", "ts_ms": ts_ms, "source": {}})
+
+    op = "c" if before is None else "u"
+    envelope = {"before": None if before is None else row(before), "after": row(customer_id), "op": op}
+    return orjson.dumps({**envelope, "ts_ms": ts_ms, "source": {}})
+
+
+def poison_cases(at_ms: int) -> list[tuple[PoisonCase, list[WireRecord]]]:
+    """One case per poison kind (issue 17), with its records and what must become of them: none may
+    stop a flow, each ends as replay says. None holds a line break (the replay files are JSON lines)."""
+    control = bytes(b for b in range(32) if b not in (10, 13)) * 6_900  # ~200 KB of control bytes
+    now_iso = iso_ms(at_ms)
+    year_9999 = "9999-01-01T00:00:00.000Z"
+    year_9999_ms = int(dt.datetime(9999, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
+
+    def ev(value: bytes, user: int = 7) -> WireRecord:
+        return WireRecord("event", str(user).encode(), value, at_ms)
+
+    def order(value: bytes, order_id: int) -> WireRecord:
         return WireRecord("order", str(order_id).encode(), value, at_ms)
 
-    year_9999_ms = int(dt.datetime(9999, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
-    return [
-        WireRecord("event", b"7", b'{"event_id": "p-unparseable", "user_id": 7, "event_', at_ms),
-        WireRecord("event", b"7", b'{"event_id": "p-control", "junk": "' + control + b'"}', at_ms),
-        ev("p-year-9999", "9999-01-01T00:00:00.000Z"),
-        ev("p-epoch-seconds", at_ms // 1000),
-        order(990_001, "123.456", at_ms, iso_ms(at_ms)),
-        order(990_002, "10.00", year_9999_ms, "9999-01-01T00:00:00.000Z"),
+    raw: list[tuple[str, Expectation, str, list[WireRecord]]] = [
+        ("unparseable JSON", "rejected", "", [ev(b'{"event_id": "p-unparseable", "user_id": 7, "event_')]),
+        (
+            "200 KB of control bytes",
+            "rejected",
+            "",
+            [ev(b'{"event_id": "p-control", "junk": "' + control + b'"}')],
+        ),
+        ("2 MB record", "rejected", "exceeds", [ev(_event("p-2mb", 7, now_iso, padding="x" * 2_000_000))]),
+        (
+            "invalid UTF-8",
+            "rejected",
+            "utf-8",
+            [ev(_event("p-utf8-@@", 7, now_iso).replace(b"@@", b"\xff\xfe"))],
+        ),
+        (
+            "amount with 3 decimals",
+            "rejected",
+            "amount_scale",
+            [order(_order(990_001, 9, "123.456", at_ms, now_iso), 990_001)],
+        ),
+        (
+            "year-9999 time",
+            "rejected",
+            "implausible_time",
+            [
+                ev(_event("p-year-9999", 7, year_9999)),
+                order(_order(990_002, 9, "10.00", year_9999_ms, year_9999), 990_002),
+            ],
+        ),
+        (
+            "time 0",
+            "rejected",
+            "implausible_time",
+            [
+                ev(_event("p-time-0", 7, 0)),
+                order(_order(990_003, 9, "10.00", at_ms, "1970-01-01T00:00:00.000Z"), 990_003),
+            ],
+        ),
+        (
+            "epoch seconds",
+            "rejected",
+            "epoch_seconds",
+            [
+                ev(_event("p-epoch-seconds", 7, at_ms // 1000)),
+                order(_order(990_004, 9, "10.00", at_ms // 1000, now_iso), 990_004),
+            ],
+        ),
     ]
+    out = [
+        (PoisonCase(kind, tuple(sha256_hex(r.value)[:16] for r in records), expect, rule), records)
+        for kind, expect, rule, records in raw
+    ]
+    # Not poison: valid records the stream and replay must decide alike (README: "Moved orders" and
+    # "Event identity").
+    moved = [
+        order(_order(990_005, 9, "250.00", at_ms, now_iso), 990_005),
+        order(_order(990_005, 11, "250.00", at_ms + 1, now_iso, before=9), 990_005),
+    ]
+    out.append(
+        (PoisonCase("order moved between customers", _digests(moved), "applied", customers=(9, 11)), moved)
+    )
+    shared = [ev(_event("p-shared-id", 7, now_iso)), ev(_event("p-shared-id", 8, now_iso), user=8)]
+    out.append(
+        (
+            PoisonCase(
+                "one event_id, two customers",
+                _digests(shared),
+                "decided",
+                decisions=(("p-shared-id", 7), ("p-shared-id", 8)),
+            ),
+            shared,
+        )
+    )
+    return out
+
+
+def _digests(records: Sequence[WireRecord]) -> tuple[str, ...]:
+    return tuple(sha256_hex(r.value)[:16] for r in records)
 
 
 @dataclass(frozen=True)
@@ -87,6 +182,7 @@ class ChaosInput:
     main: list[WireRecord]
     closing: list[WireRecord]
     stock: dict[str, int]  # sku -> sellable, as loaded into Cassandra (unknown SKUs absent)
+    cases: tuple[PoisonCase, ...] = ()  # the poison kinds in ``main``, each checked on its own
 
     @property
     def events(self) -> int:
@@ -130,14 +226,18 @@ def build_input(seed: int, size: InputSize, *, poison: bool) -> ChaosInput:
         )
     )
     main = gen.records(size.records, START_MS, STEP_MS)
+    cases: list[PoisonCase] = []
     if poison:
         middle = len(main) // 2
-        main[middle:middle] = poison_records(main[middle].time_ms)
+        for case, records in poison_cases(main[middle].time_ms):
+            cases.append(case)
+            main[middle:middle] = records
+            middle += len(records)
     end_ms = START_MS + (size.records + 10) * STEP_MS
     stock = {
         r["sku_id"]: sellable(r["available_qty"], r["reserved_qty"]) for r in gen.inventory_rows(START_MS)
     }
-    return ChaosInput(gen, main, closing_round(gen, size.customers, end_ms), stock)
+    return ChaosInput(gen, main, closing_round(gen, size.customers, end_ms), stock, tuple(cases))
 
 
 def split_by_kind(records: Sequence[WireRecord]) -> tuple[int, int]:

@@ -16,7 +16,11 @@ pipeline left on the stack after the fault and the drain. ``check`` compares the
   letter of an internal topic (``order_facts``, ``segment_decisions``) is a record the pipeline
   could not carry, which replay never has: it fails the row;
 * no SKU without sellable stock is ever recommended, in any rt message or audit row: neither by
-  the row's fixed stock nor by what the decision itself saw.
+  the row's fixed stock nor by what the decision itself saw;
+* each poison kind in the input (``PoisonCase``) ends as replay says, checked and reported on its
+  own: rejected records are dead letters of the named rule on both sides, valid oddities (the same
+  event_id for two customers, an order moved between customers) are decided and audited as replay
+  decides them.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 SCORE_TOLERANCE = 1e-6
 
@@ -54,14 +59,50 @@ class DeadLetterKey:
     digest: str
 
     @classmethod
-    def of(cls, topic: str, reason: str, raw: bytes) -> DeadLetterKey:
-        return cls(topic, reason_kind(reason), hashlib.sha256(raw).hexdigest()[:16])
+    def of(cls, topic: str, reason: str, raw: bytes, raw_sha256: str | None = None) -> DeadLetterKey:
+        """``raw_sha256``: the dead letter's hash of the original bytes, which ``raw`` is only a
+        prefix of when it was truncated to fit (a record above the size limit)."""
+        return cls(topic, reason_kind(reason), (raw_sha256 or sha256_hex(raw))[:16])
+
+
+def sha256_hex(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
 
 
 def reason_kind(reason: str) -> str:
-    """The stable part of a dead-letter reason (``<record kind>: <rule>[: <details>]``): the record
-    kind and the rule, without the details, which name values and may differ between versions."""
+    """The stable part of a dead-letter reason (``<record kind>: <rule>: <details>``, the rules of
+    ``persona.contracts.rules``; a decoding error has its message where the rule goes): the record
+    kind and the rule, without the details, which name values and the reader's clock."""
     return ":".join(part.strip() for part in reason.split(":", 2)[:2])
+
+
+Expectation = Literal["rejected", "decided", "applied"]
+
+
+@dataclass(frozen=True)
+class PoisonCase:
+    """One poison kind in a row's input and what must become of its records, on both sides.
+
+    ``rejected``: every record is a dead letter whose reason kind contains ``rule``, in replay and in
+    the pipeline alike. ``decided``: each of ``decisions`` (event_id, customer_id) is decided and
+    audited once, and no record is a dead letter. ``applied`` (order changes): no record is a dead
+    letter and the final decisions of ``customers`` are replay's.
+    """
+
+    kind: str
+    digests: tuple[str, ...]  # sha256_hex(...)[:16] of each record's bytes
+    expect: Expectation
+    rule: str = ""
+    decisions: tuple[tuple[str, int], ...] = ()
+    customers: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class CaseVerdict:
+    kind: str
+    replay: str  # what replay made of the records
+    pipeline: str  # what the flows made of them
+    ok: bool
 
 
 @dataclass(frozen=True)
@@ -107,6 +148,7 @@ class Verdict:
     dlq: int
     unsellable_promoted: int
     failures: tuple[str, ...] = field(default=())
+    cases: tuple[CaseVerdict, ...] = field(default=())
 
     @property
     def ok(self) -> bool:
@@ -147,7 +189,64 @@ def _sample(items: Iterable[object], limit: int = 3) -> str:
     return ", ".join(repr(x) for x in listed[:limit]) + more
 
 
-def check(expected: Expected, observed: Observed, stock: Mapping[str, int]) -> Verdict:
+def _rejections(letters: Iterable[DeadLetterKey], digests: Sequence[str]) -> dict[str, set[str]]:
+    """digest -> the reason kinds of its dead letters, for the digests that have any."""
+    out: dict[str, set[str]] = {}
+    for k in letters:
+        if k.digest in digests:
+            out.setdefault(k.digest, set()).add(k.reason_kind)
+    return out
+
+
+def _said(rejected: Mapping[str, set[str]]) -> str:
+    return "DLQ " + ", ".join(sorted(set().union(*rejected.values()))) if rejected else "no dead letter"
+
+
+def check_case(
+    case: PoisonCase,
+    expected: Expected,
+    observed: Observed,
+    audit_keys: Mapping[tuple[str, int], int],
+    finals: Mapping[str, Mapping[int, Outcome]],
+) -> CaseVerdict:
+    """What replay and the pipeline made of one poison kind's records, and whether that is what
+    the case expects of both."""
+    want = _rejections(expected.rejects, case.digests)
+    got = _rejections(observed.dead_letters, case.digests)
+    if case.expect == "rejected":
+        every = len(want) == len(case.digests) and all(
+            case.rule in kind for kinds in want.values() for kind in kinds
+        )
+        return CaseVerdict(case.kind, _said(want), _said(got), every and got == want)
+    if case.expect == "decided":
+        by_replay = [d for d in case.decisions if d in expected.decisions]
+        audited = [d for d in case.decisions if audit_keys.get(d) == 1]
+        ok = len(by_replay) == len(audited) == len(case.decisions) and not want and not got
+        return CaseVerdict(
+            case.kind,
+            f"decided {len(by_replay)}/{len(case.decisions)}" + (f"; {_said(want)}" if want else ""),
+            f"audited once {len(audited)}/{len(case.decisions)}" + (f"; {_said(got)}" if got else ""),
+            ok,
+        )
+    agree = [
+        c
+        for c in case.customers
+        if c in expected.final
+        and all(c in final and expected.final[c].agrees(final[c]) for final in finals.values())
+    ]
+    ok = len(agree) == len(case.customers) and not want and not got
+    return CaseVerdict(
+        case.kind,
+        "applied" + (f"; {_said(want)}" if want else ""),
+        f"final decisions as replay's {len(agree)}/{len(case.customers)}"
+        + (f"; {_said(got)}" if got else ""),
+        ok,
+    )
+
+
+def check(
+    expected: Expected, observed: Observed, stock: Mapping[str, int], cases: Sequence[PoisonCase] = ()
+) -> Verdict:
     failures: list[str] = []
 
     audit_keys = Counter((r.event_id, r.customer_id) for r in observed.audit)
@@ -173,10 +272,8 @@ def check(expected: Expected, observed: Observed, stock: Mapping[str, int]) -> V
         )
 
     newest = newest_versions(observed.rt)
-    for where, final in (
-        ("rt", {c: m.outcome for c, m in newest.items()}),
-        ("marketing_segments", observed.segments),
-    ):
+    finals = {"rt": {c: m.outcome for c, m in newest.items()}, "marketing_segments": observed.segments}
+    for where, final in finals.items():
         absent = expected.final.keys() - final.keys()
         differ = [c for c, want in expected.final.items() if c in final and not want.agrees(final[c])]
         unknown = final.keys() - expected.final.keys()
@@ -208,6 +305,9 @@ def check(expected: Expected, observed: Observed, stock: Mapping[str, int]) -> V
     if unsellable:
         failures.append(f"{unsellable} decisions promoted a SKU without sellable stock")
 
+    verdicts = tuple(check_case(c, expected, observed, audit_keys, finals) for c in cases)
+    failures += [f"poison {v.kind}: replay: {v.replay}; pipeline: {v.pipeline}" for v in verdicts if not v.ok]
+
     return Verdict(
         events=expected.events,
         decided=len(expected.decisions & audit_keys.keys()),
@@ -217,4 +317,5 @@ def check(expected: Expected, observed: Observed, stock: Mapping[str, int]) -> V
         dlq=len(letters),
         unsellable_promoted=unsellable,
         failures=tuple(failures),
+        cases=verdicts,
     )

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 
+from persona.chaos.inputs import MAX_INPUT_RECORD_BYTES
 from persona.contracts import Topics
 from persona.datagen import WireRecord
 from persona.kafka import make_producer, produce
@@ -45,7 +46,12 @@ class Load:
 
     def _run(self) -> None:
         # Deliveries are retried for as long as a row keeps Kafka down (the 90 s row), and more.
-        producer = make_producer(self._bootstrap, self._kafka_config, **{"message.timeout.ms": 600_000})
+        # Its records may be as large as the input topics allow (the poison row's 2 MB one).
+        producer = make_producer(
+            self._bootstrap,
+            self._kafka_config,
+            **{"message.timeout.ms": 600_000, "message.max.bytes": MAX_INPUT_RECORD_BYTES + 4096},
+        )
 
         def on_delivery(err: object, _msg: object) -> None:
             if err is not None:

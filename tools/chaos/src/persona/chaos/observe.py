@@ -40,7 +40,7 @@ def expected(paths: dict[str, Path], out_dir: Path, events: int) -> Expected:
         parsed = parse_dlq_record(line)
         if isinstance(parsed, Ok):
             r = parsed.value
-            rejects.add(DeadLetterKey.of(r.topic, r.reason, r.raw))
+            rejects.add(DeadLetterKey.of(r.topic, r.reason, r.raw, r.raw_sha256))
     return Expected(frozenset(decided), final, frozenset(rejects), events)
 
 
@@ -50,7 +50,7 @@ def _dead_letters(records: list[ConsumedRecord], prefix: str) -> list[DeadLetter
         parsed = parse_dlq_record(rec.value or b"")
         if isinstance(parsed, Ok):
             r = parsed.value
-            keys.append(DeadLetterKey.of(r.topic.removeprefix(prefix), r.reason, r.raw))
+            keys.append(DeadLetterKey.of(r.topic.removeprefix(prefix), r.reason, r.raw, r.raw_sha256))
         else:  # an unreadable dead letter still counts, and can match nothing replay rejected
             keys.append(DeadLetterKey("?", "unreadable dead letter", str(rec.offset)))
     return keys

@@ -17,7 +17,7 @@ FaultKind = Literal[
     "corrupt_state",
     "poison",
 ]
-Moment = Literal["random", "epoch", "between_commits"]
+Moment = Literal["random", "epoch", "mid_merge", "between_commits"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,13 @@ ROWS: tuple[Row, ...] = (
         moment="epoch",
     ),
     Row(
+        "kill-enrich-mid-merge",
+        "kill_flow",
+        "kill -9 of a customer-log merge child alone, then of enrich while its next merge runs",
+        flow="enrich",
+        moment="mid_merge",
+    ),
+    Row(
         "kill-sink-between-commits",
         "kill_flow",
         "kill -9 of the sink after its marketing_segments commit, before segment_decisions'",
@@ -80,11 +87,17 @@ ROWS: tuple[Row, ...] = (
         "enrich killed, a customer-log chunk corrupted; recovery: remove enrich's recovery directory",
         flow="enrich",
     ),
-    Row("poison", "poison", "one poison record of each kind in the input", poison=True),
+    Row(
+        "poison",
+        "poison",
+        "the records of each poison kind in the input, each kind checked on its own",
+        poison=True,
+    ),
 )
 
-QUICK: tuple[str, ...] = ("kill-enrich", "kill-sink", "poison")
-"""``persona chaos --quick``: the flows killed at random moments and a poison batch, CI-sized."""
+QUICK: tuple[str, ...] = ("kill-enrich", "kill-enrich-mid-merge", "kill-sink", "poison")
+"""``persona chaos --quick``: the flows killed at random moments and mid-merge (the customer log's
+merge child, then enrich itself), and every poison kind; CI-sized."""
 
 
 def row_names() -> list[str]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from persona.chaos.inputs import ChaosInput
+from persona.chaos.inputs import MAX_INPUT_RECORD_BYTES, ChaosInput
 from persona.contracts import Topics
 from persona.datagen.loaders import load_inventory, load_profiles
 from persona.inventory import CassandraInventory
@@ -67,7 +67,12 @@ class ChaosScenario:
         return f"chaos_{self.tag}"
 
     def create(self, admin: Any) -> None:
+        inputs = {self.topics.behavior_events, self.topics.orders_cdc}
         for name, config in topic_configs(self.topics).items():
+            if name in inputs:
+                # Large records reach the flows (the poison row's 2 MB one), as on a cluster that
+                # allows them: the flows must reject them, not rely on the broker's default limit.
+                config = {**config, "max.message.bytes": str(MAX_INPUT_RECORD_BYTES)}
             if name == self.topics.marketing_segments_rt:
                 # Every version of every decision stays readable (no compaction), stamped with the
                 # broker's arrival time (the recovery time is read from it).

@@ -13,7 +13,8 @@ from persona.chaos.invariants import Verdict
 class RowResult:
     row: str
     verdict: Verdict
-    # Seconds from the fault to the first decision on the rt topic after it, and to the drain's end
+    # Seconds from the fault (for a killed flow: its kill -9, which a targeted moment may delay) to
+    # the first decision on the rt topic after it, and to the drain's end
     # (everything produced was consumed and the sink committed it); None: no fault, or never.
     first_decision_s: float | None
     drained_s: float | None
@@ -64,25 +65,37 @@ def cells(r: RowResult) -> tuple[str, ...]:
     )
 
 
-def render(results: Sequence[RowResult]) -> str:
-    """A Markdown table (it reads as plain text too), then each failing row's reasons and notes."""
-    rows = [HEADER, *(cells(r) for r in results)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
+CASE_HEADER = ("row", "poison kind", "replay", "pipeline", "result")
+
+
+def _markdown(header: tuple[str, ...], body: Sequence[tuple[str, ...]], right_from: int) -> list[str]:
+    rows = [header, *body]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
 
     def line(row: tuple[str, ...]) -> str:
-        return (
-            "| "
-            + " | ".join(
-                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
-            )
-            + " |"
+        padded = (
+            c.rjust(w) if i >= right_from else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
         )
+        return "| " + " | ".join(padded) + " |"
 
-    out = [line(HEADER), "| " + " | ".join(("-" * w) for w in widths) + " |"]
-    out += [line(cells(r)) for r in results]
+    return [line(header), "| " + " | ".join("-" * w for w in widths) + " |", *(line(r) for r in body)]
+
+
+def render(results: Sequence[RowResult]) -> str:
+    """A Markdown table (it reads as plain text too), then each failing row's reasons and notes, then
+    the poison kinds of the rows that carry them, one line each."""
+    out = _markdown(HEADER, [cells(r) for r in results], right_from=1)
     for r in results:
         if r.note:
             out.append(f"- {r.row}: {r.note}")
         for failure in r.verdict.failures:
             out.append(f"- {r.row} FAILED: {failure}")
+    cases = [
+        (r.row, c.kind, c.replay, c.pipeline, "ok" if c.ok else "FAIL")
+        for r in results
+        for c in r.verdict.cases
+    ]
+    if cases:
+        out += ["", *_markdown(CASE_HEADER, cases, right_from=len(CASE_HEADER) - 1)]
     return "\n".join(out)

@@ -1,7 +1,8 @@
 """`persona chaos`: the fault matrix on the local stack (docs/reliability.md).
 
 Each row injects one fault while the three flows run under load, drains, and checks the invariants
-against ``persona replay`` over the same input. Prints the table (``--json``: the results as JSON);
+against ``persona replay`` over the same input. The flows run under the supervisor `persona run`
+uses (``persona.cli.run_cmd.build_supervisor``), one per flow. Prints the table (``--json``: the results as JSON);
 exits 1 when any row fails an invariant.
 """
 
@@ -11,7 +12,9 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from persona.chaos.rows import QUICK, ROWS, row_names, select
@@ -43,7 +46,13 @@ def run(args: argparse.Namespace) -> int:
 
     from persona.chaos.harness import ChaosConfig, run_matrix
     from persona.chaos.table import render
+    from persona.cli.run_cmd import build_supervisor
     from persona.localstack import StackError, StackSettings, up
+    from persona.localstack.supervisor import Supervisor
+
+    def supervisor_of(name: str, flow_env: Mapping[str, str], state_dir: Path) -> Supervisor:
+        """A row's flow, supervised as `persona run <name>` would run it with the row's settings."""
+        return build_supervisor(name, os.environ, flow_env=flow_env, state_dir=state_dir)
 
     rows = select(quick=args.quick, only=args.only)
     cfg = ChaosConfig(seed=args.seed, keep=args.keep)
@@ -54,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         up(stack)
-        results = run_matrix(stack, rows, cfg)
+        results = run_matrix(stack, rows, cfg, supervisor_of)
     except StackError as error:
         print(f"chaos: {error}", file=sys.stderr)
         return 1
