@@ -259,11 +259,20 @@ def _commit_fails(ctx: FaultContext, seconds: float) -> str:
 
 
 def _corrupt_customer_log(ctx: FaultContext) -> str:
-    """Kill enrich, flip bytes in the middle of its newest customer-log chunk; once its supervisor's
+    """Kill enrich, flip bytes in the middle of a shard's oldest customer-log file; once its supervisor's
     restart has stopped on the damage, run the recovery the docs give (docs/reliability.md): stop
     its supervision, remove its recovery directory (customer log included), supervise it again."""
     ctx.flows.kill("enrich")
-    chunks = sorted(ctx.flows.customer_log_dir().glob("shard-*/*.seg"), key=lambda p: p.stat().st_mtime_ns)
+    # Each shard's oldest file: every snapshot names it (the row never merges), so the restart must
+    # read it. The newest may be the killed process's open segment, which no snapshot names: the
+    # restart rightly deletes it unread, and there would be no damage to find.
+    oldest = [
+        min(files, key=lambda p: p.name)
+        for shard in ctx.flows.customer_log_dir().glob("shard-*")
+        # Two files at least: a shard's only file may be its open segment.
+        if len(files := [f for f in shard.iterdir() if f.suffix in (".seg", ".base")]) >= 2
+    ]
+    chunks = sorted((f for f in oldest if f.stat().st_size > 256), key=lambda p: p.stat().st_size)
     if not chunks:
         ctx.failures.append("corrupt-customer-log: no customer-log chunk to corrupt")
         return "no customer-log chunk to corrupt"
