@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from persona.contracts import Topics
-from persona.localstack import StackSettings, pipeline_topics
+from persona.localstack import StackSettings, configs, pipeline_topics
 from persona.localstack.configs import (
     CASSANDRA_JVM17_MODULE_FLAGS,
     cassandra_command,
@@ -130,3 +130,25 @@ def test_init_creates_the_pipeline_topics() -> None:
         assert name in specs and Topics.dlq(name) in specs
     assert specs["marketing_segments_rt"] == {"cleanup.policy": "compact"}
     assert specs["behavior_events"] == {}
+
+
+def test_mariadb_cnf_keeps_the_binlog_debezium_reads_and_listens_on_loopback_only(tmp_path: Path) -> None:
+    settings = StackSettings(
+        home=tmp_path, warehouse=tmp_path / "w", jar_cache=tmp_path / "j", repo_root=None, mariadb_port=23306
+    )
+    lines = configs.render_mariadb_cnf(settings).splitlines()
+    assert lines[0] == "[mariadbd]"
+    options = dict(line.split(" = ", 1) for line in lines[1:] if " = " in line)
+    assert options["binlog-format"] == "ROW"
+    assert options["binlog-row-image"] == "FULL"
+    assert options["server-id"] == "1"
+    assert options["bind-address"] == "127.0.0.1"
+    assert options["port"] == "23306"
+    assert options["default-time-zone"] == "+00:00"
+    assert options["datadir"] == str(tmp_path / "mariadb" / "data")
+    assert options["socket"] == str(settings.mariadb_socket)
+    # Nothing of the users' passwords ever reaches a file the server reads.
+    assert settings.crm_password.reveal() not in "\n".join(lines)
+    command = configs.mariadb_install_db_command(settings, "/usr/bin/mariadb-install-db", "someone")
+    assert "--auth-root-authentication-method=socket" in command
+    assert "--auth-root-socket-user=someone" in command

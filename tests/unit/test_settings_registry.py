@@ -11,6 +11,7 @@ import pytest
 
 from persona.settings import SETTINGS, Setting, SettingsError
 from persona.settings import registry as r
+from persona.settings.secret import Secret
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # A variable name: PERSONA_ and at least one more letter (``PERSONA_*`` in prose is not a name).
@@ -66,6 +67,8 @@ def test_docs_are_one_line_without_benchmark_numbers() -> None:
 
 
 def _as_text(value: Any) -> str:
+    if isinstance(value, Secret):
+        return value.reveal()  # str() of a secret is redacted
     return ",".join(value) if isinstance(value, tuple) else str(value)
 
 

@@ -96,7 +96,8 @@ def _run_up(args: argparse.Namespace, settings: StackSettings) -> int:
     print(
         f"stack is up in {max(report.timings.values(), default=0.0):.1f} s: "
         f"kafka {settings.kafka_bootstrap}, cassandra {settings.cassandra_contact[0]}:"
-        f"{settings.cassandra_contact[1]}, warehouse {settings.warehouse}"
+        f"{settings.cassandra_contact[1]}, mariadb 127.0.0.1:{settings.mariadb_port} "
+        f"(database {settings.crm_database}), warehouse {settings.warehouse}"
     )
     return 0
 

@@ -273,3 +273,63 @@ def cassandra_command(
         f"{classpath_dir}/*",
         CASSANDRA_MAIN_CLASS,
     ]
+
+
+# --- MariaDB (the local CRM) ------------------------------------------------------------------------
+# Debezium reads the binlog: row events with whole before/after images, a server id, and GTIDs (which
+# MariaDB always writes; strict mode makes an out-of-order GTID an error rather than a silent gap).
+MARIADB_BINLOG_RETENTION_SECONDS = 7 * 86_400
+
+
+def render_mariadb_cnf(settings: StackSettings) -> str:
+    """The server's only option file (passed with --defaults-file, so /etc/mysql is never read)."""
+    base = settings.mariadb_dir
+    options = {
+        "datadir": str(base / "data"),
+        "socket": str(settings.mariadb_socket),
+        "pid-file": str(settings.run_dir / "mariadb.server.pid"),
+        "port": str(settings.mariadb_port),
+        "bind-address": "127.0.0.1",
+        "skip-name-resolve": None,
+        # Everything the CRM stores is UTC (DESIGN §4b); NOW() and DATETIME literals agree with it.
+        "default-time-zone": "+00:00",
+        "character-set-server": "utf8mb4",
+        "collation-server": "utf8mb4_unicode_ci",
+        "log-bin": str(base / "binlog" / "mariadb-bin"),
+        "server-id": "1",
+        "binlog-format": "ROW",
+        "binlog-row-image": "FULL",
+        "gtid-strict-mode": "ON",
+        "binlog-expire-logs-seconds": str(MARIADB_BINLOG_RETENTION_SECONDS),
+        # Small-machine sizing: the CRM is one of several local servers.
+        "innodb-buffer-pool-size": "256M",
+        "innodb-log-file-size": "128M",
+        "max-connections": "200",
+        "local-infile": "1",
+        # Errors go to stderr, which the launcher appends to logs/mariadb.log.
+        "log-error": "",
+    }
+    lines = ["[mariadbd]"]
+    lines += [key if value is None else f"{key} = {value}" for key, value in options.items()]
+    lines = [line for line in lines if line != "log-error = "]
+    return "\n".join(lines) + "\n"
+
+
+def mariadb_install_db_command(settings: StackSettings, install_db: str, user: str) -> list[str]:
+    """Create the system tables in an empty data directory (once, like Kafka's storage format).
+
+    Root may log in only through the Unix socket, as the OS user that runs the stack: the CRM has no
+    root password to leak, and nothing over TCP can become root.
+    """
+    return [
+        install_db,
+        f"--defaults-file={settings.mariadb_dir / 'my.cnf'}",
+        f"--user={user}",
+        "--skip-test-db",
+        "--auth-root-authentication-method=socket",
+        f"--auth-root-socket-user={user}",
+    ]
+
+
+def mariadb_command(settings: StackSettings, user: str) -> list[str]:
+    return [settings.mariadbd, f"--defaults-file={settings.mariadb_dir / 'my.cnf'}", f"--user={user}"]

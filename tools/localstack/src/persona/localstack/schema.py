@@ -12,6 +12,7 @@ from pathlib import Path
 from persona.contracts import Topics
 from persona.kafka import KafkaAdminError, topic_configs
 from persona.localstack.clients import cassandra_session, create_topic, kafka_admin
+from persona.localstack.crm_schema import ensure_crm_schema
 from persona.localstack.errors import StackError
 from persona.localstack.settings import StackSettings
 from persona.settings import registry
@@ -132,11 +133,12 @@ def paimon_table_presence(warehouse: Path) -> dict[str, bool]:
 
 
 def init_schema(settings: StackSettings) -> InitReport:
-    """Create every missing topic, keyspace and table; needs Kafka and Cassandra to be up."""
+    """Create every missing topic, keyspace, table, CRM table and user; needs the services up."""
     kafka_created, kafka_existing = ensure_kafka_topics(settings)
     cassandra_created, cassandra_existing = ensure_cassandra_schema(settings)
     paimon_created, paimon_existing = ensure_paimon_tables(settings)
+    crm_created, crm_existing = ensure_crm_schema(settings)
     return InitReport(
-        created=(*kafka_created, *cassandra_created, *paimon_created),
-        existing=(*kafka_existing, *cassandra_existing, *paimon_existing),
+        created=(*kafka_created, *cassandra_created, *paimon_created, *crm_created),
+        existing=(*kafka_existing, *cassandra_existing, *paimon_existing, *crm_existing),
     )

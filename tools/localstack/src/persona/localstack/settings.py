@@ -18,6 +18,11 @@ from persona.settings.registry import (
     CASSANDRA_HEAP,
     CASSANDRA_PORT,
     CASSANDRA_STORAGE_PORT,
+    CDC_PASSWORD,
+    CDC_USER,
+    CRM_DATABASE,
+    CRM_PASSWORD,
+    CRM_USER,
     HOME,
     JAR_CACHE,
     JAVA,
@@ -25,6 +30,8 @@ from persona.settings.registry import (
     KAFKA_HEAP,
     KAFKA_PORT,
     LOCALHOST,
+    MARIADB_PORT,
+    MARIADBD,
     MAVEN_REPO,
     MVN,
     PARTITIONS,
@@ -32,6 +39,7 @@ from persona.settings.registry import (
     default_warehouse,
     local_bootstrap,
 )
+from persona.settings.secret import Secret
 from persona.settings.security import CassandraSecurity, KafkaSecurity
 
 # The marker that identifies the repository root: the pinned classpaths live there.
@@ -41,6 +49,9 @@ _INFRA_MARKER = Path("infra/local/kafka/pom.xml")
 # StackError that says how to fix it.
 JAVA_COMMAND = "java"
 MVN_COMMAND = "mvn"
+MARIADBD_COMMAND = "mariadbd"
+# Debian installs the server in /usr/sbin, which is not on every user's PATH.
+MARIADBD_DIRS = ("/usr/sbin", "/usr/local/sbin")
 
 
 def find_repo_root(start: Path) -> Path | None:
@@ -75,6 +86,14 @@ def _resolve_java(env: Mapping[str, str]) -> str:
     return shutil.which(JAVA_COMMAND, path=env.get("PATH")) or JAVA_COMMAND
 
 
+def _resolve_mariadbd(env: Mapping[str, str]) -> str:
+    explicit = MARIADBD.given(env)
+    if explicit:
+        return explicit
+    search = os.pathsep.join([env.get("PATH", ""), *MARIADBD_DIRS])
+    return shutil.which(MARIADBD_COMMAND, path=search) or MARIADBD_COMMAND
+
+
 @dataclass(frozen=True, kw_only=True)
 class StackSettings:
     """Where the local stack keeps its state and which ports and resources it uses.
@@ -91,6 +110,7 @@ class StackSettings:
     kafka_controller_port: int = KAFKA_CONTROLLER_PORT.default
     cassandra_port: int = CASSANDRA_PORT.default
     cassandra_storage_port: int = CASSANDRA_STORAGE_PORT.default
+    mariadb_port: int = MARIADB_PORT.default
     partitions: int = PARTITIONS.default
     java: str = JAVA_COMMAND
     mvn: str = MVN_COMMAND
@@ -98,6 +118,14 @@ class StackSettings:
     cassandra_heap: str = CASSANDRA_HEAP.default
     # Passed to Maven as -Dmaven.repo.local; None uses Maven's own default (~/.m2/repository).
     maven_repo: Path | None = MAVEN_REPO.default
+    mariadbd: str = MARIADBD_COMMAND
+    # The CRM database and its two users (`stack init` creates them): persona's read/write user and
+    # Debezium's replication-only user.
+    crm_database: str = CRM_DATABASE.default
+    crm_user: str = CRM_USER.default
+    crm_password: Secret = CRM_PASSWORD.default
+    cdc_user: str = CDC_USER.default
+    cdc_password: Secret = CDC_PASSWORD.default
     # How the stack's own clients (health probes, `stack init`, tools and tests) connect: a stack whose
     # services require SASL/TLS or a password is reached with the same settings as the flows.
     kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
@@ -119,6 +147,7 @@ class StackSettings:
         yield KAFKA_CONTROLLER_PORT, self.kafka_controller_port
         yield CASSANDRA_PORT, self.cassandra_port
         yield CASSANDRA_STORAGE_PORT, self.cassandra_storage_port
+        yield MARIADB_PORT, self.mariadb_port
         yield PARTITIONS, self.partitions
         yield KAFKA_HEAP, self.kafka_heap
         yield CASSANDRA_HEAP, self.cassandra_heap
@@ -143,6 +172,13 @@ class StackSettings:
                 kafka_controller_port=KAFKA_CONTROLLER_PORT.get(env),
                 cassandra_port=CASSANDRA_PORT.get(env),
                 cassandra_storage_port=CASSANDRA_STORAGE_PORT.get(env),
+                mariadb_port=MARIADB_PORT.get(env),
+                mariadbd=_resolve_mariadbd(env),
+                crm_database=CRM_DATABASE.get(env),
+                crm_user=CRM_USER.get(env),
+                crm_password=CRM_PASSWORD.get(env),
+                cdc_user=CDC_USER.get(env),
+                cdc_password=CDC_PASSWORD.get(env),
                 partitions=PARTITIONS.get(env),
                 warehouse=cwd / warehouse if warehouse else default_warehouse(home),
                 java=_resolve_java(env),
@@ -173,6 +209,7 @@ class StackSettings:
             "kafka controller": self.kafka_controller_port,
             "cassandra": self.cassandra_port,
             "cassandra storage": self.cassandra_storage_port,
+            "mariadb": self.mariadb_port,
         }
 
     @property
@@ -201,3 +238,15 @@ class StackSettings:
     @property
     def cassandra_dir(self) -> Path:
         return self.home / "cassandra"
+
+    @property
+    def mariadb_dir(self) -> Path:
+        return self.home / "mariadb"
+
+    @property
+    def mariadb_socket(self) -> Path:
+        """The server's Unix socket: the stack administers MariaDB as root through it, never over TCP.
+
+        Under ``run_dir`` (short) rather than the data directory: a socket path is limited to 107 bytes.
+        """
+        return self.run_dir / "mariadb.sock"

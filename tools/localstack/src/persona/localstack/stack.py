@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import getpass
 import logging
 import re
 import shutil
@@ -18,13 +19,18 @@ from pathlib import Path
 from persona.kafka import KafkaAdminError
 from persona.localstack import configs, procs
 from persona.localstack.clients import cassandra_session, kafka_admin
+from persona.localstack.crm_schema import root_connection
 from persona.localstack.errors import StackError
 from persona.localstack.jars import find_jar, resolve_classpath
 from persona.localstack.schema import InitReport, init_schema
 from persona.localstack.settings import StackSettings
 
-SERVICES: tuple[str, ...] = ("kafka", "cassandra")
-START_ORDER: tuple[str, ...] = ("cassandra", "kafka")
+SERVICES: tuple[str, ...] = ("kafka", "cassandra", "mariadb")
+START_ORDER: tuple[str, ...] = ("cassandra", "kafka", "mariadb")
+# The services that run on the JVM from a classpath resolved from infra/local/<service>/pom.xml; the
+# others come from the machine's packages.
+JVM_SERVICES: tuple[str, ...] = ("kafka", "cassandra")
+MARIADB_INSTALL_DB = "mariadb-install-db"
 MIN_JAVA_MAJOR = 17  # Kafka 4.x brokers require Java 17.
 LOG_TAIL_LINES = 30
 
@@ -64,12 +70,18 @@ def log_file(settings: StackSettings, service: str) -> Path:
 def service_port(settings: StackSettings, service: str) -> int:
     """The client-facing port of a service."""
     _check_service(service)
-    return settings.kafka_port if service == "kafka" else settings.cassandra_port
+    return {
+        "kafka": settings.kafka_port,
+        "cassandra": settings.cassandra_port,
+        "mariadb": settings.mariadb_port,
+    }[service]
 
 
 def _service_ports(settings: StackSettings, service: str) -> dict[str, int]:
     if service == "kafka":
         return {"kafka": settings.kafka_port, "kafka controller": settings.kafka_controller_port}
+    if service == "mariadb":
+        return {"mariadb": settings.mariadb_port}
     return {"cassandra": settings.cassandra_port, "cassandra storage": settings.cassandra_storage_port}
 
 
@@ -83,6 +95,8 @@ def _process_markers(settings: StackSettings, service: str) -> tuple[str, ...]:
     # service of another home's stack, never matches.
     if service == "kafka":
         return (configs.KAFKA_MAIN_CLASS, str(settings.kafka_dir / "server.properties"))
+    if service == "mariadb":
+        return (settings.mariadbd, f"--defaults-file={settings.mariadb_dir / 'my.cnf'}")
     return (configs.CASSANDRA_MAIN_CLASS, f"-Dcassandra.storagedir={settings.cassandra_dir}")
 
 
@@ -115,12 +129,24 @@ def probe(settings: StackSettings, service: str, timeout: float = 3.0) -> tuple[
         except KafkaAdminError as error:
             return False, str(error)
         return True, f"cluster {cluster.cluster_id}, {cluster.topics} topics"
+    if service == "mariadb":
+        return _probe_mariadb(settings, timeout)
     try:
         with cassandra_session(settings, connect_timeout=timeout, metadata=False) as session:
             row = session.execute("SELECT release_version FROM system.local", timeout=timeout).one()
     except Exception as error:  # every driver failure (no host, timeout, protocol) means "not healthy"
         return False, f"query failed: {error}"
     return True, f"Cassandra {row.release_version}"
+
+
+def _probe_mariadb(settings: StackSettings, timeout: float) -> tuple[bool, str]:
+    try:
+        with root_connection(settings, timeout=timeout) as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT VERSION(), @@gtid_current_pos, @@binlog_format")
+            version, gtid, binlog_format = cursor.fetchone()
+    except StackError as error:
+        return False, f"query failed: {error}"
+    return True, f"MariaDB {version.split('-')[0]}, binlog {binlog_format}, GTID {gtid or '(none yet)'}"
 
 
 def java_major_version(version_output: str) -> int | None:
@@ -202,11 +228,13 @@ def _check_ports_free(settings: StackSettings, services: Sequence[str]) -> None:
             "cannot start the local stack: "
             + "; ".join(problems)
             + ". Stop it, or choose other ports with PERSONA_KAFKA_PORT, "
-            "PERSONA_KAFKA_CONTROLLER_PORT, PERSONA_CASSANDRA_PORT, PERSONA_CASSANDRA_STORAGE_PORT."
+            "PERSONA_KAFKA_CONTROLLER_PORT, PERSONA_CASSANDRA_PORT, PERSONA_CASSANDRA_STORAGE_PORT, "
+            "PERSONA_MARIADB_PORT."
         )
 
 
-def _start_kafka(settings: StackSettings, java: str, classpath: Path) -> int:
+def _start_kafka(settings: StackSettings, java: str | None, classpath: Path | None) -> int:
+    assert java is not None and classpath is not None, "Kafka runs on the JVM"
     settings.kafka_dir.mkdir(parents=True, exist_ok=True)
     (settings.kafka_dir / "server.properties").write_text(configs.render_kafka_properties(settings))
     log4j_config = settings.infra_dir / "kafka" / "log4j2.yaml"
@@ -227,7 +255,8 @@ def _start_kafka(settings: StackSettings, java: str, classpath: Path) -> int:
     )
 
 
-def _start_cassandra(settings: StackSettings, java: str, classpath: Path) -> int:
+def _start_cassandra(settings: StackSettings, java: str | None, classpath: Path | None) -> int:
+    assert java is not None and classpath is not None, "Cassandra runs on the JVM"
     settings.cassandra_dir.mkdir(parents=True, exist_ok=True)
     (settings.cassandra_dir / "cassandra.yaml").write_text(configs.render_cassandra_yaml(settings))
     command = configs.cassandra_command(
@@ -244,13 +273,58 @@ def _start_cassandra(settings: StackSettings, java: str, classpath: Path) -> int
     )
 
 
+def _find_mariadb_tool(settings: StackSettings, name: str) -> str:
+    """A MariaDB program installed beside the server (Debian: /usr/bin, the server in /usr/sbin)."""
+    server = shutil.which(settings.mariadbd)
+    if server is None:
+        raise StackError(
+            f"the MariaDB server ({settings.mariadbd!r}) was not found: install Debian's mariadb-server "
+            "(`./dev` does when it is missing: apt-get install mariadb-server) or set PERSONA_MARIADBD"
+        )
+    for directory in (Path(server).parent, Path(server).parent.parent / "bin"):
+        if (directory / name).is_file():
+            return str(directory / name)
+    found = shutil.which(name)
+    if found is None:
+        raise StackError(f"{name} was not found beside {server} nor on PATH; reinstall mariadb-server")
+    return found
+
+
+def _start_mariadb(settings: StackSettings, java: str | None, classpath: Path | None) -> int:
+    base = settings.mariadb_dir
+    for directory in (base, base / "binlog", settings.run_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+    (base / "my.cnf").write_text(configs.render_mariadb_cnf(settings))
+    user = getpass.getuser()
+    if not (base / "data" / "mysql").is_dir():
+        # Like Kafka's storage format: the system tables are created once, in an empty data directory.
+        shutil.rmtree(base / "data", ignore_errors=True)
+        command = configs.mariadb_install_db_command(
+            settings, _find_mariadb_tool(settings, MARIADB_INSTALL_DB), user
+        )
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+        if result.returncode != 0:
+            output = (result.stdout + result.stderr).strip().splitlines()[-LOG_TAIL_LINES:]
+            raise StackError("initializing the MariaDB data directory failed:\n" + "\n".join(output))
+    server = shutil.which(settings.mariadbd)
+    if server is None:
+        _find_mariadb_tool(settings, MARIADB_INSTALL_DB)  # raises the explanation
+        raise StackError(f"the MariaDB server {settings.mariadbd!r} was not found")
+    return procs.start_detached(
+        configs.mariadb_command(dataclasses.replace(settings, mariadbd=server), user),
+        log_file(settings, "mariadb"),
+        cwd=base,
+    )
+
+
 def _with_java(settings: StackSettings, java: str) -> StackSettings:
     return dataclasses.replace(settings, java=java)
 
 
-_STARTERS: dict[str, Callable[[StackSettings, str, Path], int]] = {
+_STARTERS: dict[str, Callable[[StackSettings, str | None, Path | None], int]] = {
     "kafka": _start_kafka,
     "cassandra": _start_cassandra,
+    "mariadb": _start_mariadb,
 }
 
 
@@ -309,18 +383,21 @@ def up(
             pid_file(settings, service).unlink(missing_ok=True)
         if to_start:
             _check_ports_free(settings, to_start)
-            java = check_java(settings)
-            # Two Maven runs on a cold machine: in parallel they take little more than one.
-            with ThreadPoolExecutor(max_workers=len(to_start)) as pool:
-                futures = {s: pool.submit(resolve_classpath, settings, s, progress) for s in to_start}
-                classpaths = {service: future.result() for service, future in futures.items()}
+            jvm_services = [service for service in to_start if service in JVM_SERVICES]
+            java = check_java(settings) if jvm_services else None
+            classpaths: dict[str, Path] = {}
+            if jvm_services:
+                # Two Maven runs on a cold machine: in parallel they take little more than one.
+                with ThreadPoolExecutor(max_workers=len(jvm_services)) as pool:
+                    futures = {s: pool.submit(resolve_classpath, settings, s, progress) for s in jvm_services}
+                    classpaths = {service: future.result() for service, future in futures.items()}
             timings["resolve"] = time.monotonic() - began
             # Cassandra first: it is the slower one to become healthy, and Kafka's first start
             # formats its storage (a JVM run of its own) before launching.
             for service in sorted(to_start, key=START_ORDER.index):
                 progress(f"starting {service}…")
                 _mark_start(settings, service)
-                pid = _STARTERS[service](settings, java, classpaths[service])
+                pid = _STARTERS[service](settings, java, classpaths.get(service))
                 procs.write_pid(pid_file(settings, service), pid)
         timings.update(_wait_healthy(settings, SERVICES, began, deadline, progress))
         report = None
@@ -365,7 +442,7 @@ def down(
 
 
 def _wipe(settings: StackSettings, progress: Progress) -> None:
-    targets = [settings.kafka_dir, settings.cassandra_dir, settings.logs_dir]
+    targets = [settings.kafka_dir, settings.cassandra_dir, settings.mariadb_dir, settings.logs_dir]
     # The warehouse is stack data only when it lives under home; an external one is never touched.
     if settings.warehouse.is_relative_to(settings.home):
         targets.append(settings.warehouse)

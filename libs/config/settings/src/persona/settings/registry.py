@@ -92,6 +92,19 @@ JAR_CACHE: Setting[Path | None] = Setting(
     "where the resolved Kafka and Cassandra classpaths are kept, once per machine",
     shown_default="`$XDG_CACHE_HOME/persona/jars` (`~/.cache/persona/jars`)",
 )
+MARIADB_PORT = Setting(
+    "PERSONA_MARIADB_PORT",
+    port,
+    3306,
+    f"the local CRM's MariaDB on {LOCALHOST}, and the port the CRM clients use",
+)
+MARIADBD: Setting[str | None] = Setting(
+    "PERSONA_MARIADBD",
+    text,
+    None,
+    "the MariaDB server binary (Debian's `mariadb-server`, which `./dev` installs when missing)",
+    shown_default="`mariadbd` on `PATH` or in `/usr/sbin`",
+)
 MAVEN_REPO: Setting[Path | None] = Setting(
     "PERSONA_MAVEN_REPO",
     path,
@@ -188,6 +201,40 @@ TOPIC_PREFIX = Setting(
 )
 TABLE_SUFFIX = Setting(
     "PERSONA_TABLE_SUFFIX", text, "", "suffix of every Paimon table name: private tables (tests)"
+)
+
+# The CRM (MariaDB locally): `persona crm`, the demo's order writes, the RFM job and Debezium's user.
+CRM_HOST = Setting(
+    "PERSONA_CRM_HOST", text, LOCALHOST, "host of the CRM database (port: PERSONA_MARIADB_PORT)"
+)
+CRM_DATABASE = Setting(
+    "PERSONA_CRM_DATABASE", text, "crm", "the CRM database holding `customers` and `orders`"
+)
+CRM_USER = Setting(
+    "PERSONA_CRM_USER",
+    text,
+    "persona",
+    "the CRM user of persona's tools: read/write on the CRM database only",
+)
+CRM_PASSWORD = Setting(
+    "PERSONA_CRM_PASSWORD",
+    secret,
+    Secret("persona"),
+    "the CRM user's password (never logged); the default is for the local stack only",
+    shown_default="`persona`",
+)
+CDC_USER = Setting(
+    "PERSONA_CDC_USER",
+    text,
+    "persona_cdc",
+    "the CRM user Debezium reads the binlog as: replication grants only",
+)
+CDC_PASSWORD = Setting(
+    "PERSONA_CDC_PASSWORD",
+    secret,
+    Secret("persona_cdc"),
+    "the CDC user's password (never logged); the default is for the local stack only",
+    shown_default="`persona_cdc`",
 )
 
 # Client security: every Kafka and Cassandra client persona builds (flows and tools). Secrets come
