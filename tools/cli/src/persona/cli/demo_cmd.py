@@ -26,14 +26,22 @@ from pathlib import Path
 from typing import Any
 
 from persona.benchkit.stats import percentile
-from persona.cli.generate_cmd import add_generator_args, generator_config, local_pipeline_env, seed_stores
+from persona.cli.generate_cmd import (
+    add_generator_args,
+    generator_config,
+    local_pipeline_env,
+    seed_crm_customers,
+    seed_stores,
+)
 from persona.cli.run_cmd import build_supervisor
 from persona.cli.segments_cmd import format_table
 from persona.contracts import Ok, Topics, parse_decision_message
+from persona.crm import CrmError, MariaDbCrm
 from persona.datagen import DataGenerator
 from persona.datagen.loaders import StreamStats, stream_to_kafka
 from persona.kafka import end_offsets, tail_values
 from persona.localstack import StackError, StackSettings, up
+from persona.localstack.crm_schema import crm_endpoint
 from persona.localstack.runner import FLOWS, FlowProcess
 from persona.localstack.supervised import SupervisedFlows
 from persona.localstack.supervisor import Supervisor
@@ -177,6 +185,13 @@ def run(args: argparse.Namespace) -> int:
     log.info("seeding profiles into Paimon and inventory into Cassandra…")
     profiles, skus = seed_stores(gen, settings)
     print(f"  {profiles} profiles, {skus} SKUs ({len(gen.unknown_skus)} more SKUs are unknown to Cassandra)")
+    try:
+        # The demo's order changes are statements on the CRM; Debezium carries them to orders_cdc.
+        crm = MariaDbCrm(crm_endpoint(stack_settings))
+        print(f"  {seed_crm_customers(gen, crm)} customers in the CRM ({stack_settings.crm_database})")
+    except CrmError as error:
+        print(f"demo: {error}", file=sys.stderr)
+        return 1
 
     state_dir = stack_settings.home / "demo"
     if args.fresh:
@@ -205,12 +220,14 @@ def run(args: argparse.Namespace) -> int:
             should_stop=stop.is_set,
             on_progress=show_progress,
             kafka_config=kafka_config,
+            crm=crm,
         )
         stream_stats.events, stream_stats.orders, stream_stats.seconds = (
             final.events,
             final.orders,
             final.seconds,
         )
+        stream_stats.orders_skipped = final.orders_skipped
 
     producer = threading.Thread(target=produce, daemon=True)
     log.info("starting the %s flows…", ", ".join(FLOWS))
@@ -239,7 +256,7 @@ def run(args: argparse.Namespace) -> int:
             segs = " ".join(f"{k}={v}" for k, v in sorted(watch.segments().items()))
             restarts = flows.restarts()
             print(
-                f"[{time.monotonic() - started:6.1f}s] events in {stream_stats.events:,} orders {stream_stats.orders:,} "
+                f"[{time.monotonic() - started:6.1f}s] events in {stream_stats.events:,} CRM orders {stream_stats.orders:,} "
                 f"| decisions {decisions:,} "
                 f"| dlq {_dlq_total(settings.kafka_bootstrap, settings.topics, kafka_config) - dlq_at_start} "
                 f"| freshness p50 {percentile(recent, 0.5):.2f}s p99 {percentile(recent, 0.99):.2f}s | {segs}"
@@ -253,6 +270,7 @@ def run(args: argparse.Namespace) -> int:
         if producer.ident is not None:
             producer.join(30)
         flows.stop()
+        crm.close()
         if watcher.ident is not None:
             watcher.join(5)
     _summary(settings, watch, stream_stats)
@@ -261,7 +279,15 @@ def run(args: argparse.Namespace) -> int:
 
 def _summary(settings: PipelineSettings, watch: Watch, stats: StreamStats) -> None:
     print("\n== summary ==")
-    print(f"produced {stats.events:,} events and {stats.orders:,} order changes in {stats.seconds:.1f}s")
+    print(
+        f"produced {stats.events:,} events to Kafka and {stats.orders:,} order changes to the CRM "
+        f"(through Debezium to orders_cdc) in {stats.seconds:.1f}s"
+        + (
+            f"; {stats.orders_skipped:,} malformed order records had no CRM statement"
+            if stats.orders_skipped
+            else ""
+        )
+    )
     print(
         f"decisions seen on {settings.topics.marketing_segments_rt}: {watch.decisions:,}; freshness event→Kafka "
         f"p50 {percentile(watch.freshness, 0.5):.2f}s p99 {percentile(watch.freshness, 0.99):.2f}s"

@@ -10,10 +10,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from persona.crm import MariaDbCrm
 from persona.datagen import DataGenerator, GeneratorConfig
+from persona.datagen.crm_history import HistoryConfig, history_customers
 from persona.datagen.loaders import load_inventory, load_profiles, stream_to_kafka, write_files
 from persona.inventory import CassandraInventory
 from persona.localstack import StackSettings
+from persona.localstack.crm_schema import crm_endpoint
 from persona.paimon import PaimonWarehouse, ensure_tables
 from persona.settings import PipelineSettings
 
@@ -98,6 +101,14 @@ def seed_stores(gen: DataGenerator, settings: PipelineSettings) -> tuple[int, in
     return profiles, skus
 
 
+def seed_crm_customers(gen: DataGenerator, crm: MariaDbCrm) -> int:
+    """The generator's customers 1..N in the CRM (upserts), created within the last 400 days, so the
+    CRM knows every customer the demo's orders name (the nightly RFM job reads them)."""
+    end_ms = int(dt.datetime.combine(gen.config.rfm_as_of, dt.time(), tzinfo=dt.UTC).timestamp() * 1000)
+    history = HistoryConfig(seed=gen.config.seed, customers=gen.config.customers, end_ms=end_ms)
+    return crm.upsert_customers(history_customers(history))
+
+
 def local_pipeline_env(stack: StackSettings) -> dict[str, str]:
     """The environment that points the flows and tools at the local stack."""
     return {
@@ -108,23 +119,32 @@ def local_pipeline_env(stack: StackSettings) -> dict[str, str]:
 
 
 def run_stack(args: argparse.Namespace) -> int:
-    settings = PipelineSettings.from_env(
-        {**os.environ, **local_pipeline_env(StackSettings.from_env(os.environ))}
-    )
+    stack = StackSettings.from_env(os.environ)
+    settings = PipelineSettings.from_env({**os.environ, **local_pipeline_env(stack)})
     run_id = dt.datetime.now(dt.UTC).strftime("-%Y%m%d%H%M%S")
     gen = DataGenerator(generator_config(args, run_id=run_id, order_id_base=int(time.time()) * 1000))
     profiles, skus = seed_stores(gen, settings)
     log.info("loaded %d profiles into Paimon, %d SKUs into Cassandra", profiles, skus)
-    if args.seconds <= 0:
-        return 0
-    stats = stream_to_kafka(
-        gen,
-        settings.kafka_bootstrap,
-        settings.topics,
-        rate=args.rate,
-        seconds=args.seconds,
-        kafka_config=settings.kafka_security.client_config(),
-        on_progress=lambda s: log.info("%d events, %d order changes (%.0f/s)", s.events, s.orders, s.rate),
+    # Order changes take the real path: statements on the CRM, then binlog -> Debezium -> orders_cdc.
+    with MariaDbCrm(crm_endpoint(stack)) as crm:
+        log.info("%d customers in the CRM", seed_crm_customers(gen, crm))
+        if args.seconds <= 0:
+            return 0
+        stats = stream_to_kafka(
+            gen,
+            settings.kafka_bootstrap,
+            settings.topics,
+            rate=args.rate,
+            seconds=args.seconds,
+            kafka_config=settings.kafka_security.client_config(),
+            on_progress=lambda s: log.info(
+                "%d events, %d order changes (%.0f/s)", s.events, s.orders, s.rate
+            ),
+            crm=crm,
+        )
+    print(
+        f"produced {stats.events} events to Kafka and wrote {stats.orders} order changes to the CRM "
+        f"in {stats.seconds:.1f}s"
+        + (f" ({stats.orders_skipped} malformed order records skipped)" if stats.orders_skipped else "")
     )
-    print(f"produced {stats.events} events and {stats.orders} order changes in {stats.seconds:.1f}s")
     return 0

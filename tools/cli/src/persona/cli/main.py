@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "persona.cli.replay_cmd",
     "persona.cli.segments_cmd",
     "persona.cli.generate_cmd",
+    "persona.cli.crm_cmd",
     "persona.cli.demo_cmd",
     "persona.cli.bench_cmd",
     "persona.cli.chaos_cmd",

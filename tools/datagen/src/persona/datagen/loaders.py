@@ -8,17 +8,26 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import orjson
 
 from persona.contracts import Topics
+from persona.crm import OrderChange
+from persona.datagen.crm_history import NotAnOrderChange, order_change
 from persona.datagen.generator import DataGenerator, WireRecord
 from persona.inventory import CassandraInventory, StockLevel
 from persona.kafka import make_producer, produce
 from persona.paimon import PaimonWarehouse, TableWriter
+
+
+class OrderWriter(Protocol):
+    """Where the demo's order changes go when they travel the real path: the CRM (``MariaDbCrm``)."""
+
+    def apply(self, changes: Sequence[OrderChange]) -> int: ...
 
 
 @dataclass
@@ -26,6 +35,8 @@ class StreamStats:
     events: int = 0
     orders: int = 0
     seconds: float = 0.0
+    # Generated order records no CRM statement can express (malformed ones), not written anywhere.
+    orders_skipped: int = 0
 
     @property
     def rate(self) -> float:
@@ -83,11 +94,18 @@ def stream_to_kafka(
     should_stop: Callable[[], bool] = lambda: False,
     on_progress: Callable[[StreamStats], None] | None = None,
     kafka_config: Mapping[str, str] | None = None,
+    crm: OrderWriter | None = None,
 ) -> StreamStats:
     """Produce events and order changes at ``rate`` records/s for ``seconds``, stamped with ``clock``.
 
     Every record is stamped with the clock at the moment it is produced, so freshness measured
     downstream (decision time minus event time) includes Kafka and every flow.
+
+    With ``crm``, order changes take the real path: they are written to the CRM as statements (one
+    transaction per batch) and reach ``orders_cdc`` through the binlog and Debezium. A malformed
+    order record has no statement (the database's types refuse it), so it is counted as skipped; the
+    orders_cdc dead-letter path is exercised by the tests and `persona chaos`, which write to the
+    topic directly.
     """
     # kafka_config: the security settings (KafkaSecurity.client_config()) of a secured cluster.
     producer = make_producer(bootstrap, kafka_config)
@@ -104,13 +122,22 @@ def stream_to_kafka(
             if due <= 0:
                 time.sleep(0.005)  # pacing to the target rate
                 continue
+            changes: list[OrderChange] = []
             for record in gen.records(due, int(now * 1000), 0):
-                topic = topics.behavior_events if record.kind == "event" else topics.orders_cdc
-                produce(producer, topic, record.value, record.key)
                 if record.kind == "event":
+                    produce(producer, topics.behavior_events, record.value, record.key)
                     stats.events += 1
-                else:
+                elif crm is None:
+                    produce(producer, topics.orders_cdc, record.value, record.key)
                     stats.orders += 1
+                else:
+                    try:
+                        changes.append(order_change(record))
+                    except NotAnOrderChange:
+                        stats.orders_skipped += 1
+            if changes:
+                assert crm is not None
+                stats.orders += crm.apply(changes)
             producer.poll(0)
             if on_progress is not None and now >= next_progress:
                 stats.seconds = now - started

@@ -41,7 +41,7 @@ def root_endpoint(settings: StackSettings, database: str | None = None) -> CrmEn
 def crm_endpoint(settings: StackSettings) -> CrmEndpoint:
     """persona's read/write user on the CRM database, over TCP as any client would connect."""
     return CrmEndpoint(
-        host=LOCALHOST,
+        host=settings.crm_host,
         port=settings.mariadb_port,
         user=settings.crm_user,
         password=settings.crm_password.reveal(),
@@ -52,7 +52,7 @@ def crm_endpoint(settings: StackSettings) -> CrmEndpoint:
 def cdc_endpoint(settings: StackSettings) -> CrmEndpoint:
     """Debezium's replication user (no database: it reads the binlog and snapshots crm.orders)."""
     return CrmEndpoint(
-        host=LOCALHOST,
+        host=settings.crm_host,
         port=settings.mariadb_port,
         user=settings.cdc_user,
         password=settings.cdc_password.reveal(),

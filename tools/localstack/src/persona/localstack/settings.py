@@ -21,6 +21,7 @@ from persona.settings.registry import (
     CDC_PASSWORD,
     CDC_USER,
     CRM_DATABASE,
+    CRM_HOST,
     CRM_PASSWORD,
     CRM_USER,
     HOME,
@@ -121,6 +122,9 @@ class StackSettings:
     mariadbd: str = MARIADBD_COMMAND
     # The CRM database and its two users (`stack init` creates them): persona's read/write user and
     # Debezium's replication-only user.
+    # Where persona's CRM clients connect (the stack's own MariaDB by default); the stack administers
+    # its own server through the socket whatever this says.
+    crm_host: str = CRM_HOST.default
     crm_database: str = CRM_DATABASE.default
     crm_user: str = CRM_USER.default
     crm_password: Secret = CRM_PASSWORD.default
@@ -174,6 +178,7 @@ class StackSettings:
                 cassandra_storage_port=CASSANDRA_STORAGE_PORT.get(env),
                 mariadb_port=MARIADB_PORT.get(env),
                 mariadbd=_resolve_mariadbd(env),
+                crm_host=CRM_HOST.get(env),
                 crm_database=CRM_DATABASE.get(env),
                 crm_user=CRM_USER.get(env),
                 crm_password=CRM_PASSWORD.get(env),
