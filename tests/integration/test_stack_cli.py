@@ -74,7 +74,7 @@ def test_logs_prints_the_requested_tail(stack: StackSettings) -> None:
 
 def test_errors_are_one_message_without_traceback(tmp_path: Path) -> None:
     # No services needed: the missing Java is detected before anything starts.
-    kafka, controller, cassandra, storage = _free_ports(4)
+    kafka, controller, cassandra, storage, mariadb, connect = _free_ports(6)
     env = dict(
         os.environ,
         PERSONA_HOME=str(tmp_path / "home"),
@@ -83,6 +83,8 @@ def test_errors_are_one_message_without_traceback(tmp_path: Path) -> None:
         PERSONA_KAFKA_CONTROLLER_PORT=str(controller),
         PERSONA_CASSANDRA_PORT=str(cassandra),
         PERSONA_CASSANDRA_STORAGE_PORT=str(storage),
+        PERSONA_MARIADB_PORT=str(mariadb),
+        PERSONA_CONNECT_PORT=str(connect),
     )
     result = _persona("stack", "up", env=env)
     assert result.returncode == 1

@@ -15,7 +15,7 @@ from persona.localstack.settings import StackSettings
 # Written into the classpath directory only after Maven succeeded, before the directory is moved into
 # place, so a directory without it (an interrupted resolution) is never used.
 RESOLVED_MARKER = ".resolved"
-_LABELS = {"kafka": "Kafka", "cassandra": "Cassandra"}
+_LABELS = {"kafka": "Kafka", "cassandra": "Cassandra", "connect": "Kafka Connect", "debezium": "Debezium"}
 
 
 def pom_digest(pom_text: bytes) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 from persona.contracts import Topics
 from persona.kafka import KafkaAdminError, topic_configs
 from persona.localstack.clients import cassandra_session, create_topic, kafka_admin
+from persona.localstack.connect import default_connector, ensure_running_connector
 from persona.localstack.crm_schema import ensure_crm_schema
 from persona.localstack.errors import StackError
 from persona.localstack.settings import StackSettings
@@ -138,7 +139,22 @@ def init_schema(settings: StackSettings) -> InitReport:
     cassandra_created, cassandra_existing = ensure_cassandra_schema(settings)
     paimon_created, paimon_existing = ensure_paimon_tables(settings)
     crm_created, crm_existing = ensure_crm_schema(settings)
+    # After the CRM's users exist: the connector logs in as the CDC user.
+    connector_created, state = ensure_running_connector(settings)
+    label = [f"debezium connector {state.name} -> {default_connector(settings).target_topic}"]
     return InitReport(
-        created=(*kafka_created, *cassandra_created, *paimon_created, *crm_created),
-        existing=(*kafka_existing, *cassandra_existing, *paimon_existing, *crm_existing),
+        created=(
+            *kafka_created,
+            *cassandra_created,
+            *paimon_created,
+            *crm_created,
+            *(label if connector_created else []),
+        ),
+        existing=(
+            *kafka_existing,
+            *cassandra_existing,
+            *paimon_existing,
+            *crm_existing,
+            *([] if connector_created else label),
+        ),
     )

@@ -20,6 +20,8 @@ from persona.settings.registry import (
     CASSANDRA_STORAGE_PORT,
     CDC_PASSWORD,
     CDC_USER,
+    CONNECT_HEAP,
+    CONNECT_PORT,
     CRM_DATABASE,
     CRM_HOST,
     CRM_PASSWORD,
@@ -112,11 +114,13 @@ class StackSettings:
     cassandra_port: int = CASSANDRA_PORT.default
     cassandra_storage_port: int = CASSANDRA_STORAGE_PORT.default
     mariadb_port: int = MARIADB_PORT.default
+    connect_port: int = CONNECT_PORT.default
     partitions: int = PARTITIONS.default
     java: str = JAVA_COMMAND
     mvn: str = MVN_COMMAND
     kafka_heap: str = KAFKA_HEAP.default
     cassandra_heap: str = CASSANDRA_HEAP.default
+    connect_heap: str = CONNECT_HEAP.default
     # Passed to Maven as -Dmaven.repo.local; None uses Maven's own default (~/.m2/repository).
     maven_repo: Path | None = MAVEN_REPO.default
     mariadbd: str = MARIADBD_COMMAND
@@ -152,6 +156,8 @@ class StackSettings:
         yield CASSANDRA_PORT, self.cassandra_port
         yield CASSANDRA_STORAGE_PORT, self.cassandra_storage_port
         yield MARIADB_PORT, self.mariadb_port
+        yield CONNECT_PORT, self.connect_port
+        yield CONNECT_HEAP, self.connect_heap
         yield PARTITIONS, self.partitions
         yield KAFKA_HEAP, self.kafka_heap
         yield CASSANDRA_HEAP, self.cassandra_heap
@@ -177,6 +183,8 @@ class StackSettings:
                 cassandra_port=CASSANDRA_PORT.get(env),
                 cassandra_storage_port=CASSANDRA_STORAGE_PORT.get(env),
                 mariadb_port=MARIADB_PORT.get(env),
+                connect_port=CONNECT_PORT.get(env),
+                connect_heap=CONNECT_HEAP.get(env),
                 mariadbd=_resolve_mariadbd(env),
                 crm_host=CRM_HOST.get(env),
                 crm_database=CRM_DATABASE.get(env),
@@ -215,6 +223,7 @@ class StackSettings:
             "cassandra": self.cassandra_port,
             "cassandra storage": self.cassandra_storage_port,
             "mariadb": self.mariadb_port,
+            "connect": self.connect_port,
         }
 
     @property
@@ -243,6 +252,10 @@ class StackSettings:
     @property
     def cassandra_dir(self) -> Path:
         return self.home / "cassandra"
+
+    @property
+    def connect_dir(self) -> Path:
+        return self.home / "connect"
 
     @property
     def mariadb_dir(self) -> Path:

@@ -19,17 +19,21 @@ from pathlib import Path
 from persona.kafka import KafkaAdminError
 from persona.localstack import configs, procs
 from persona.localstack.clients import cassandra_session, kafka_admin
+from persona.localstack.connect import connect_version, connector_state
 from persona.localstack.crm_schema import root_connection
 from persona.localstack.errors import StackError
-from persona.localstack.jars import find_jar, resolve_classpath
+from persona.localstack.jars import classpath_dir, find_jar, resolve_classpath
 from persona.localstack.schema import InitReport, init_schema
 from persona.localstack.settings import StackSettings
 
-SERVICES: tuple[str, ...] = ("kafka", "cassandra", "mariadb")
-START_ORDER: tuple[str, ...] = ("cassandra", "kafka", "mariadb")
+SERVICES: tuple[str, ...] = ("kafka", "cassandra", "mariadb", "connect")
+# Connect last: it needs Kafka to start (its state lives there) and reads MariaDB's binlog.
+START_ORDER: tuple[str, ...] = ("cassandra", "kafka", "mariadb", "connect")
 # The services that run on the JVM from a classpath resolved from infra/local/<service>/pom.xml; the
 # others come from the machine's packages.
-JVM_SERVICES: tuple[str, ...] = ("kafka", "cassandra")
+JVM_SERVICES: tuple[str, ...] = ("kafka", "cassandra", "connect")
+# Resolved with a service though not on its classpath: Connect's Debezium plugin directory.
+EXTRA_CLASSPATHS: dict[str, tuple[str, ...]] = {"connect": ("debezium",)}
 MARIADB_INSTALL_DB = "mariadb-install-db"
 MIN_JAVA_MAJOR = 17  # Kafka 4.x brokers require Java 17.
 LOG_TAIL_LINES = 30
@@ -74,6 +78,7 @@ def service_port(settings: StackSettings, service: str) -> int:
         "kafka": settings.kafka_port,
         "cassandra": settings.cassandra_port,
         "mariadb": settings.mariadb_port,
+        "connect": settings.connect_port,
     }[service]
 
 
@@ -82,6 +87,8 @@ def _service_ports(settings: StackSettings, service: str) -> dict[str, int]:
         return {"kafka": settings.kafka_port, "kafka controller": settings.kafka_controller_port}
     if service == "mariadb":
         return {"mariadb": settings.mariadb_port}
+    if service == "connect":
+        return {"connect": settings.connect_port}
     return {"cassandra": settings.cassandra_port, "cassandra storage": settings.cassandra_storage_port}
 
 
@@ -97,6 +104,8 @@ def _process_markers(settings: StackSettings, service: str) -> tuple[str, ...]:
         return (configs.KAFKA_MAIN_CLASS, str(settings.kafka_dir / "server.properties"))
     if service == "mariadb":
         return (settings.mariadbd, f"--defaults-file={settings.mariadb_dir / 'my.cnf'}")
+    if service == "connect":
+        return (configs.CONNECT_MAIN_CLASS, str(settings.connect_dir / "connect-distributed.properties"))
     return (configs.CASSANDRA_MAIN_CLASS, f"-Dcassandra.storagedir={settings.cassandra_dir}")
 
 
@@ -131,6 +140,12 @@ def probe(settings: StackSettings, service: str, timeout: float = 3.0) -> tuple[
         return True, f"cluster {cluster.cluster_id}, {cluster.topics} topics"
     if service == "mariadb":
         return _probe_mariadb(settings, timeout)
+    if service == "connect":
+        try:
+            version = connect_version(settings, timeout=timeout)
+            return True, f"Kafka Connect {version}; {connector_state(settings).describe()}"
+        except StackError as error:
+            return False, str(error)
     try:
         with cassandra_session(settings, connect_timeout=timeout, metadata=False) as session:
             row = session.execute("SELECT release_version FROM system.local", timeout=timeout).one()
@@ -229,7 +244,7 @@ def _check_ports_free(settings: StackSettings, services: Sequence[str]) -> None:
             + "; ".join(problems)
             + ". Stop it, or choose other ports with PERSONA_KAFKA_PORT, "
             "PERSONA_KAFKA_CONTROLLER_PORT, PERSONA_CASSANDRA_PORT, PERSONA_CASSANDRA_STORAGE_PORT, "
-            "PERSONA_MARIADB_PORT."
+            "PERSONA_MARIADB_PORT, PERSONA_CONNECT_PORT."
         )
 
 
@@ -317,6 +332,26 @@ def _start_mariadb(settings: StackSettings, java: str | None, classpath: Path | 
     )
 
 
+def _start_connect(settings: StackSettings, java: str | None, classpath: Path | None) -> int:
+    assert java is not None and classpath is not None, "Kafka Connect runs on the JVM"
+    plugins = settings.connect_dir / "plugins"
+    plugins.mkdir(parents=True, exist_ok=True)
+    # plugin.path holds one directory per plugin: a link to the resolved Debezium jars.
+    link = plugins / "debezium-mariadb"
+    link.unlink(missing_ok=True)
+    link.symlink_to(classpath_dir(settings, "debezium"), target_is_directory=True)
+    (settings.connect_dir / "connect-distributed.properties").write_text(
+        configs.render_connect_properties(settings, plugins)
+    )
+    return procs.start_detached(
+        configs.connect_command(
+            _with_java(settings, java), classpath, settings.infra_dir / "connect" / "log4j2.yaml"
+        ),
+        log_file(settings, "connect"),
+        cwd=settings.connect_dir,
+    )
+
+
 def _with_java(settings: StackSettings, java: str) -> StackSettings:
     return dataclasses.replace(settings, java=java)
 
@@ -325,6 +360,7 @@ _STARTERS: dict[str, Callable[[StackSettings, str | None, Path | None], int]] = 
     "kafka": _start_kafka,
     "cassandra": _start_cassandra,
     "mariadb": _start_mariadb,
+    "connect": _start_connect,
 }
 
 
@@ -387,10 +423,16 @@ def up(
             java = check_java(settings) if jvm_services else None
             classpaths: dict[str, Path] = {}
             if jvm_services:
-                # Two Maven runs on a cold machine: in parallel they take little more than one.
-                with ThreadPoolExecutor(max_workers=len(jvm_services)) as pool:
-                    futures = {s: pool.submit(resolve_classpath, settings, s, progress) for s in jvm_services}
-                    classpaths = {service: future.result() for service, future in futures.items()}
+                names = [
+                    *jvm_services,
+                    *(extra for s in jvm_services for extra in EXTRA_CLASSPATHS.get(s, ())),
+                ]
+                # Maven runs on a cold machine: in parallel they take little more than one.
+                with ThreadPoolExecutor(max_workers=len(names)) as pool:
+                    futures = {
+                        name: pool.submit(resolve_classpath, settings, name, progress) for name in names
+                    }
+                    classpaths = {name: future.result() for name, future in futures.items()}
             timings["resolve"] = time.monotonic() - began
             # Cassandra first: it is the slower one to become healthy, and Kafka's first start
             # formats its storage (a JVM run of its own) before launching.
@@ -442,7 +484,13 @@ def down(
 
 
 def _wipe(settings: StackSettings, progress: Progress) -> None:
-    targets = [settings.kafka_dir, settings.cassandra_dir, settings.mariadb_dir, settings.logs_dir]
+    targets = [
+        settings.kafka_dir,
+        settings.cassandra_dir,
+        settings.mariadb_dir,
+        settings.connect_dir,
+        settings.logs_dir,
+    ]
     # The warehouse is stack data only when it lives under home; an external one is never touched.
     if settings.warehouse.is_relative_to(settings.home):
         targets.append(settings.warehouse)

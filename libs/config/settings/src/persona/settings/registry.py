@@ -98,6 +98,10 @@ MARIADB_PORT = Setting(
     3306,
     f"the local CRM's MariaDB on {LOCALHOST}, and the port the CRM clients use",
 )
+CONNECT_PORT = Setting(
+    "PERSONA_CONNECT_PORT", port, 8083, f"the local Kafka Connect worker's REST API on {LOCALHOST} (Debezium)"
+)
+CONNECT_HEAP = Setting("PERSONA_CONNECT_HEAP", heap_size(), "384M", "heap of the Kafka Connect JVM (`-Xmx`)")
 MARIADBD: Setting[str | None] = Setting(
     "PERSONA_MARIADBD",
     text,
