@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "persona.cli.segments_cmd",
     "persona.cli.generate_cmd",
     "persona.cli.crm_cmd",
+    "persona.cli.rfm_cmd",
     "persona.cli.demo_cmd",
     "persona.cli.bench_cmd",
     "persona.cli.chaos_cmd",
