@@ -3,12 +3,19 @@
 The enrich flow never scans the table per event: it loads the table once, then checks (every
 ``refresh_seconds``, a read of one small file) whether a newer snapshot was committed — the nightly
 RFM job's — and reloads only then.
+
+Each profile carries a label of the snapshot it came from: the snapshot's tag (``rfm-YYYYMMDD``) when
+it has one, which is what ``segments explain`` shows. The job tags its snapshot just after committing
+it, so a snapshot loaded before its tag exists is looked at again, on the refresh interval, for up to
+``TAG_WAIT_SECONDS``, and its profiles relabelled once the tag appears.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+
+import msgspec
 
 from persona.contracts import CustomerProfile
 from persona.paimon import PaimonWarehouse
@@ -31,6 +38,12 @@ def profiles_from_rows(rows: list[dict[str, object]], snapshot: str | None) -> d
     return out
 
 
+SNAPSHOT_LABEL_PREFIX = "snapshot:"
+# How long after loading an untagged snapshot its tag is still looked for: the job tags right after its
+# commit, so minutes are plenty; snapshots that are never tagged stop being checked.
+TAG_WAIT_SECONDS = 600.0
+
+
 class PaimonProfileStore:
     def __init__(
         self,
@@ -47,6 +60,9 @@ class PaimonProfileStore:
         self._profiles: Mapping[int, CustomerProfile] = {}
         self._snapshot_id: int | None = None
         self._checked_at = float("-inf")
+        # When the loaded snapshot had no tag yet: the time of that load, else None.
+        self._untagged_at: float | None = None
+        self._current_label: str | None = None
         self.loads = 0
 
     @property
@@ -63,16 +79,43 @@ class PaimonProfileStore:
             return False
         self._checked_at = now
         latest = self._warehouse.latest_snapshot_id(self._table)
-        if latest is None or latest == self._snapshot_id:
+        if latest is None:
             return False
-        self._load(latest)
+        if latest == self._snapshot_id:
+            self._maybe_relabel(now)
+            return False
+        self._load(latest, now)
         return True
 
-    def _load(self, snapshot_id: int) -> None:
+    @property
+    def label(self) -> str | None:
+        """The loaded snapshot's label: its tag, or ``snapshot:<id>``; None before the first load."""
+        return self._current_label
+
+    def _load(self, snapshot_id: int, now: float) -> None:
         rows = self._warehouse.read_arrow(self._table, snapshot_id=snapshot_id).to_pylist()
-        self._profiles = profiles_from_rows(rows, self._label(snapshot_id))
+        label = self._label(snapshot_id)
+        self._profiles = profiles_from_rows(rows, label)
         self._snapshot_id = snapshot_id
+        self._current_label = label
+        self._untagged_at = now if label.startswith(SNAPSHOT_LABEL_PREFIX) else None
         self.loads += 1
+
+    def _maybe_relabel(self, now: float) -> None:
+        if self._untagged_at is None or self._snapshot_id is None:
+            return
+        if now - self._untagged_at > TAG_WAIT_SECONDS:
+            self._untagged_at = None
+            return
+        label = self._label(self._snapshot_id)
+        if label.startswith(SNAPSHOT_LABEL_PREFIX):
+            return
+        self._profiles = {
+            customer_id: msgspec.structs.replace(profile, snapshot=label)
+            for customer_id, profile in self._profiles.items()
+        }
+        self._current_label = label
+        self._untagged_at = None
 
     def _label(self, snapshot_id: int) -> str:
         # Name the nightly tag when the snapshot is one (e.g. rfm-20261120), else the snapshot id;
@@ -85,7 +128,7 @@ class PaimonProfileStore:
                     return str(name)
         except Exception:  # tags are a label only; never fail a load over them
             pass
-        return f"snapshot:{snapshot_id}"
+        return f"{SNAPSHOT_LABEL_PREFIX}{snapshot_id}"
 
     def get(self, customer_id: int) -> CustomerProfile | None:
         return self._profiles.get(customer_id)
