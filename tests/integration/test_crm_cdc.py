@@ -22,7 +22,14 @@ from pipeline_support import Scenario, wait_for
 from persona.contracts import Ok, parse_decision_message
 from persona.crm import CrmCustomer, CrmOrder, MariaDbCrm, OrderChange
 from persona.kafka import make_producer, produce_all, read_topic
-from persona.localstack.connect import CdcConnector, delete_connector, ensure_running_connector
+from persona.localstack.connect import (
+    CdcConnector,
+    connector_state,
+    delete_connector,
+    ensure_running_connector,
+    pause_connector,
+    resume_connector,
+)
 from persona.localstack.crm_schema import crm_endpoint
 from persona.localstack.runner import FlowProcess
 
@@ -142,3 +149,38 @@ def test_orders_cdc_carries_the_crm_row_as_the_contract_says(
         "updated_at": ms,
     }
     assert deleted["before"] == created["after"] and deleted["after"] is None
+
+
+def test_status_counts_the_order_changes_the_connector_has_not_delivered(
+    scenario: Scenario, connector: CdcConnector
+) -> None:
+    s = scenario
+    order_id = CUSTOMER_ID + 10
+    now_ms = int(time.time() * 1000)
+    row = CrmOrder(order_id, CUSTOMER_ID, "PLACED", Decimal("5.00"), "USD", now_ms, now_ms)
+
+    def lag_is(expected: int) -> bool | None:
+        return True if connector_state(s.stack, connector.name).lag == expected else None
+
+    def state_is(expected: str) -> bool | None:
+        state = connector_state(s.stack, connector.name)
+        return True if state.state == expected and set(state.tasks) == {expected} else None
+
+    with MariaDbCrm(crm_endpoint(s.stack)) as crm:
+        try:
+            # A first change gives the connector an offset; once committed, nothing is pending.
+            crm.apply([OrderChange("upsert", order_id, row)])
+            wait_for("the first change committed, lag 0", lambda: lag_is(0), 60, [])
+            pause_connector(s.stack, connector.name)
+            wait_for("the connector paused", lambda: state_is("PAUSED"), 60, [])
+            # Two order transactions the paused connector has not read, and a customer's, which is
+            # nothing it delivers: 2, where counting every binlog transaction said 3.
+            crm.apply([OrderChange("upsert", order_id, dataclasses.replace(row, status="PAID"))])
+            crm.upsert_customers([CrmCustomer(CUSTOMER_ID, None, now_ms)])
+            crm.apply([OrderChange("delete", order_id)])
+            assert connector_state(s.stack, connector.name).lag == 2
+            resume_connector(s.stack, connector.name)
+            wait_for("the connector caught up, lag 0", lambda: lag_is(0), 60, [])
+        finally:
+            crm.apply([OrderChange("delete", order_id)])
+            crm.delete_customers([CUSTOMER_ID])

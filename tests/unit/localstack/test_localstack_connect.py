@@ -13,6 +13,7 @@ from persona.localstack.connect import (
     default_connector,
     gtid_lag,
     offset_lag,
+    pending_changes,
     write_secrets,
 )
 from persona.settings.secret import Secret
@@ -93,7 +94,12 @@ IDLE_AFTER_ITS_LAST_CHANGE = {
     "server_id": 1,
     "event": 6002,
 }
-BETWEEN_TRANSACTIONS = {"ts_sec": 1795923665, "file": "mariadb-bin.000002", "pos": 5970200, "gtids": "0-1-336"}
+BETWEEN_TRANSACTIONS = {
+    "ts_sec": 1795923665,
+    "file": "mariadb-bin.000002",
+    "pos": 5970200,
+    "gtids": "0-1-336",
+}
 
 
 @pytest.mark.parametrize(
@@ -114,3 +120,61 @@ def test_the_lag_counts_a_transaction_begun_by_the_connector_as_reached(
     server: str, offset: dict[str, object], lag: int | None
 ) -> None:
     assert offset_lag(server, offset) == lag
+
+
+# SHOW BINLOG EVENTS of the local stack's MariaDB 10.11 (Event_type, Info), from a connector's offset:
+# the last delivered orders transaction, then stack init's idempotent grants, then a customer and
+# an order written and deleted.
+BINLOG = [
+    ("Gtid", "BEGIN GTID 0-1-443"),
+    ("Annotate_rows", "DELETE FROM orders WHERE order_id = 6755791926"),
+    ("Table_map", "table_id: 93 (crm.orders)"),
+    ("Delete_rows_v1", "table_id: 93 flags: STMT_END_F"),
+    ("Xid", "COMMIT /* xid=19750 */"),
+    ("Gtid", "GTID 0-1-458"),
+    (
+        "Query",
+        "use `crm`; GRANT RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT, BINLOG MONITOR "
+        "ON *.* TO 'persona_cdc'@'127.0.0.1'",
+    ),
+    ("Gtid", "GTID 0-1-459"),
+    ("Query", "use `crm`; GRANT SELECT ON `crm`.* TO 'persona_cdc'@'127.0.0.1'"),
+    ("Gtid", "BEGIN GTID 0-1-460"),
+    ("Annotate_rows", "insert into customers values (900000010, null, now(3))"),
+    ("Table_map", "table_id: 92 (crm.customers)"),
+    ("Write_rows_v1", "table_id: 92 flags: STMT_END_F"),
+    ("Xid", "COMMIT /* xid=19759 */"),
+    ("Gtid", "BEGIN GTID 0-1-461"),
+    (
+        "Annotate_rows",
+        "insert into orders values (900000010, 900000010, 'PLACED', 1.00, 'USD', now(3), now(3))",
+    ),
+    ("Table_map", "table_id: 93 (crm.orders)"),
+    ("Write_rows_v1", "table_id: 93 flags: STMT_END_F"),
+    ("Xid", "COMMIT /* xid=19760 */"),
+    ("Gtid", "BEGIN GTID 0-1-462"),
+    ("Annotate_rows", "delete from orders where order_id=900000010"),
+    ("Table_map", "table_id: 93 (crm.orders)"),
+    ("Delete_rows_v1", "table_id: 93 flags: STMT_END_F"),
+    ("Xid", "COMMIT /* xid=19761 */"),
+    ("Gtid", "BEGIN GTID 0-1-463"),
+    ("Annotate_rows", "delete from customers where customer_id=900000010"),
+    ("Table_map", "table_id: 92 (crm.customers)"),
+    ("Delete_rows_v1", "table_id: 92 flags: STMT_END_F"),
+    ("Xid", "COMMIT /* xid=19762 */"),
+]
+
+
+def test_only_transactions_changing_the_captured_table_are_pending() -> None:
+    # Offset inside 443 with its rows delivered: the two order transactions 461 and 462 are pending;
+    # the grants and the customers' rows are nothing the connector delivers.
+    assert pending_changes(BINLOG, "crm.orders", begun=True) == 2
+    # Offset at the start of 443, nothing of it delivered: it is pending too.
+    assert pending_changes(BINLOG, "crm.orders", begun=False) == 3
+    assert pending_changes(BINLOG, "crm.customers", begun=True) == 2
+
+
+def test_a_connector_past_every_change_of_its_table_has_nothing_pending() -> None:
+    assert pending_changes(BINLOG[:9], "crm.orders", begun=True) == 0
+    assert pending_changes(BINLOG[-5:], "crm.orders", begun=False) == 0
+    assert pending_changes([], "crm.orders", begun=False) == 0

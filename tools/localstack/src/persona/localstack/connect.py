@@ -12,9 +12,13 @@ import re
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pymysql
+from pymysql.cursors import Cursor
 
 from persona.contracts import Topics
 from persona.localstack.crm_schema import root_connection
@@ -23,6 +27,9 @@ from persona.localstack.procs import private_dir
 from persona.localstack.settings import StackSettings
 
 CONNECTOR_NAME = "persona-crm-orders"
+# Binlog events status reads to count the changes a connector has still to deliver; further behind,
+# the GTID count (every transaction, an upper bound) stands in.
+LAG_SCAN_EVENTS = 50_000
 # Debezium joins the MariaDB server as a replica: its id must differ from the server's (1) and from
 # every other connector's.
 CONNECTOR_SERVER_ID = 5401
@@ -146,13 +153,23 @@ def delete_connector(settings: StackSettings, name: str) -> None:
     _rest(settings, "DELETE", f"/connectors/{name}")
 
 
+def pause_connector(settings: StackSettings, name: str) -> None:
+    """Stop reading the binlog; its committed offset stays where it is (asynchronous: poll the state)."""
+    _rest(settings, "PUT", f"/connectors/{name}/pause")
+
+
+def resume_connector(settings: StackSettings, name: str) -> None:
+    _rest(settings, "PUT", f"/connectors/{name}/resume")
+
+
 @dataclass(frozen=True)
 class ConnectorState:
     name: str
     state: str  # RUNNING, PAUSED, FAILED, UNASSIGNED, or MISSING when not registered
     tasks: tuple[str, ...]
     trace: str | None = None
-    # Transactions in MariaDB's binlog that the connector has not committed yet; None when unknown.
+    # Transactions changing its table in MariaDB's binlog that the connector has not delivered and
+    # committed yet; None when unknown.
     lag: int | None = None
 
     @property
@@ -185,20 +202,42 @@ def gtid_lag(server_position: str, connector_position: str) -> int:
     return sum(max(0, seqno - connector.get(key, 0)) for key, seqno in _gtid_seqnos(server_position).items())
 
 
-def offset_lag(server_position: str, offset: dict[str, Any]) -> int | None:
-    """Transactions of the binlog the connector's committed source ``offset`` has not reached.
+def _begun(offset: dict[str, Any]) -> bool:
+    """Whether the offset is inside a transaction the connector has already delivered rows of.
 
-    Debezium's binlog offset is where a restart resumes: ``gtids`` are the transactions finished
-    before the one in progress, and ``event``/``row`` count what of that one was already delivered.
-    Its last transaction's commit moves no offset (no record follows it), so an idle connector stays
-    inside that transaction with everything of it delivered: counting it would show a lag of 1 that
-    never clears. A transaction begun counts as reached (a big one may still have rows to come).
+    Debezium's binlog offset is where a restart resumes: ``file``/``pos`` the start of a transaction,
+    ``gtids`` the transactions finished before it, ``event``/``row`` what of it was delivered. The
+    commit of the last transaction moves no offset (no record follows it), so an idle connector stays
+    inside that transaction with all of it delivered: it counts as reached, or the lag never clears.
     """
+    return bool(offset.get("event", 0) or offset.get("row", 0))
+
+
+def offset_lag(server_position: str, offset: dict[str, Any]) -> int | None:
+    """Every binlog transaction past the connector's committed ``offset``, by GTID (an upper bound:
+    transactions that touch no captured table count too, until the next captured change moves it)."""
     gtids = offset.get("gtids")
     if gtids is None:
         return None
-    begun = 1 if offset.get("event", 0) or offset.get("row", 0) else 0
-    return max(0, gtid_lag(server_position, gtids) - begun)
+    return max(0, gtid_lag(server_position, gtids) - (1 if _begun(offset) else 0))
+
+
+def pending_changes(events: Iterable[tuple[str, str]], table: str, begun: bool) -> int:
+    """Transactions changing ``table`` (``db.name``) among binlog ``events`` (SHOW BINLOG EVENTS'
+    Event_type and Info) read from the connector's offset on: what it has still to deliver.
+
+    Each transaction starts with a Gtid event; row changes name their table in a Table_map event.
+    The binlog holds only committed transactions, so every group is complete.
+    """
+    marker = f"({table})"
+    changes_table: list[bool] = []  # one per transaction
+    for event_type, info in events:
+        if event_type == "Gtid":
+            changes_table.append(False)
+        elif changes_table and event_type == "Table_map" and info.endswith(marker):
+            changes_table[-1] = True
+    # The transaction at the offset, when begun, was delivered (see _begun).
+    return sum(changes_table[1:] if begun else changes_table)
 
 
 def connector_state(settings: StackSettings, name: str = CONNECTOR_NAME) -> ConnectorState:
@@ -218,16 +257,44 @@ def connector_state(settings: StackSettings, name: str = CONNECTOR_NAME) -> Conn
 def _lag(settings: StackSettings, name: str) -> int | None:
     try:
         offsets = _rest(settings, "GET", f"/connectors/{name}/offsets").get("offsets", [])
-        with root_connection(settings, timeout=3.0) as connection, connection.cursor() as cursor:
-            cursor.execute("SELECT @@gtid_binlog_pos")
-            (server_position,) = cursor.fetchone()
+        table = str(_rest(settings, "GET", f"/connectors/{name}/config").get("table.include.list", ""))
     except StackError:
         return None
     committed = [entry["offset"] for entry in offsets if entry.get("offset")]
     if not committed:
         # Nothing committed yet: the snapshot is still running (or has not begun).
         return None
-    return offset_lag(server_position or "", committed[0])
+    offset = committed[0]
+    try:
+        with root_connection(settings, timeout=3.0) as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT @@gtid_binlog_pos")
+            (server_position,) = cursor.fetchone()
+            events = _binlog_events(cursor, offset, LAG_SCAN_EVENTS)
+    except (StackError, pymysql.MySQLError):
+        return None
+    if events is None or not re.fullmatch(r"[\w$]+\.[\w$]+", table):
+        # Too far behind to read it all (or not one plain table): every transaction counts.
+        return offset_lag(server_position or "", offset)
+    return pending_changes(events, table, _begun(offset))
+
+
+def _binlog_events(cursor: Cursor, offset: dict[str, Any], limit: int) -> list[tuple[str, str]] | None:
+    """(Event_type, Info) of the binlog from the offset's position on; None when more than ``limit``."""
+    if not isinstance(offset.get("file"), str) or not isinstance(offset.get("pos"), int):
+        return None
+    cursor.execute("SHOW BINARY LOGS")
+    files = [str(row[0]) for row in cursor.fetchall()]
+    if offset["file"] not in files:
+        return None  # purged: the connector cannot resume there anyway
+    events: list[tuple[str, str]] = []
+    for name in files[files.index(offset["file"]) :]:
+        start = offset["pos"] if name == offset["file"] else 4
+        # One more than the budget left tells "too many" from "exactly enough".
+        cursor.execute(f"SHOW BINLOG EVENTS IN %s FROM {int(start)} LIMIT {limit - len(events) + 1}", (name,))
+        events += [(str(row[2]), str(row[5])) for row in cursor.fetchall()]
+        if len(events) > limit:
+            return None
+    return events
 
 
 def ensure_running_connector(
