@@ -36,7 +36,7 @@ class Sample:
 def _get(settings: StackSettings, path: str, timeout: float) -> bytes:
     url = settings.prometheus_url + path
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (our own http URL)
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             body: bytes = response.read()
             return body
     except urllib.error.HTTPError as error:

@@ -101,7 +101,9 @@ def _resolve_mariadbd(env: Mapping[str, str]) -> str:
 
 
 def _resolve_prometheus(env: Mapping[str, str]) -> str:
-    return PROMETHEUS.given(env) or shutil.which(PROMETHEUS_COMMAND, path=env.get("PATH")) or PROMETHEUS_COMMAND
+    return (
+        PROMETHEUS.given(env) or shutil.which(PROMETHEUS_COMMAND, path=env.get("PATH")) or PROMETHEUS_COMMAND
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -373,7 +373,9 @@ def _start_prometheus(settings: StackSettings, java: str | None, classpath: Path
     base = settings.prometheus_dir
     procs.private_dir(settings.prometheus_targets_dir)
     (base / "prometheus.yml").write_text(configs.render_prometheus_yml(settings))
-    return procs.start_detached(configs.prometheus_command(settings), log_file(settings, "prometheus"), cwd=base)
+    return procs.start_detached(
+        configs.prometheus_command(settings), log_file(settings, "prometheus"), cwd=base
+    )
 
 
 def _with_java(settings: StackSettings, java: str) -> StackSettings:
