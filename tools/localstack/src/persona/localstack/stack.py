@@ -354,7 +354,7 @@ def _start_connect(settings: StackSettings, java: str | None, classpath: Path | 
     )
     return procs.start_detached(
         configs.connect_command(
-            _with_java(settings, java), classpath, settings.infra_dir / "connect" / "log4j2.yaml"
+            _with_java(settings, java), classpath, settings.infra_dir / "connect" / "log4j2.properties"
         ),
         log_file(settings, "connect"),
         cwd=settings.connect_dir,
