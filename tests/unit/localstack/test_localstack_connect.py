@@ -8,7 +8,13 @@ import pytest
 
 from persona.localstack import StackSettings
 from persona.localstack.configs import render_connect_properties
-from persona.localstack.connect import connector_config, default_connector, gtid_lag, write_secrets
+from persona.localstack.connect import (
+    connector_config,
+    default_connector,
+    gtid_lag,
+    offset_lag,
+    write_secrets,
+)
 from persona.settings.secret import Secret
 
 
@@ -75,3 +81,36 @@ def test_gtid_lag_counts_transactions_the_connector_has_not_committed(
     server: str, connector: str, lag: int
 ) -> None:
     assert gtid_lag(server, connector) == lag
+
+
+# Offsets as Debezium 3.5's MariaDB connector committed them on the local stack.
+IDLE_AFTER_ITS_LAST_CHANGE = {
+    "ts_sec": 1795923601,
+    "file": "mariadb-bin.000002",
+    "pos": 5338747,
+    "gtids": "0-1-331",
+    "row": 1,
+    "server_id": 1,
+    "event": 6002,
+}
+BETWEEN_TRANSACTIONS = {"ts_sec": 1795923665, "file": "mariadb-bin.000002", "pos": 5970200, "gtids": "0-1-336"}
+
+
+@pytest.mark.parametrize(
+    ("server", "offset", "lag"),
+    [
+        # Every row of transaction 332 delivered, its commit moves no offset: caught up, not 1 behind.
+        ("0-1-332", IDLE_AFTER_ITS_LAST_CHANGE, 0),
+        # Two more transactions written since.
+        ("0-1-334", IDLE_AFTER_ITS_LAST_CHANGE, 2),
+        # Resuming at the start of transaction 337: it counts.
+        ("0-1-337", BETWEEN_TRANSACTIONS, 1),
+        ("0-1-336", BETWEEN_TRANSACTIONS, 0),
+        # The snapshot's offsets have no GTIDs yet: unknown.
+        ("0-1-336", {"file": "mariadb-bin.000002", "pos": 4, "snapshot": True}, None),
+    ],
+)
+def test_the_lag_counts_a_transaction_begun_by_the_connector_as_reached(
+    server: str, offset: dict[str, object], lag: int | None
+) -> None:
+    assert offset_lag(server, offset) == lag

@@ -185,6 +185,22 @@ def gtid_lag(server_position: str, connector_position: str) -> int:
     return sum(max(0, seqno - connector.get(key, 0)) for key, seqno in _gtid_seqnos(server_position).items())
 
 
+def offset_lag(server_position: str, offset: dict[str, Any]) -> int | None:
+    """Transactions of the binlog the connector's committed source ``offset`` has not reached.
+
+    Debezium's binlog offset is where a restart resumes: ``gtids`` are the transactions finished
+    before the one in progress, and ``event``/``row`` count what of that one was already delivered.
+    Its last transaction's commit moves no offset (no record follows it), so an idle connector stays
+    inside that transaction with everything of it delivered: counting it would show a lag of 1 that
+    never clears. A transaction begun counts as reached (a big one may still have rows to come).
+    """
+    gtids = offset.get("gtids")
+    if gtids is None:
+        return None
+    begun = 1 if offset.get("event", 0) or offset.get("row", 0) else 0
+    return max(0, gtid_lag(server_position, gtids) - begun)
+
+
 def connector_state(settings: StackSettings, name: str = CONNECTOR_NAME) -> ConnectorState:
     try:
         status = _rest(settings, "GET", f"/connectors/{name}/status")
@@ -207,11 +223,11 @@ def _lag(settings: StackSettings, name: str) -> int | None:
             (server_position,) = cursor.fetchone()
     except StackError:
         return None
-    committed = [entry["offset"].get("gtids") for entry in offsets if entry.get("offset")]
-    if not committed or committed[0] is None:
+    committed = [entry["offset"] for entry in offsets if entry.get("offset")]
+    if not committed:
         # Nothing committed yet: the snapshot is still running (or has not begun).
         return None
-    return gtid_lag(server_position or "", committed[0])
+    return offset_lag(server_position or "", committed[0])
 
 
 def ensure_running_connector(

@@ -109,12 +109,25 @@ def process_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    # A zombie still answers kill(0); it is dead for every purpose here.
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return True
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+    return not exited(status)
+
+
+def exited(proc_status: str) -> bool:
+    """Whether the process whose /proc/<pid>/status this is has finished exiting.
+
+    A zombie still answers kill(0), so its state decides. But a killed multi-threaded process (a JVM)
+    shows its main thread as a zombie while its other threads are still exiting, and until the last
+    of them is gone its sockets stay open: a server restarted in that window finds its port taken.
+    So a zombie counts as exited only once it is its last thread.
+    """
+    fields = dict(line.split(":", 1) for line in proc_status.splitlines() if ":" in line)
+    state = fields.get("State", "").split()
+    threads = fields.get("Threads", "").strip()
+    return bool(state) and state[0] == "Z" and (not threads.isdigit() or int(threads) <= 1)
 
 
 def process_cmdline(pid: int) -> list[str] | None:
