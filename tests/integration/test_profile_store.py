@@ -68,8 +68,8 @@ def test_reload_on_new_snapshot_only_and_label_by_tag(tmp_path: Path) -> None:
     assert store.loads == 2
 
 
-def test_a_snapshot_tagged_after_it_was_loaded_is_relabelled_with_its_tag(tmp_path: Path) -> None:
-    """The RFM job commits, then tags: the flow may load in between and must still name the tag."""
+def _loaded_untagged(tmp_path: Path) -> tuple[PaimonWarehouse, int, PaimonProfileStore, Clock]:
+    """A store that has loaded a snapshot no tag names (yet)."""
     ensure_tables(tmp_path)
     warehouse = PaimonWarehouse(tmp_path)
     writer = TableWriter(warehouse, "customer_profile", commit_user="nightly")
@@ -80,9 +80,15 @@ def test_a_snapshot_tagged_after_it_was_loaded_is_relabelled_with_its_tag(tmp_pa
     clock = Clock()
     store = PaimonProfileStore(warehouse, refresh_seconds=5, clock=clock)
     assert store.maybe_refresh() is True
-    assert store.get(1).snapshot == f"snapshot:{committed.snapshot_id}"  # type: ignore[union-attr]
+    return warehouse, committed.snapshot_id, store, clock
 
-    warehouse.create_tag("customer_profile", "rfm-20261127", snapshot_id=committed.snapshot_id)
+
+def test_a_snapshot_tagged_after_it_was_loaded_is_relabelled_with_its_tag(tmp_path: Path) -> None:
+    """The RFM job commits, then tags: the flow may load in between and must still name the tag."""
+    warehouse, snapshot_id, store, clock = _loaded_untagged(tmp_path)
+    assert store.get(1).snapshot == f"snapshot:{snapshot_id}"  # type: ignore[union-attr]
+
+    warehouse.create_tag("customer_profile", "rfm-20261127", snapshot_id=snapshot_id)
     clock.now += 5
     assert store.maybe_refresh() is False, "relabelling is not a reload"
     assert store.get(1).snapshot == "rfm-20261127"  # type: ignore[union-attr]
@@ -93,19 +99,10 @@ def test_a_snapshot_tagged_after_it_was_loaded_is_relabelled_with_its_tag(tmp_pa
 def test_an_untagged_snapshot_stops_being_checked_after_the_tag_wait(tmp_path: Path) -> None:
     from persona.paimon.profiles import TAG_WAIT_SECONDS
 
-    ensure_tables(tmp_path)
-    warehouse = PaimonWarehouse(tmp_path)
-    writer = TableWriter(warehouse, "customer_profile", commit_user="hand")
-    writer.extend([_profile(1, "VIP", dt.date(2026, 11, 27))])
-    committed = writer.commit()
-    writer.close()
-    assert committed is not None and committed.snapshot_id is not None
-    clock = Clock()
-    store = PaimonProfileStore(warehouse, refresh_seconds=5, clock=clock)
-    store.maybe_refresh()
+    warehouse, snapshot_id, store, clock = _loaded_untagged(tmp_path)
     clock.now += TAG_WAIT_SECONDS + 1
     store.maybe_refresh()  # past the wait: the store gives up on a tag for this snapshot
-    warehouse.create_tag("customer_profile", "late-tag", snapshot_id=committed.snapshot_id)
+    warehouse.create_tag("customer_profile", "late-tag", snapshot_id=snapshot_id)
     clock.now += 5
     store.maybe_refresh()
-    assert store.label == f"snapshot:{committed.snapshot_id}"
+    assert store.label == f"snapshot:{snapshot_id}"

@@ -74,7 +74,7 @@ def test_logs_prints_the_requested_tail(stack: StackSettings) -> None:
 
 def test_errors_are_one_message_without_traceback(tmp_path: Path) -> None:
     # No services needed: the missing Java is detected before anything starts.
-    kafka, controller, cassandra, storage, mariadb, connect = _free_ports(6)
+    kafka, controller, cassandra, storage, mariadb, connect, prometheus = _free_ports(7)
     env = dict(
         os.environ,
         PERSONA_HOME=str(tmp_path / "home"),
@@ -85,6 +85,7 @@ def test_errors_are_one_message_without_traceback(tmp_path: Path) -> None:
         PERSONA_CASSANDRA_STORAGE_PORT=str(storage),
         PERSONA_MARIADB_PORT=str(mariadb),
         PERSONA_CONNECT_PORT=str(connect),
+        PERSONA_PROMETHEUS_PORT=str(prometheus),
     )
     result = _persona("stack", "up", env=env)
     assert result.returncode == 1

@@ -34,7 +34,7 @@ from persona.localstack.procs import tail_lines
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "stack",
-        help="run the local Kafka + Cassandra stack and bootstrap its schema",
+        help="run the local stack (Kafka, Cassandra, MariaDB, Connect, Prometheus) and bootstrap its schema",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -97,7 +97,8 @@ def _run_up(args: argparse.Namespace, settings: StackSettings) -> int:
         f"stack is up in {max(report.timings.values(), default=0.0):.1f} s: "
         f"kafka {settings.kafka_bootstrap}, cassandra {settings.cassandra_contact[0]}:"
         f"{settings.cassandra_contact[1]}, mariadb 127.0.0.1:{settings.mariadb_port} "
-        f"(database {settings.crm_database}), warehouse {settings.warehouse}"
+        f"(database {settings.crm_database}), prometheus {settings.prometheus_url}, "
+        f"warehouse {settings.warehouse}"
     )
     return 0
 

@@ -41,22 +41,18 @@ def root_endpoint(settings: StackSettings, database: str | None = None) -> CrmEn
 def crm_endpoint(settings: StackSettings) -> CrmEndpoint:
     """persona's read/write user on the CRM database, over TCP as any client would connect."""
     return CrmEndpoint(
-        host=settings.crm_host,
-        port=settings.mariadb_port,
-        user=settings.crm_user,
-        password=settings.crm_password.reveal(),
-        database=settings.crm_database,
+        settings.crm_host,
+        settings.mariadb_port,
+        settings.crm_user,
+        settings.crm_password.reveal(),
+        settings.crm_database,
     )
 
 
 def cdc_endpoint(settings: StackSettings) -> CrmEndpoint:
     """Debezium's replication user (no database: it reads the binlog and snapshots crm.orders)."""
     return CrmEndpoint(
-        host=settings.crm_host,
-        port=settings.mariadb_port,
-        user=settings.cdc_user,
-        password=settings.cdc_password.reveal(),
-        database=None,
+        settings.crm_host, settings.mariadb_port, settings.cdc_user, settings.cdc_password.reveal(), None
     )
 
 

@@ -38,6 +38,8 @@ from persona.settings.registry import (
     MAVEN_REPO,
     MVN,
     PARTITIONS,
+    PROMETHEUS,
+    PROMETHEUS_PORT,
     WAREHOUSE,
     default_warehouse,
     local_bootstrap,
@@ -53,6 +55,7 @@ _INFRA_MARKER = Path("infra/local/kafka/pom.xml")
 JAVA_COMMAND = "java"
 MVN_COMMAND = "mvn"
 MARIADBD_COMMAND = "mariadbd"
+PROMETHEUS_COMMAND = "prometheus"
 # Debian installs the server in /usr/sbin, which is not on every user's PATH.
 MARIADBD_DIRS = ("/usr/sbin", "/usr/local/sbin")
 
@@ -97,6 +100,12 @@ def _resolve_mariadbd(env: Mapping[str, str]) -> str:
     return shutil.which(MARIADBD_COMMAND, path=search) or MARIADBD_COMMAND
 
 
+def _resolve_prometheus(env: Mapping[str, str]) -> str:
+    return (
+        PROMETHEUS.given(env) or shutil.which(PROMETHEUS_COMMAND, path=env.get("PATH")) or PROMETHEUS_COMMAND
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class StackSettings:
     """Where the local stack keeps its state and which ports and resources it uses.
@@ -115,6 +124,7 @@ class StackSettings:
     cassandra_storage_port: int = CASSANDRA_STORAGE_PORT.default
     mariadb_port: int = MARIADB_PORT.default
     connect_port: int = CONNECT_PORT.default
+    prometheus_port: int = PROMETHEUS_PORT.default
     partitions: int = PARTITIONS.default
     java: str = JAVA_COMMAND
     mvn: str = MVN_COMMAND
@@ -124,6 +134,7 @@ class StackSettings:
     # Passed to Maven as -Dmaven.repo.local; None uses Maven's own default (~/.m2/repository).
     maven_repo: Path | None = MAVEN_REPO.default
     mariadbd: str = MARIADBD_COMMAND
+    prometheus: str = PROMETHEUS_COMMAND
     # The CRM database and its two users (`stack init` creates them): persona's read/write user and
     # Debezium's replication-only user.
     # Where persona's CRM clients connect (the stack's own MariaDB by default); the stack administers
@@ -157,6 +168,7 @@ class StackSettings:
         yield CASSANDRA_STORAGE_PORT, self.cassandra_storage_port
         yield MARIADB_PORT, self.mariadb_port
         yield CONNECT_PORT, self.connect_port
+        yield PROMETHEUS_PORT, self.prometheus_port
         yield CONNECT_HEAP, self.connect_heap
         yield PARTITIONS, self.partitions
         yield KAFKA_HEAP, self.kafka_heap
@@ -184,6 +196,8 @@ class StackSettings:
                 cassandra_storage_port=CASSANDRA_STORAGE_PORT.get(env),
                 mariadb_port=MARIADB_PORT.get(env),
                 connect_port=CONNECT_PORT.get(env),
+                prometheus_port=PROMETHEUS_PORT.get(env),
+                prometheus=_resolve_prometheus(env),
                 connect_heap=CONNECT_HEAP.get(env),
                 mariadbd=_resolve_mariadbd(env),
                 crm_host=CRM_HOST.get(env),
@@ -224,6 +238,7 @@ class StackSettings:
             "cassandra storage": self.cassandra_storage_port,
             "mariadb": self.mariadb_port,
             "connect": self.connect_port,
+            "prometheus": self.prometheus_port,
         }
 
     @property
@@ -260,6 +275,28 @@ class StackSettings:
     @property
     def mariadb_dir(self) -> Path:
         return self.home / "mariadb"
+
+    @property
+    def prometheus_dir(self) -> Path:
+        return self.home / "prometheus"
+
+    @property
+    def prometheus_targets_dir(self) -> Path:
+        """Prometheus's file_sd directory: one ``<name>.json`` per metrics endpoint to scrape.
+
+        Whatever starts a flow (the demo, the bench, ``persona run``) drops a file here for its metrics
+        port; Prometheus picks new, changed and removed files up without a restart.
+        """
+        return self.prometheus_dir / "targets"
+
+    @property
+    def prometheus_rules_dir(self) -> Path:
+        """``infra/prometheus/rules`` of the checkout: the alert rules Prometheus loads at start."""
+        return self.infra_dir.parent / "prometheus" / "rules"
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://{LOCALHOST}:{self.prometheus_port}"
 
     @property
     def mariadb_socket(self) -> Path:

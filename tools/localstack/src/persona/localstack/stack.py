@@ -18,6 +18,7 @@ from pathlib import Path
 
 from persona.kafka import KafkaAdminError
 from persona.localstack import configs, procs
+from persona.localstack import prometheus as prometheus_api
 from persona.localstack.clients import cassandra_session, kafka_admin
 from persona.localstack.connect import connect_version, connector_state
 from persona.localstack.crm_schema import root_connection
@@ -26,9 +27,10 @@ from persona.localstack.jars import classpath_dir, find_jar, resolve_classpath
 from persona.localstack.schema import InitReport, init_schema
 from persona.localstack.settings import StackSettings
 
-SERVICES: tuple[str, ...] = ("kafka", "cassandra", "mariadb", "connect")
-# Connect last: it needs Kafka to start (its state lives there) and reads MariaDB's binlog.
-START_ORDER: tuple[str, ...] = ("cassandra", "kafka", "mariadb", "connect")
+SERVICES: tuple[str, ...] = ("kafka", "cassandra", "mariadb", "connect", "prometheus")
+# Connect after Kafka and MariaDB: it needs Kafka to start (its state lives there) and reads MariaDB's
+# binlog. Prometheus needs nobody: it scrapes whatever target files appear.
+START_ORDER: tuple[str, ...] = ("cassandra", "kafka", "mariadb", "connect", "prometheus")
 # The services that run on the JVM from a classpath resolved from infra/local/<service>/pom.xml; the
 # others come from the machine's packages.
 JVM_SERVICES: tuple[str, ...] = ("kafka", "cassandra", "connect")
@@ -79,6 +81,7 @@ def service_port(settings: StackSettings, service: str) -> int:
         "cassandra": settings.cassandra_port,
         "mariadb": settings.mariadb_port,
         "connect": settings.connect_port,
+        "prometheus": settings.prometheus_port,
     }[service]
 
 
@@ -89,6 +92,8 @@ def _service_ports(settings: StackSettings, service: str) -> dict[str, int]:
         return {"mariadb": settings.mariadb_port}
     if service == "connect":
         return {"connect": settings.connect_port}
+    if service == "prometheus":
+        return {"prometheus": settings.prometheus_port}
     return {"cassandra": settings.cassandra_port, "cassandra storage": settings.cassandra_storage_port}
 
 
@@ -106,6 +111,8 @@ def _process_markers(settings: StackSettings, service: str) -> tuple[str, ...]:
         return (settings.mariadbd, f"--defaults-file={settings.mariadb_dir / 'my.cnf'}")
     if service == "connect":
         return (configs.CONNECT_MAIN_CLASS, str(settings.connect_dir / "connect-distributed.properties"))
+    if service == "prometheus":
+        return (settings.prometheus, f"--config.file={settings.prometheus_dir / 'prometheus.yml'}")
     return (configs.CASSANDRA_MAIN_CLASS, f"-Dcassandra.storagedir={settings.cassandra_dir}")
 
 
@@ -146,6 +153,8 @@ def probe(settings: StackSettings, service: str, timeout: float = 3.0) -> tuple[
             return True, f"Kafka Connect {version}; {connector_state(settings).describe()}"
         except StackError as error:
             return False, str(error)
+    if service == "prometheus":
+        return prometheus_api.probe(settings, timeout)
     try:
         with cassandra_session(settings, connect_timeout=timeout, metadata=False) as session:
             row = session.execute("SELECT release_version FROM system.local", timeout=timeout).one()
@@ -244,7 +253,7 @@ def _check_ports_free(settings: StackSettings, services: Sequence[str]) -> None:
             + "; ".join(problems)
             + ". Stop it, or choose other ports with PERSONA_KAFKA_PORT, "
             "PERSONA_KAFKA_CONTROLLER_PORT, PERSONA_CASSANDRA_PORT, PERSONA_CASSANDRA_STORAGE_PORT, "
-            "PERSONA_MARIADB_PORT, PERSONA_CONNECT_PORT."
+            "PERSONA_MARIADB_PORT, PERSONA_CONNECT_PORT, PERSONA_PROMETHEUS_PORT."
         )
 
 
@@ -352,6 +361,23 @@ def _start_connect(settings: StackSettings, java: str | None, classpath: Path | 
     )
 
 
+def _start_prometheus(settings: StackSettings, java: str | None, classpath: Path | None) -> int:
+    if shutil.which(settings.prometheus) is None:
+        raise StackError(
+            f"the Prometheus server ({settings.prometheus!r}) was not found: install Debian's prometheus "
+            "(`./dev` does when it is missing: apt-get install prometheus) or set PERSONA_PROMETHEUS"
+        )
+    rules = settings.prometheus_rules_dir
+    if not rules.is_dir():
+        raise StackError(f"the alert rules directory {rules} is missing; run persona from the checkout")
+    base = settings.prometheus_dir
+    procs.private_dir(settings.prometheus_targets_dir)
+    (base / "prometheus.yml").write_text(configs.render_prometheus_yml(settings))
+    return procs.start_detached(
+        configs.prometheus_command(settings), log_file(settings, "prometheus"), cwd=base
+    )
+
+
 def _with_java(settings: StackSettings, java: str) -> StackSettings:
     return dataclasses.replace(settings, java=java)
 
@@ -361,6 +387,7 @@ _STARTERS: dict[str, Callable[[StackSettings, str | None, Path | None], int]] = 
     "cassandra": _start_cassandra,
     "mariadb": _start_mariadb,
     "connect": _start_connect,
+    "prometheus": _start_prometheus,
 }
 
 
@@ -489,6 +516,7 @@ def _wipe(settings: StackSettings, progress: Progress) -> None:
         settings.cassandra_dir,
         settings.mariadb_dir,
         settings.connect_dir,
+        settings.prometheus_dir,
         settings.logs_dir,
     ]
     # The warehouse is stack data only when it lives under home; an external one is never touched.

@@ -14,6 +14,7 @@ from decimal import Decimal
 import pyarrow as pa
 
 from persona.decisions.rfm import RfmAggregate, RfmV1Config, classify
+from persona.paimon.schema import CUSTOMER_PROFILE
 
 EPOCH = dt.date(1970, 1, 1)
 
@@ -27,17 +28,8 @@ AGGREGATE_SCHEMA = pa.schema(
     ]
 )
 
-PROFILE_SCHEMA = pa.schema(
-    [
-        pa.field("customer_id", pa.int64(), nullable=False),
-        pa.field("segment", pa.string()),
-        pa.field("recency", pa.int32()),
-        pa.field("frequency", pa.int32()),
-        pa.field("monetary", pa.decimal128(12, 2)),
-        pa.field("lifecycle_stage", pa.string()),
-        pa.field("rfm_as_of", pa.date32()),
-    ]
-)
+# The table's own schema (persona.paimon.schema): the batches are written to it as they are.
+PROFILE_SCHEMA: pa.Schema = CUSTOMER_PROFILE.schema
 
 
 def epoch_day(day: dt.date) -> int:

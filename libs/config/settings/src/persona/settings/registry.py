@@ -109,6 +109,19 @@ MARIADBD: Setting[str | None] = Setting(
     "the MariaDB server binary (Debian's `mariadb-server`, which `./dev` installs when missing)",
     shown_default="`mariadbd` on `PATH` or in `/usr/sbin`",
 )
+PROMETHEUS_PORT = Setting(
+    "PERSONA_PROMETHEUS_PORT",
+    port,
+    9090,
+    f"the local Prometheus (metrics, alert rules) on {LOCALHOST}: its UI and HTTP API",
+)
+PROMETHEUS: Setting[str | None] = Setting(
+    "PERSONA_PROMETHEUS",
+    text,
+    None,
+    "the Prometheus server binary (Debian's `prometheus`, which `./dev` installs when missing)",
+    shown_default="`prometheus` on `PATH`",
+)
 MAVEN_REPO: Setting[Path | None] = Setting(
     "PERSONA_MAVEN_REPO",
     path,
