@@ -44,7 +44,7 @@ def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureStack]:
     home = tmp_path_factory.mktemp("secure-stack")
     started = up_secure(base, home)
     try:
-        init_schema(started.settings)
+        init_schema(started.settings, crm=False)  # the secured stack has no CRM
         yield started
     finally:
         down_secure(started.settings)

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.integration
 def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureStack]:
     started = up_secure(StackSettings.from_env(os.environ), tmp_path_factory.mktemp("secure-tools"))
     try:
-        init_schema(started.settings)
+        init_schema(started.settings, crm=False)  # the secured stack has no CRM
         yield started
     finally:
         down_secure(started.settings)

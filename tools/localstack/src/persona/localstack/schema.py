@@ -133,11 +133,18 @@ def paimon_table_presence(warehouse: Path) -> dict[str, bool]:
     return presence
 
 
-def init_schema(settings: StackSettings) -> InitReport:
-    """Create every missing topic, keyspace, table, CRM table and user; needs the services up."""
+def init_schema(settings: StackSettings, *, crm: bool = True) -> InitReport:
+    """Create every missing topic, keyspace, table, CRM table and user, and register the CDC
+    connector; needs the services up. ``crm=False`` skips the CRM and its connector (a stack of Kafka
+    and Cassandra only, such as the secured one of the security tests)."""
     kafka_created, kafka_existing = ensure_kafka_topics(settings)
     cassandra_created, cassandra_existing = ensure_cassandra_schema(settings)
     paimon_created, paimon_existing = ensure_paimon_tables(settings)
+    if not crm:
+        return InitReport(
+            created=(*kafka_created, *cassandra_created, *paimon_created),
+            existing=(*kafka_existing, *cassandra_existing, *paimon_existing),
+        )
     crm_created, crm_existing = ensure_crm_schema(settings)
     # After the CRM's users exist: the connector logs in as the CDC user.
     connector_created, state = ensure_running_connector(settings)

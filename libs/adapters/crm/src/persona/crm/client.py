@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 
 import pymysql
@@ -43,5 +44,22 @@ def connect(endpoint: CrmEndpoint, *, timeout: float = 10.0, autocommit: bool = 
             local_infile=True,
         )
     except pymysql.MySQLError as error:
+        _close_abandoned_socket(error)
         where = endpoint.unix_socket or f"{endpoint.host}:{endpoint.port}"
         raise CrmError(f"cannot connect to the CRM at {where} as {endpoint.user!r}: {error}") from error
+
+
+def _close_abandoned_socket(error: BaseException) -> None:
+    """Close the Unix socket PyMySQL leaves open when connecting through it fails.
+
+    PyMySQL makes the socket, fails to connect it (no server yet: every health probe while MariaDB
+    starts) and raises without closing it; the garbage collector then closes it at some later moment
+    with a ResourceWarning that surfaces in whatever runs then. The socket is a local of the failed
+    frame, which the original exception's traceback still holds.
+    """
+    trace = getattr(getattr(error, "original_exception", None), "__traceback__", None)
+    while trace is not None:
+        abandoned = trace.tb_frame.f_locals.get("sock")
+        if isinstance(abandoned, socket.socket):
+            abandoned.close()
+        trace = trace.tb_next
