@@ -67,9 +67,9 @@ class Timeline:
 def write_orders(
     world: CdcBenchWorld, rate: float, seconds: float, base: int, line: Timeline, sample_rate: float
 ) -> int:
-    written = 0
+    """Commit ``rate`` orders/s for ``seconds``, one transaction per tick; sample ``sample_rate``/s."""
+    written = sampled = 0
     started = time.monotonic()
-    next_sample = 0.0
     with MariaDbCrm(crm_endpoint(world.stack)) as crm:
         while (elapsed := time.monotonic() - started) < seconds:
             due = int(rate * (elapsed + TICK_S)) - written
@@ -85,14 +85,17 @@ def write_orders(
                     ]
                 )
                 done = time.time()
+                samples = min(len(ids), max(0, int(sample_rate * (elapsed + TICK_S)) - sampled))
                 with line.lock:
                     for i in ids:
                         line.committed[i] = done
-                    if sample_rate and elapsed >= next_sample:
-                        line.sampled[ids[0]] = done
-                        next_sample = elapsed + 1.0 / sample_rate
+                    for i in ids[:: max(1, len(ids) // samples)][:samples] if samples else ():
+                        line.sampled[i] = done
+                sampled += samples
                 written += due
-            time.sleep(max(0.0, started + (written / rate) - time.monotonic()) if rate else 0)  # pacing
+            pause = started + written / rate - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)  # pacing to the offered rate
     return written
 
 
@@ -213,20 +216,17 @@ def main() -> None:
     ]
     base = 5_000_000_000 + random.randrange(1_000_000_000)
     try:
-        # Flows ready: a first order through the whole path before the clock starts.
+        # Flows ready: a first order through the whole path, to its decision, before the clock starts.
         for thread in threads:
             thread.start()
-        write_orders(world, 10, 1, base - 1_000_000, line, 0)
-        deadline = time.monotonic() + 120
-        while len(line.on_facts) < 1:
+        write_orders(world, 10, 1, base - 1_000_000, line, 1)
+        deadline = time.monotonic() + 180
+        while not line.decided:
             if time.monotonic() > deadline:
-                raise SystemExit(
-                    "the flows delivered no order fact within 120 s: "
-                    + "; ".join(f.log_tail() for f in flows)
-                )
+                raise SystemExit("no decision within 180 s: " + "; ".join(f.log_tail() for f in flows))
             time.sleep(0.2)  # waiting for the flows to start
         with line.lock:
-            for store in (line.committed, line.on_cdc, line.on_facts):
+            for store in (line.committed, line.on_cdc, line.on_facts, line.sampled, line.decided):
                 store.clear()
         started = time.monotonic()
         written = write_orders(world, args.rate, args.seconds, base, line, args.sample_rate)

@@ -7,6 +7,7 @@ one transaction per call, so a batch of changes reaches the binlog (and Debezium
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -66,6 +67,15 @@ _UPSERT_ORDER = (
 )
 
 
+_DELETE_ORDER = "DELETE FROM orders WHERE order_id = %s"
+
+
+def _row_of(change: OrderChange) -> CrmOrder:
+    if change.row is None:
+        raise ValueError(f"an upsert of order {change.order_id} without its row")
+    return change.row
+
+
 def _customer_params(row: CrmCustomer) -> tuple[object, ...]:
     return (row.customer_id, row.email, utc_datetime(row.created_at_ms))
 
@@ -117,7 +127,7 @@ class MariaDbCrm:
         return self._run(_UPSERT_ORDER, [_order_params(row) for row in rows])
 
     def delete_orders(self, order_ids: Iterable[int]) -> int:
-        return self._run("DELETE FROM orders WHERE order_id = %s", [(order_id,) for order_id in order_ids])
+        return self._run(_DELETE_ORDER, [(order_id,) for order_id in order_ids])
 
     def delete_customers(self, customer_ids: Iterable[int]) -> int:
         return self._run(
@@ -125,17 +135,20 @@ class MariaDbCrm:
         )
 
     def apply(self, changes: Sequence[OrderChange]) -> int:
-        """Apply order changes in order, in one transaction (one binlog commit)."""
+        """Apply order changes in order, in one transaction (one binlog commit).
+
+        Consecutive upserts go as one multi-row statement (and consecutive deletes as another), which is
+        what lets one connection write thousands of changes a second; the order of the changes holds.
+        """
         if not changes:
             return 0
         try:
             with self._connection.cursor() as cursor:
-                for change in changes:
-                    if change.kind == "delete":
-                        cursor.execute("DELETE FROM orders WHERE order_id = %s", (change.order_id,))
+                for kind, run in itertools.groupby(changes, key=lambda change: change.kind):
+                    if kind == "delete":
+                        cursor.executemany(_DELETE_ORDER, [(change.order_id,) for change in run])
                     else:
-                        assert change.row is not None, "an upsert carries its row"
-                        cursor.execute(_UPSERT_ORDER, _order_params(change.row))
+                        cursor.executemany(_UPSERT_ORDER, [_order_params(_row_of(change)) for change in run])
             self._connection.commit()
         except pymysql.MySQLError as error:
             self._connection.rollback()
