@@ -169,6 +169,26 @@ def test_two_enrich_processes_equal_replay_and_redecide_across_processes(
         assert held[0].isdisjoint(held[1]), held
         assert held[0] | held[1] == set(range(8)), held
 
+        # A crash: process 1 is killed (kill -9) once the cluster has durably processed the input; its
+        # peer cannot go on without it and ends too (under `persona run`, its supervisor restarts it,
+        # and it waits for its peer). Both start again, as their pods would, and each
+        # rebuilds its shards from its own recovery partition and customer log: the re-decisions
+        # below need the offers they restore.
+        events = sum(r.kind == "event" for r in records)
+        wait_for(
+            "the cluster to commit every event",
+            lambda: True if progress.committed_offsets(s.topics.behavior_events) >= events else None,
+            60,
+            flows,
+        )
+        enrich[1].kill()
+        peer_ended = time.monotonic() + 60
+        while enrich[0].alive() and time.monotonic() < peer_ended:
+            time.sleep(0.2)  # poll interval of the deadline loop
+        assert not enrich[0].alive(), "process 0 still runs 60 s after its peer was killed"
+        for e in enrich:
+            e.start()
+
         # A SKU recommended to customers on both processes sells out.
         offered: dict[str, set[int]] = {}
         for customer_id, decisions in by_customer.items():
