@@ -59,17 +59,33 @@ def scaling_lines(one: BenchReport, many: BenchReport, processes: int) -> list[s
     a, b = one.main, many.main
 
     def enrich_cpu(report: BenchReport) -> float:
-        start = report.main.start_ms / 1000
-        cpu = [s["enrich_cpu"] for s in report.samples if s["t"] >= start and "enrich_cpu" in s]
+        w = report.main
+        cpu = [
+            s["enrich_cpu"]
+            for s in report.samples
+            if w.start_ms / 1000 <= s["t"] <= w.end_ms / 1000 and "enrich_cpu" in s
+        ]
         return sum(cpu) / len(cpu) if cpu else math.nan
 
     ratio = b.throughput_eps / a.throughput_eps if a.throughput_eps else math.nan
-    return [
+    lines = [
         "",
         f"== enrich: 1 process ({one.tag}) vs {processes} processes ({many.tag}), same invocation ==",
-        f"decisions/s: {a.throughput_eps:,.0f} vs {b.throughput_eps:,.0f} (× {ratio:.2f}); "
-        f"rt p99 {_s(a.rt_p99_s)} vs {_s(b.rt_p99_s)}; Paimon p99 {_s(a.paimon_p99_s)} vs {_s(b.paimon_p99_s)}",
-        f"enrich CPU (all its processes): {enrich_cpu(one):.0f}% vs {enrich_cpu(many):.0f}% of one core",
+    ]
+    if one.config.get("step_rates"):
+
+        def held(report: BenchReport) -> str:
+            rate = report.highest_held_eps
+            return "none" if rate is None else f"{rate:,.0f} records/s"
+
+        lines.append(f"highest offered rate held: {held(one)} vs {held(many)}")
+    return [
+        *lines,
+        f"decisions/s{' at that rate' if one.config.get('step_rates') else ''}: {a.throughput_eps:,.0f} vs "
+        f"{b.throughput_eps:,.0f} (× {ratio:.2f}); rt p99 {_s(a.rt_p99_s)} vs {_s(b.rt_p99_s)}; "
+        f"Paimon p99 {_s(a.paimon_p99_s)} vs {_s(b.paimon_p99_s)}",
+        f"enrich CPU (all its processes) in that window: {enrich_cpu(one):.0f}% vs {enrich_cpu(many):.0f}% "
+        "of one core",
     ]
 
 
