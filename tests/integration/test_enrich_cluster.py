@@ -1,6 +1,8 @@
 """The enrich flow as a Bytewax cluster of two processes on the real stack, beside the cdc and sink
-flows: its output equals ``persona replay`` over the same input, and an inventory change re-decides,
-on both processes, every customer whose recommendation held the SKU.
+flows: its output equals ``persona replay`` over the same input; one process killed with SIGKILL takes
+its peer down, and both resume from their own recovery partition and customer log; then an inventory
+change re-decides, on both processes, every customer whose recommendation held the SKU, as replay
+with the SKU sold out decides them.
 
 Each enrich process has its own recovery partition and customer log (``Cluster``), as a pod of a
 StatefulSet would; which shards each holds is read from the shard directories of its customer log.
