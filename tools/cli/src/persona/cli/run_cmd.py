@@ -39,6 +39,9 @@ from persona.settings.registry import STOP_TIMEOUT, WAIT_TIMEOUT
 
 log = logging.getLogger(__name__)
 
+SHARDS_PER_PROCESS = 8
+"""Shards per enrich process below which `persona run` warns that they may spread unevenly."""
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -122,6 +125,15 @@ def build_supervisor(
         cluster = Cluster.from_env(env) if name == "enrich" else None
     except ValueError as error:
         raise SettingsError(str(error)) from error
+    if cluster is not None and settings.enrich_shards < SHARDS_PER_PROCESS * cluster.processes:
+        log.warning(
+            "PERSONA_ENRICH_SHARDS is %d for %d enrich processes: Bytewax places shards by the hash of "
+            "their key, so few shards spread unevenly (the default 4 all landed on one of 2 processes); "
+            "use %d or more. The shard count is fixed for a recovery store's life.",
+            settings.enrich_shards,
+            cluster.processes,
+            SHARDS_PER_PROCESS * cluster.processes,
+        )
     flow = FlowProcess.configured(
         name, state_dir or flows_dir(stack), {**given, **defaults}, settings, echo=echo, cluster=cluster
     )
