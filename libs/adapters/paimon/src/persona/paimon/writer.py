@@ -60,6 +60,11 @@ class TableWriter:
         return self._schema
 
     @property
+    def schema_id(self) -> int:
+        """The id of the table schema this writer writes (``evolution.schema_id`` says the newest)."""
+        return int(self._table.table_schema.id)
+
+    @property
     def uses_native_write(self) -> bool:
         return type(self._write).__name__.startswith("Native")
 

@@ -6,6 +6,7 @@ run around ``decide`` (``step``).
 """
 
 from persona.decisions.config import DEFAULT_CONFIG, LogicV1Config
+from persona.decisions.erasure import is_erased_past
 from persona.decisions.logic import (
     RULE_ACTIVE,
     RULE_DORMANT_NO_RECENCY,
@@ -72,6 +73,7 @@ __all__ = [
     "effective_rfm",
     "has_seen",
     "index_offers",
+    "is_erased_past",
     "observe_event",
     "pack_times",
     "prune_orders",
