@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ def _load(s: Scenario, now_ms: int) -> None:
                 "segment": "VIP",
                 "recency": 3,
                 "frequency": 14,
-                "monetary": "6000.00",
+                "monetary": Decimal("6000.00"),
                 "lifecycle_stage": "active",
                 "rfm_as_of": dt.datetime.fromtimestamp(now_ms / 1000, dt.UTC).date() - dt.timedelta(days=1),
             }

@@ -19,3 +19,17 @@ def test_records_at_or_before_the_erasure_are_the_erased_past() -> None:
 
 def test_a_record_after_the_erasure_is_a_comeback() -> None:
     assert not is_erased_past(ERASED_AT, ERASED_AT + 1)
+
+
+def test_a_profile_as_of_a_day_ending_by_the_erasure_is_the_erased_past() -> None:
+    from datetime import date
+
+    from persona.decisions import profile_is_erased_past
+
+    erased_at = 1_795_168_810_000  # 2026-11-20T10:00:10Z
+    assert not profile_is_erased_past(None, date(2026, 11, 19))
+    assert profile_is_erased_past(erased_at, date(2026, 11, 19))  # the profile held in memory
+    # As of the erasure's own day: it may hold orders of that day after the erasure, so it is not the
+    # past; as of a later day it is the comeback's (the CRM still holds or holds again the customer).
+    assert not profile_is_erased_past(erased_at, date(2026, 11, 20))
+    assert not profile_is_erased_past(erased_at, date(2026, 11, 21))

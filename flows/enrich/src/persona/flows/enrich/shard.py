@@ -14,6 +14,7 @@ from bytewax.operators import StatefulBatchLogic
 
 from persona.contracts import (
     BehaviorEvent,
+    CustomerProfile,
     DecisionEnvelope,
     ErasureRequest,
     InventoryRow,
@@ -32,6 +33,7 @@ from persona.decisions import (
     decide,
     index_offers,
     is_erased_past,
+    profile_is_erased_past,
     record_offer,
     step_event,
     step_order,
@@ -132,6 +134,9 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
                 # Restored from a snapshot that held the customers itself: the log starts with all of them.
                 self._dirty.update(self.customers)
         self.offered_to: OfferedTo = index_offers(self.offered)
+        # Whether any customer of the shard was ever erased: only then are profiles checked against
+        # the erasure (``_profile``), so the decisions of a shard without erasures pay nothing for it.
+        self._erasures = any(s.erased_at_ms is not None for s in self.customers.values())
         # Customers beyond the bound wait on disk (evicted.py); only with a customer log, which holds
         # every evicted customer's record for a restore.
         self._max_customers = ctx.settings.enrich_max_customers
@@ -175,7 +180,7 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
                     if is_erased_past(state.erased_at_ms, item.order_time_ms):
                         self.erased_past += 1
                         continue
-                    profile = ctx.profiles.get(item.customer_id)
+                    profile = self._profile(item.customer_id)
                     as_of = None if profile is None else profile.rfm_as_of
                     try:
                         customer = step_order(state.customer, item, as_of)
@@ -328,12 +333,25 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         if self.waiting:
             self.waiting = [entry for entry in self.waiting if entry[0].event.user_id != customer_id]
         erased_at = max(request.requested_at_ms, state.erased_at_ms or 0)
+        self._erasures = True
         self.customers[customer_id] = EnrichState(version=state.version, erased_at_ms=erased_at)
         self._dirty.add(customer_id)
         out.append((self._rt_topic, str(customer_id).encode(), None))
         shard_key = shard_of(customer_id, self._shards).encode()
         out.append((self._decisions_topic, shard_key, erasure_to_json(request)))
         log.info(kv(event="customer_erased", erasure_id=request.erasure_id, erased_at_ms=erased_at))
+
+    def _profile(self, customer_id: int) -> CustomerProfile | None:
+        """The customer's profile, unless it is of the erased past (``profile_is_erased_past``): the
+        profile store holds a deleted row until its next refresh, and the nightly job recomputes a
+        customer the CRM still holds."""
+        profile = self._ctx.profiles.get(customer_id)
+        if profile is None or not self._erasures:
+            return profile
+        state = self.customers.get(customer_id)
+        if state is not None and profile_is_erased_past(state.erased_at_ms, profile.rfm_as_of):
+            return None
+        return profile
 
     def _skus_of(self, p: PendingDecision) -> tuple[str, ...]:
         return candidate_skus(p.state, p.event, self._config, p.recent)
@@ -395,7 +413,7 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         # One lookup for every candidate of the batch (cache misses, if any left, read together).
         stock = ctx.inventory.sellable(skus)
         now_ms = int(ctx.clock() * 1000)
-        profiles = ctx.profiles
+        profile_of = self._profile if self._erasures else ctx.profiles.get
         offered = self.offered
         offered_to = self.offered_to
         dirty = self._dirty
@@ -406,7 +424,7 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
             customer_id = event.user_id
             try:
                 decision, audit = decide(
-                    event, profiles.get(customer_id), p.state, stock, config, now_ms, p.recent
+                    event, profile_of(customer_id), p.state, stock, config, now_ms, p.recent
                 )
                 rt_value = decision_to_json(decision, p.version)
             except Exception as error:
