@@ -16,14 +16,13 @@ import orjson
 import pytest
 from pipeline_support import Scenario, wait_for
 
-from persona.cli.governance_cmd import erasure_record, erasure_request, send_erasure
+from persona.cli.main import main
 from persona.contracts import Ok, parse_decision_message
 from persona.flows.enrich.state import EnrichState, load_customer_log
 from persona.inventory import CassandraInventory, StockLevel
 from persona.kafka import make_producer, produce_all, read_topic
 from persona.localstack.runner import FlowProcess
 from persona.paimon import PaimonWarehouse, TableWriter
-from persona.settings import PipelineSettings
 
 pytestmark = pytest.mark.integration
 
@@ -77,7 +76,9 @@ def _rows(warehouse: PaimonWarehouse, table: str, customer_id: int) -> list[dict
     return [r for r in warehouse.read_arrow(table).to_pylist() if r["customer_id"] == customer_id]
 
 
-def test_erase_removes_the_customer_everywhere_and_a_comeback_starts_fresh(scenario: Scenario) -> None:
+def test_erase_removes_the_customer_everywhere_and_a_comeback_starts_fresh(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     s = scenario
     start_ms = int(time.time() * 1000) - 60_000
     _load(s, start_ms)
@@ -112,16 +113,17 @@ def test_erase_removes_the_customer_everywhere_and_a_comeback_starts_fresh(scena
         )
         assert len(_rows(warehouse, "segment_decisions", ERASED)) == 2
 
-        settings = PipelineSettings.from_env(s.env)
-        request = erasure_request(
-            ERASED, "GDPR art. 17 request #T-1", "integration-test", int(time.time() * 1000)
-        )
-        send_erasure(settings, request)
-        record = wait_for(
-            "the erasure record", lambda: erasure_record(settings, request.erasure_id), 90, flows
+        for name, value in s.env.items():
+            monkeypatch.setenv(name, value)
+        reason = "GDPR art. 17 request #T-1"
+        args = ["erase", str(ERASED), "--reason", reason, "--by", "integration-test", "--wait", "90"]
+        assert main(args) == 0, flows[1].log_tail()
+        record = orjson.loads(capsys.readouterr().out.splitlines()[-1])
+        requested_at_ms = int(
+            dt.datetime.fromisoformat(record["requested_at"]).replace(tzinfo=dt.UTC).timestamp() * 1000
         )
         assert record["customer_id"] == ERASED
-        assert record["reason"] == "GDPR art. 17 request #T-1"
+        assert record["reason"] == reason
         assert record["requested_by"] == "integration-test"
         assert orjson.loads(record["rows_deleted_json"]) == {
             "marketing_segments": 1,
@@ -143,7 +145,7 @@ def test_erase_removes_the_customer_everywhere_and_a_comeback_starts_fresh(scena
         assert mine[-1].value is None and len(mine) == 3  # two decisions, then the tombstone
 
         # An old event replayed after the erasure is dropped; a fresh one is a comeback.
-        fresh_ms = max(int(time.time() * 1000), request.requested_at_ms + 1)
+        fresh_ms = max(int(time.time() * 1000), requested_at_ms + 1)
         produce_all(
             producer,
             s.topics.behavior_events,
@@ -187,7 +189,7 @@ def test_erase_removes_the_customer_everywhere_and_a_comeback_starts_fresh(scena
         files = sorted(p for p in Path(shard).iterdir() if p.suffix in (".seg", ".base"))
         load_customer_log(files, customers, {})
     state = customers[ERASED]
-    assert state.erased_at_ms == request.requested_at_ms
+    assert state.erased_at_ms == requested_at_ms
     assert state.customer.recent_skus == ("d",)
     assert state.last_event is not None and state.last_event.event_id == "e4"
     assert customers[KEPT].erased_at_ms is None
