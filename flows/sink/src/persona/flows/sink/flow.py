@@ -70,7 +70,6 @@ from persona.paimon import (
     TableWriter,
     check_primary_key,
     erase_customer,
-    schema_id,
 )
 from persona.settings import PipelineSettings, kv
 
@@ -162,11 +161,7 @@ class _PaimonPartition(StatefulSinkPartition[pa.Table | ErasureRequest, None]):
 
     def _follow_schemas(self) -> None:
         """Reopen the writers (nothing is pending: just committed) when a table's schema changed."""
-        changed = [
-            w.table_name
-            for w in (self._segments, self._audit)
-            if schema_id(self._warehouse, w.table_name) != w.schema_id
-        ]
+        changed = [w.table_name for w in (self._segments, self._audit) if w.newest_schema_id() != w.schema_id]
         if changed:
             self._reopen()
             self.schema_changes += 1
