@@ -5,14 +5,25 @@ the relayed request in order between the decisions around it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import pickle
+from decimal import Decimal
 
 import orjson
 from flow_io import batches, decision_rows
 from test_enrich_redecide import _event, _run, _shard
-from test_flows_golden import DictInventory
+from test_flows_golden import DictInventory, DictProfiles
 
-from persona.contracts import ERASURE_MARKER, ErasureRequest, encode_decisions, erasure_to_json, time_to_ms
+from persona.contracts import (
+    ERASURE_MARKER,
+    CustomerProfile,
+    ErasureRequest,
+    encode_decisions,
+    erasure_to_json,
+    time_to_ms,
+)
+from persona.flows.enrich import CustomerShard
+from persona.flows.enrich.flow import EnrichContext
 from persona.flows.enrich.routing import shard_of
 from persona.flows.sink.flow import DecisionsParser
 from persona.kafka.bytewax_io import OutRecord
@@ -86,3 +97,21 @@ def test_the_sink_parser_keeps_a_relayed_erasure_between_the_decisions_around_it
     assert [k for k, _ in bad] == ["paimon", "dlq"]
     assert orjson.loads(bad[1][1][0][2])["reason"].startswith("erasure:")
     assert encode_decisions  # the decisions codec is the one the enrich flow uses
+
+
+def test_a_profile_of_the_erased_past_is_not_used_and_a_later_one_is() -> None:
+    def vip(as_of: dt.date) -> CustomerProfile:
+        return CustomerProfile(7, "VIP", 1, 20, Decimal("9000.00"), "active", as_of)
+
+    # The store still holds the row the sink deleted (it refreshes on its own clock).
+    profiles = DictProfiles({7: vip(dt.date(2026, 11, 19))})
+    ctx = EnrichContext(PipelineSettings(), profiles, DictInventory({"A": 40}), clock=lambda: 1_800_000_000.0)
+    shard = CustomerShard(ctx, None)
+    assert [r["segment"] for r in _decisions(_run(shard, _event("e-1", 7, "A", 1)))] == ["VIP_HIGH_INVENTORY"]
+    _run(shard, REQUEST)
+    back = _decisions(_run(shard, _event("e-2", 7, "A", 11)))
+    assert [(r["segment"], r["profile_segment"]) for r in back] == [("DORMANT", None)]
+    # A nightly run as of a later day: the comeback's profile (the CRM holds the customer).
+    profiles.profiles[7] = vip(dt.date(2026, 11, 21))
+    later = _decisions(_run(shard, _event("e-3", 7, "A", 12)))
+    assert [r["segment"] for r in later] == ["VIP_HIGH_INVENTORY"]
