@@ -172,8 +172,8 @@ def test_two_enrich_processes_equal_replay_and_redecide_across_processes(
         assert held[0] | held[1] == set(range(8)), held
 
         # A crash: process 1 is killed (kill -9) once the cluster has durably processed the input; its
-        # peer cannot go on without it and ends too (under `persona run`, its supervisor restarts it,
-        # and it waits for its peer). Both start again, as their pods would, and each
+        # peer cannot go on without it and ends too (under `persona run`, its supervisor restarts
+        # it). Both start again, as their pods would, and each
         # rebuilds its shards from its own recovery partition and customer log: the re-decisions
         # below need the offers they restore.
         events = sum(r.kind == "event" for r in records)
