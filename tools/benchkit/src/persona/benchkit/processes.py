@@ -17,6 +17,7 @@ from persona.kafka import EndOffsets
 from persona.localstack import SERVICES, StackSettings, running_pid
 from persona.localstack.runner import Cluster, FlowProcess
 from persona.settings import PipelineSettings
+from persona.settings.registry import METRICS_HOST
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,8 @@ class RunFlows:
 
     def __init__(self, state_dir: Path, env: Mapping[str, str], enrich_processes: int = 1) -> None:
         self.state_dir = state_dir
+        # Scraped by the local Prometheus on loopback; nothing else needs to reach them.
+        env = {**env, "PERSONA_METRICS_HOST": METRICS_HOST.given({**os.environ, **env}) or "127.0.0.1"}
         settings = PipelineSettings.from_env({**os.environ, **env})
         self._procs: dict[str, list[FlowProcess]] = {}
         for spec in FLOWS:
