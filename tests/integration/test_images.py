@@ -112,7 +112,10 @@ def test_the_cdc_flow_image_turns_an_order_change_into_an_order_fact(
         assert [fact.key for fact in facts] == [str(customer).encode()], logs()[-4000:]
         fact = parse_order_change(facts[0].value or b"")
         assert isinstance(fact, Ok), fact
-        assert (fact.value.order_id, fact.value.customer_id) == (json.loads(order.value)["after"]["order_id"], customer)
+        assert (fact.value.order_id, fact.value.customer_id) == (
+            json.loads(order.value)["after"]["order_id"],
+            customer,
+        )
         assert read_topic(stack.kafka_bootstrap, Topics.dlq(topics.orders_cdc), timeout=2) == []
 
         stopped = docker("stop", "--time", "60", container_name, timeout=90)
