@@ -101,6 +101,11 @@ build_image() {
   [ -f "$ca" ] && args+=(--secret "id=ca,src=$ca")
   [ -f /etc/ssl/certs/java/cacerts ] && args+=(--secret "id=java-cacerts,src=/etc/ssl/certs/java/cacerts")
   DOCKER_BUILDKIT=1 "$DOCKER_CLI" "${args[@]}" "$@" "$repo"
+  # With vfs every layer is a full copy of the file system: drop the image a rebuild replaced (untagged)
+  # in our own engine; someone else's engine is left as it is.
+  if [ "$DOCKER_HOST" = "unix://$DOCKER_DIR/docker.sock" ]; then
+    "$DOCKER_CLI" image prune --force >/dev/null
+  fi
 }
 
 cmd="${1:-}"
