@@ -22,7 +22,10 @@ KUBERNETES_VERSION = "1.32"
 # CRDs are not vendored here (they are not in any registry this project's machines reach).
 CUSTOM_KINDS = {
     ("monitoring.coreos.com/v1", "PodMonitor"): "Prometheus Operator CRD; checked by hand below",
-    ("monitoring.coreos.com/v1", "PrometheusRule"): "Prometheus Operator CRD; equal to the repo's rule file below",
+    (
+        "monitoring.coreos.com/v1",
+        "PrometheusRule",
+    ): "Prometheus Operator CRD; equal to the repo's rule file below",
     ("kafka.strimzi.io/v1beta2", "KafkaTopic"): "Strimzi CRD; generated from persona.contracts.Topics below",
     ("argoproj.io/v1alpha1", "Application"): "Argo CD CRD; source paths checked below",
 }
@@ -35,7 +38,9 @@ def validate(document: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(RENDERED))
-def test_renders_and_validates_against_the_kubernetes_schemas(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_renders_and_validates_against_the_kubernetes_schemas(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     rendered = objects(RENDERED[name])
     assert rendered, f"{name} rendered nothing"
     errors, skipped = [], set()
@@ -90,7 +95,9 @@ def test_each_flow_is_a_probed_statefulset_with_its_recovery_volume(overlay: str
         mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
         # persona run keeps the recovery store under $PERSONA_HOME/flows (tools/cli run_cmd.py).
         assert mounts["state"] == f"{home}/flows"
-        claims = [t["metadata"]["name"] for t in statefulsets[f"persona-{flow}"]["spec"]["volumeClaimTemplates"]]
+        claims = [
+            t["metadata"]["name"] for t in statefulsets[f"persona-{flow}"]["spec"]["volumeClaimTemplates"]
+        ]
         assert claims == ["state"]
         assert container["envFrom"] == [{"configMapRef": {"name": config["metadata"]["name"]}}]
     enrich = statefulsets["persona-enrich"]["spec"]["template"]["spec"]["containers"][0]
@@ -100,7 +107,9 @@ def test_each_flow_is_a_probed_statefulset_with_its_recovery_volume(overlay: str
 
 def test_enrich_gets_a_whole_cpu_in_guaranteed_qos() -> None:
     for overlay in ("overlays/local", "overlays/prod"):
-        enrich = by_kind(objects(RENDERED[overlay]), "StatefulSet")["persona-enrich"]["spec"]["template"]["spec"]
+        enrich = by_kind(objects(RENDERED[overlay]), "StatefulSet")["persona-enrich"]["spec"]["template"][
+            "spec"
+        ]
         for container in enrich["containers"]:
             resources = container["resources"]
             assert resources["requests"]["cpu"] == resources["limits"]["cpu"] == "1"
@@ -169,7 +178,9 @@ def test_kafka_topics_are_every_topic_of_the_contract() -> None:
 
     topics = by_kind(objects(RENDERED["overlays/prod"]), "KafkaTopic").values()
     assert sorted(t["spec"]["topicName"] for t in topics) == sorted(Topics().all_topics())
-    compacted = {t["spec"]["topicName"] for t in topics if t["spec"]["config"].get("cleanup.policy") == "compact"}
+    compacted = {
+        t["spec"]["topicName"] for t in topics if t["spec"]["config"].get("cleanup.policy") == "compact"
+    }
     assert compacted == Topics().compacted()
 
 
