@@ -4,6 +4,7 @@ note's pynessie CLI (API v1) against the same server, and the version store surv
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -40,10 +41,8 @@ def branch_name(nessie: NessieRest, unique_name: Callable[[str], str]) -> Iterat
 
     yield make
     for name in made:
-        try:
+        with contextlib.suppress(ReferenceNotFound):
             nessie.delete_reference(name)
-        except ReferenceNotFound:
-            pass
 
 
 def test_nessie_and_s3proxy_are_healthy_through_their_apis(stack: StackSettings) -> None:

@@ -50,7 +50,9 @@ def test_s3proxy_serves_the_filesystem_backend_under_home_with_the_stack_credent
     assert command[-2:] == ["--properties", str(settings.home / "s3proxy" / "s3proxy.properties")]
 
 
-def test_nessie_keeps_a_rocksdb_store_under_home_and_its_warehouse_in_s3proxy(settings: StackSettings) -> None:
+def test_nessie_keeps_a_rocksdb_store_under_home_and_its_warehouse_in_s3proxy(
+    settings: StackSettings,
+) -> None:
     properties = _properties(configs.render_nessie_properties(settings))
     assert properties["quarkus.http.port"] == "29120"
     assert properties["quarkus.http.host"] == "127.0.0.1"
