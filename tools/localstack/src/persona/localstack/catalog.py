@@ -10,7 +10,10 @@ import json
 import urllib.error
 import urllib.request
 
-from persona.localstack.configs import NESSIE_WAREHOUSE
+from pyiceberg.catalog import Catalog
+
+from persona.iceberg import S3Options, rest_catalog
+from persona.localstack.configs import NESSIE_WAREHOUSE, S3_REGION
 from persona.localstack.settings import StackSettings
 from persona.nessie import NessieError, NessieRest
 
@@ -51,4 +54,21 @@ def probe(settings: StackSettings, timeout: float = 3.0) -> tuple[bool, str]:
     return True, (
         f"Nessie (API v{config.min_api_version}-v{config.max_api_version}, spec {config.spec_version}), "
         f"{branches} branches, {tags} tags; Iceberg REST warehouse {iceberg.get('warehouse', '?')}"
+    )
+
+
+def iceberg_s3_options(settings: StackSettings) -> S3Options:
+    """How pyiceberg reaches the stack's object store (s3proxy) with the stack's credentials."""
+    return S3Options(
+        endpoint=settings.s3_endpoint,
+        access_key=settings.s3_access_key,
+        secret_key=settings.s3_secret_key.reveal(),
+        region=S3_REGION,
+    )
+
+
+def iceberg_catalog(settings: StackSettings, branch: str = "main") -> Catalog:
+    """pyiceberg's view of Nessie's Iceberg REST catalog on ``branch``."""
+    return rest_catalog(
+        iceberg_rest_uri(settings, branch), iceberg_s3_options(settings), warehouse=NESSIE_WAREHOUSE
     )
