@@ -95,9 +95,12 @@ def test_a_commit_is_visible_on_its_branch_only_until_merged(
     # A private "main" (base) and a work branch from it, so the shared main never changes. The base gets
     # a commit of its own first: Nessie merges need a common ancestor other than the empty root.
     base = nessie.create_branch(branch_name("base"))
-    base = nessie.create_namespace(base.name, ("persona",), "namespace persona")
+    # Namespaces of its own: main may hold anything (a namespace that exists is only updated with its
+    # content id).
+    top = base.name.replace("-", "_")
+    base = nessie.create_namespace(base.name, (top,), f"namespace {top}")
     work = nessie.create_branch(branch_name("work"), from_ref=base.name)
-    namespace = ("persona", work.name.replace("-", "_"))
+    namespace = (top, work.name.replace("-", "_"))
     head = nessie.create_namespace(work.name, namespace, f"namespace for {work.name}")
     assert head.hash != work.hash
     assert namespace in {entry.key for entry in nessie.entries(work.name)}
