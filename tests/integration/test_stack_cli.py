@@ -74,7 +74,7 @@ def test_logs_prints_the_requested_tail(stack: StackSettings) -> None:
 
 def test_errors_are_one_message_without_traceback(tmp_path: Path) -> None:
     # No services needed: the missing Java is detected before anything starts.
-    kafka, controller, cassandra, storage, mariadb, connect, prometheus = _free_ports(7)
+    kafka, controller, cassandra, storage, mariadb, connect, prometheus, s3, nessie, trino = _free_ports(10)
     env = dict(
         os.environ,
         PERSONA_HOME=str(tmp_path / "home"),
@@ -86,6 +86,9 @@ def test_errors_are_one_message_without_traceback(tmp_path: Path) -> None:
         PERSONA_MARIADB_PORT=str(mariadb),
         PERSONA_CONNECT_PORT=str(connect),
         PERSONA_PROMETHEUS_PORT=str(prometheus),
+        PERSONA_S3_PORT=str(s3),
+        PERSONA_NESSIE_PORT=str(nessie),
+        PERSONA_TRINO_PORT=str(trino),
     )
     result = _persona("stack", "up", env=env)
     assert result.returncode == 1

@@ -15,7 +15,14 @@ from persona.localstack.settings import StackSettings
 # Written into the classpath directory only after Maven succeeded, before the directory is moved into
 # place, so a directory without it (an interrupted resolution) is never used.
 RESOLVED_MARKER = ".resolved"
-_LABELS = {"kafka": "Kafka", "cassandra": "Cassandra", "connect": "Kafka Connect", "debezium": "Debezium"}
+_LABELS = {
+    "kafka": "Kafka",
+    "cassandra": "Cassandra",
+    "connect": "Kafka Connect",
+    "debezium": "Debezium",
+    "s3proxy": "s3proxy",
+    "nessie": "Nessie (~245 MB)",
+}
 
 
 def pom_digest(pom_text: bytes) -> str:

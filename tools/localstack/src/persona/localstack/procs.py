@@ -42,6 +42,16 @@ def private_dir(path: Path) -> Path:
     return path
 
 
+def write_private(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` readable by its owner only (0600), in a private directory: for
+    configuration files that hold a secret."""
+    private_dir(path.parent)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(text)
+    return path
+
+
 def make_private(path: Path) -> bool:
     """Take group and other permissions off an existing directory; True when it had any."""
     try:

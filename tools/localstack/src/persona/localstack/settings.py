@@ -29,6 +29,7 @@ from persona.settings.registry import (
     HOME,
     JAR_CACHE,
     JAVA,
+    JAVA25,
     KAFKA_CONTROLLER_PORT,
     KAFKA_HEAP,
     KAFKA_PORT,
@@ -37,9 +38,15 @@ from persona.settings.registry import (
     MARIADBD,
     MAVEN_REPO,
     MVN,
+    NESSIE_HEAP,
+    NESSIE_PORT,
     PARTITIONS,
     PROMETHEUS,
     PROMETHEUS_PORT,
+    S3_ACCESS_KEY,
+    S3_PORT,
+    S3_SECRET_KEY,
+    TRINO_PORT,
     WAREHOUSE,
     default_warehouse,
     local_bootstrap,
@@ -58,6 +65,9 @@ MARIADBD_COMMAND = "mariadbd"
 PROMETHEUS_COMMAND = "prometheus"
 # Debian installs the server in /usr/sbin, which is not on every user's PATH.
 MARIADBD_DIRS = ("/usr/sbin", "/usr/local/sbin")
+# Where Debian (and the Temurin packages) install JDKs; Nessie and Trino need a newer one than Kafka.
+JVM_DIR = Path("/usr/lib/jvm")
+JAVA25_MAJOR = 25
 
 
 def find_repo_root(start: Path) -> Path | None:
@@ -90,6 +100,35 @@ def _resolve_java(env: Mapping[str, str]) -> str:
     if java_home and (Path(java_home) / "bin" / "java").is_file():
         return str(Path(java_home) / "bin" / "java")
     return shutil.which(JAVA_COMMAND, path=env.get("PATH")) or JAVA_COMMAND
+
+
+def _jdk_major_from_name(name: str) -> int | None:
+    """The Java major version a JDK directory's name announces (``temurin-25-jdk-amd64`` -> 25)."""
+    for part in name.replace("_", "-").split("-"):
+        if part.isdigit() and 8 <= int(part) < 100:
+            return int(part)
+        if part.startswith("1.") and part[2:].split(".")[0].isdigit():
+            return int(part[2:].split(".")[0])
+    return None
+
+
+def _resolve_java25(env: Mapping[str, str], jvm_dir: Path = JVM_DIR) -> str:
+    """PERSONA_JAVA25, else the newest JDK of major 25+ under /usr/lib/jvm, else PERSONA_JAVA's.
+
+    Whether the one found really is 25+ is checked (``java -version``) before it starts a service.
+    """
+    explicit = JAVA25.given(env)
+    if explicit:
+        return explicit
+    candidates: list[tuple[int, str]] = []
+    if jvm_dir.is_dir():
+        for home in jvm_dir.iterdir():
+            major = _jdk_major_from_name(home.name)
+            if major is not None and major >= JAVA25_MAJOR and (home / "bin" / "java").is_file():
+                candidates.append((major, str(home / "bin" / "java")))
+    if candidates:
+        return max(candidates)[1]
+    return _resolve_java(env)
 
 
 def _resolve_mariadbd(env: Mapping[str, str]) -> str:
@@ -125,12 +164,18 @@ class StackSettings:
     mariadb_port: int = MARIADB_PORT.default
     connect_port: int = CONNECT_PORT.default
     prometheus_port: int = PROMETHEUS_PORT.default
+    nessie_port: int = NESSIE_PORT.default
+    s3_port: int = S3_PORT.default
+    trino_port: int = TRINO_PORT.default
     partitions: int = PARTITIONS.default
     java: str = JAVA_COMMAND
+    # Nessie 0.99 is built for Java 21 and Trino 476 needs Java 24: both run on this one.
+    java25: str = JAVA_COMMAND
     mvn: str = MVN_COMMAND
     kafka_heap: str = KAFKA_HEAP.default
     cassandra_heap: str = CASSANDRA_HEAP.default
     connect_heap: str = CONNECT_HEAP.default
+    nessie_heap: str = NESSIE_HEAP.default
     # Passed to Maven as -Dmaven.repo.local; None uses Maven's own default (~/.m2/repository).
     maven_repo: Path | None = MAVEN_REPO.default
     mariadbd: str = MARIADBD_COMMAND
@@ -145,6 +190,10 @@ class StackSettings:
     crm_password: Secret = CRM_PASSWORD.default
     cdc_user: str = CDC_USER.default
     cdc_password: Secret = CDC_PASSWORD.default
+    # The local object store's credentials (s3proxy's identity and credential); Nessie and the
+    # Iceberg clients use the same pair.
+    s3_access_key: str = S3_ACCESS_KEY.default
+    s3_secret_key: Secret = S3_SECRET_KEY.default
     # How the stack's own clients (health probes, `stack init`, tools and tests) connect: a stack whose
     # services require SASL/TLS or a password is reached with the same settings as the flows.
     kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
@@ -169,6 +218,10 @@ class StackSettings:
         yield MARIADB_PORT, self.mariadb_port
         yield CONNECT_PORT, self.connect_port
         yield PROMETHEUS_PORT, self.prometheus_port
+        yield NESSIE_PORT, self.nessie_port
+        yield S3_PORT, self.s3_port
+        yield TRINO_PORT, self.trino_port
+        yield NESSIE_HEAP, self.nessie_heap
         yield CONNECT_HEAP, self.connect_heap
         yield PARTITIONS, self.partitions
         yield KAFKA_HEAP, self.kafka_heap
@@ -197,6 +250,13 @@ class StackSettings:
                 mariadb_port=MARIADB_PORT.get(env),
                 connect_port=CONNECT_PORT.get(env),
                 prometheus_port=PROMETHEUS_PORT.get(env),
+                nessie_port=NESSIE_PORT.get(env),
+                s3_port=S3_PORT.get(env),
+                trino_port=TRINO_PORT.get(env),
+                nessie_heap=NESSIE_HEAP.get(env),
+                s3_access_key=S3_ACCESS_KEY.get(env),
+                s3_secret_key=S3_SECRET_KEY.get(env),
+                java25=_resolve_java25(env),
                 prometheus=_resolve_prometheus(env),
                 connect_heap=CONNECT_HEAP.get(env),
                 mariadbd=_resolve_mariadbd(env),
@@ -239,6 +299,9 @@ class StackSettings:
             "mariadb": self.mariadb_port,
             "connect": self.connect_port,
             "prometheus": self.prometheus_port,
+            "s3proxy": self.s3_port,
+            "nessie": self.nessie_port,
+            "trino": self.trino_port,
         }
 
     @property
@@ -297,6 +360,36 @@ class StackSettings:
     @property
     def prometheus_url(self) -> str:
         return f"http://{LOCALHOST}:{self.prometheus_port}"
+
+    @property
+    def s3proxy_dir(self) -> Path:
+        return self.home / "s3proxy"
+
+    @property
+    def s3_data_dir(self) -> Path:
+        """s3proxy's filesystem backend: one directory per bucket."""
+        return self.s3proxy_dir / "data"
+
+    @property
+    def s3_endpoint(self) -> str:
+        return f"http://{LOCALHOST}:{self.s3_port}"
+
+    @property
+    def nessie_dir(self) -> Path:
+        return self.home / "nessie"
+
+    @property
+    def nessie_url(self) -> str:
+        """The Nessie server's root: REST API under ``/api/v1``/``/api/v2``, Iceberg REST under ``/iceberg``."""
+        return f"http://{LOCALHOST}:{self.nessie_port}"
+
+    @property
+    def trino_dir(self) -> Path:
+        return self.home / "trino"
+
+    @property
+    def trino_url(self) -> str:
+        return f"http://{LOCALHOST}:{self.trino_port}"
 
     @property
     def mariadb_socket(self) -> Path:

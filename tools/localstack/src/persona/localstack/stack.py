@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from persona.kafka import KafkaAdminError
-from persona.localstack import configs, procs
+from persona.localstack import catalog, configs, objectstore, procs
 from persona.localstack import prometheus as prometheus_api
 from persona.localstack.clients import cassandra_session, kafka_admin
 from persona.localstack.connect import connect_version, connector_state
@@ -25,15 +25,18 @@ from persona.localstack.crm_schema import root_connection
 from persona.localstack.errors import StackError
 from persona.localstack.jars import classpath_dir, find_jar, resolve_classpath
 from persona.localstack.schema import InitReport, init_schema
-from persona.localstack.settings import StackSettings
+from persona.localstack.settings import JAVA25_MAJOR, StackSettings
 
-SERVICES: tuple[str, ...] = ("kafka", "cassandra", "mariadb", "connect", "prometheus")
+SERVICES: tuple[str, ...] = ("kafka", "cassandra", "mariadb", "connect", "prometheus", "s3proxy", "nessie")
 # Connect after Kafka and MariaDB: it needs Kafka to start (its state lives there) and reads MariaDB's
-# binlog. Prometheus needs nobody: it scrapes whatever target files appear.
-START_ORDER: tuple[str, ...] = ("cassandra", "kafka", "mariadb", "connect", "prometheus")
+# binlog. Prometheus needs nobody: it scrapes whatever target files appear. Nessie, the slowest to
+# start, goes early; it needs s3proxy only when a catalog request reads or writes table metadata.
+START_ORDER: tuple[str, ...] = ("cassandra", "nessie", "kafka", "mariadb", "connect", "prometheus", "s3proxy")
 # The services that run on the JVM from a classpath resolved from infra/local/<service>/pom.xml; the
 # others come from the machine's packages.
-JVM_SERVICES: tuple[str, ...] = ("kafka", "cassandra", "connect")
+JVM_SERVICES: tuple[str, ...] = ("kafka", "cassandra", "connect", "s3proxy", "nessie")
+# Those needing a newer Java than PERSONA_JAVA's 17 (PERSONA_JAVA25).
+JAVA25_SERVICES: tuple[str, ...] = ("nessie",)
 # Resolved with a service though not on its classpath: Connect's Debezium plugin directory.
 EXTRA_CLASSPATHS: dict[str, tuple[str, ...]] = {"connect": ("debezium",)}
 MARIADB_INSTALL_DB = "mariadb-install-db"
@@ -82,6 +85,8 @@ def service_port(settings: StackSettings, service: str) -> int:
         "mariadb": settings.mariadb_port,
         "connect": settings.connect_port,
         "prometheus": settings.prometheus_port,
+        "s3proxy": settings.s3_port,
+        "nessie": settings.nessie_port,
     }[service]
 
 
@@ -94,6 +99,10 @@ def _service_ports(settings: StackSettings, service: str) -> dict[str, int]:
         return {"connect": settings.connect_port}
     if service == "prometheus":
         return {"prometheus": settings.prometheus_port}
+    if service == "s3proxy":
+        return {"s3proxy": settings.s3_port}
+    if service == "nessie":
+        return {"nessie": settings.nessie_port}
     return {"cassandra": settings.cassandra_port, "cassandra storage": settings.cassandra_storage_port}
 
 
@@ -113,6 +122,10 @@ def _process_markers(settings: StackSettings, service: str) -> tuple[str, ...]:
         return (configs.CONNECT_MAIN_CLASS, str(settings.connect_dir / "connect-distributed.properties"))
     if service == "prometheus":
         return (settings.prometheus, f"--config.file={settings.prometheus_dir / 'prometheus.yml'}")
+    if service == "s3proxy":
+        return ("--properties", str(settings.s3proxy_dir / "s3proxy.properties"))
+    if service == "nessie":
+        return (configs.nessie_marker(settings),)
     return (configs.CASSANDRA_MAIN_CLASS, f"-Dcassandra.storagedir={settings.cassandra_dir}")
 
 
@@ -155,6 +168,10 @@ def probe(settings: StackSettings, service: str, timeout: float = 3.0) -> tuple[
             return False, str(error)
     if service == "prometheus":
         return prometheus_api.probe(settings, timeout)
+    if service == "s3proxy":
+        return objectstore.probe(settings, timeout)
+    if service == "nessie":
+        return catalog.probe(settings, timeout)
     try:
         with cassandra_session(settings, connect_timeout=timeout, metadata=False) as session:
             row = session.execute("SELECT release_version FROM system.local", timeout=timeout).one()
@@ -180,6 +197,24 @@ def java_major_version(version_output: str) -> int | None:
         return None
     major = int(match.group(1))
     return int(match.group(2) or 0) if major == 1 else major
+
+
+def check_java25(settings: StackSettings) -> str:
+    """The Java 25 executable of Nessie (and Trino), after checking it exists and is 25 or later."""
+    java = shutil.which(settings.java25)
+    if java is None:
+        raise StackError(
+            f"Java {JAVA25_MAJOR}+ is required to run Nessie, but {settings.java25!r} was not found: "
+            f"install a JDK {JAVA25_MAJOR} under /usr/lib/jvm or set PERSONA_JAVA25"
+        )
+    result = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60, check=False)
+    major = java_major_version(result.stderr + result.stdout)
+    if major is None or major < JAVA25_MAJOR:
+        raise StackError(
+            f"{java} is Java {major if major is not None else '(unknown version)'}; Nessie 0.99 and Trino "
+            f"476 need Java {JAVA25_MAJOR}: set PERSONA_JAVA25 to a Java {JAVA25_MAJOR} installation"
+        )
+    return java
 
 
 def check_java(settings: StackSettings) -> str:
@@ -253,7 +288,8 @@ def _check_ports_free(settings: StackSettings, services: Sequence[str]) -> None:
             + "; ".join(problems)
             + ". Stop it, or choose other ports with PERSONA_KAFKA_PORT, "
             "PERSONA_KAFKA_CONTROLLER_PORT, PERSONA_CASSANDRA_PORT, PERSONA_CASSANDRA_STORAGE_PORT, "
-            "PERSONA_MARIADB_PORT, PERSONA_CONNECT_PORT, PERSONA_PROMETHEUS_PORT."
+            "PERSONA_MARIADB_PORT, PERSONA_CONNECT_PORT, PERSONA_PROMETHEUS_PORT, PERSONA_S3_PORT, "
+            "PERSONA_NESSIE_PORT."
         )
 
 
@@ -378,6 +414,33 @@ def _start_prometheus(settings: StackSettings, java: str | None, classpath: Path
     )
 
 
+def _start_s3proxy(settings: StackSettings, java: str | None, classpath: Path | None) -> int:
+    assert java is not None and classpath is not None, "s3proxy runs on the JVM"
+    base = settings.s3proxy_dir
+    procs.private_dir(base)
+    # The filesystem backend keeps one directory per bucket: the warehouse bucket exists from the start.
+    procs.private_dir(settings.s3_data_dir / configs.ICEBERG_BUCKET)
+    # Holds the secret key: private, and named on the command line only by its path.
+    procs.write_private(base / "s3proxy.properties", configs.render_s3proxy_properties(settings))
+    jar = find_jar(classpath, configs.S3PROXY_MAIN_JAR_PREFIX)
+    return procs.start_detached(
+        configs.s3proxy_command(_with_java(settings, java), jar), log_file(settings, "s3proxy"), cwd=base
+    )
+
+
+def _start_nessie(settings: StackSettings, java: str | None, classpath: Path | None) -> int:
+    assert java is not None and classpath is not None, "Nessie runs on the JVM"
+    base = settings.nessie_dir
+    procs.private_dir(base)
+    # Quarkus reads config/application.properties from its working directory; it holds the S3 secret.
+    procs.write_private(
+        base / "config" / "application.properties", configs.render_nessie_properties(settings)
+    )
+    runner = find_jar(classpath, configs.NESSIE_RUNNER_PREFIX)
+    command = configs.nessie_command(dataclasses.replace(settings, java25=java), runner)
+    return procs.start_detached(command, log_file(settings, "nessie"), cwd=base)
+
+
 def _with_java(settings: StackSettings, java: str) -> StackSettings:
     return dataclasses.replace(settings, java=java)
 
@@ -388,6 +451,8 @@ _STARTERS: dict[str, Callable[[StackSettings, str | None, Path | None], int]] = 
     "mariadb": _start_mariadb,
     "connect": _start_connect,
     "prometheus": _start_prometheus,
+    "s3proxy": _start_s3proxy,
+    "nessie": _start_nessie,
 }
 
 
@@ -447,7 +512,8 @@ def up(
         if to_start:
             _check_ports_free(settings, to_start)
             jvm_services = [service for service in to_start if service in JVM_SERVICES]
-            java = check_java(settings) if jvm_services else None
+            java = check_java(settings) if any(s not in JAVA25_SERVICES for s in jvm_services) else None
+            java25 = check_java25(settings) if any(s in JAVA25_SERVICES for s in jvm_services) else None
             classpaths: dict[str, Path] = {}
             if jvm_services:
                 names = [
@@ -466,7 +532,8 @@ def up(
             for service in sorted(to_start, key=START_ORDER.index):
                 progress(f"starting {service}…")
                 _mark_start(settings, service)
-                pid = _STARTERS[service](settings, java, classpaths.get(service))
+                service_java = java25 if service in JAVA25_SERVICES else java
+                pid = _STARTERS[service](settings, service_java, classpaths.get(service))
                 procs.write_pid(pid_file(settings, service), pid)
         # The health budget starts once the services are launched: resolving jars on a cold machine
         # (Maven downloads, reported as progress) is a step of its own and must not eat into it.
@@ -520,6 +587,8 @@ def _wipe(settings: StackSettings, progress: Progress) -> None:
         settings.mariadb_dir,
         settings.connect_dir,
         settings.prometheus_dir,
+        settings.s3proxy_dir,
+        settings.nessie_dir,
         settings.logs_dir,
     ]
     # The warehouse is stack data only when it lives under home; an external one is never touched.

@@ -130,6 +130,39 @@ MAVEN_REPO: Setting[Path | None] = Setting(
     "Maven's local repository (`-Dmaven.repo.local`)",
     shown_default="Maven's own (`~/.m2/repository`)",
 )
+# The catalog's version history (Nessie) and the object store of the Iceberg publication (s3proxy
+# locally, S3 in production), DESIGN §6.
+NESSIE_PORT = Setting(
+    "PERSONA_NESSIE_PORT",
+    port,
+    19120,
+    f"the local Nessie server (REST API, Iceberg REST catalog) on {LOCALHOST}",
+)
+NESSIE_HEAP = Setting("PERSONA_NESSIE_HEAP", heap_size(), "512M", "heap of the Nessie JVM (`-Xmx`)")
+S3_PORT = Setting("PERSONA_S3_PORT", port, 9000, f"the local S3 endpoint (s3proxy) on {LOCALHOST}")
+S3_ACCESS_KEY = Setting(
+    "PERSONA_S3_ACCESS_KEY",
+    text,
+    "persona",
+    "the S3 access key id of the local object store (s3proxy's identity); the default is local only",
+)
+S3_SECRET_KEY = Setting(
+    "PERSONA_S3_SECRET_KEY",
+    secret,
+    Secret("persona-local-secret"),
+    "the S3 secret key of the local object store (never logged); the default is for the local stack only",
+    shown_default="`persona-local-secret`",
+)
+TRINO_PORT = Setting(
+    "PERSONA_TRINO_PORT", port, 8080, f"the local Trino coordinator (`stack up --with trino`) on {LOCALHOST}"
+)
+JAVA25: Setting[str | None] = Setting(
+    "PERSONA_JAVA25",
+    text,
+    None,
+    "the Java 25 that runs Nessie (needs 21+) and Trino (needs 24+)",
+    shown_default="the newest `/usr/lib/jvm/*-25*` JDK, else `$PERSONA_JAVA` when it is 25+",
+)
 
 # The flows, and the commands that read or write what they use.
 KAFKA_BOOTSTRAP: Setting[str | None] = Setting(
