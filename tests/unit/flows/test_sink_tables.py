@@ -114,16 +114,31 @@ def test_segment_rows_are_the_newest_decision_of_each_customer() -> None:
                 "event_time": dt.datetime(2026, 11, 18, 11, 8, 43, 456000),
                 "logic_version": "v1",
                 "version": 4,
+                "channel_preference": None,
             }
         ][0]
     )
 
 
 def test_a_column_added_by_schema_evolution_reads_as_null() -> None:
-    evolved = MARKETING_SEGMENTS.schema.append(pa.field("channel_preference", pa.string()))
+    evolved = MARKETING_SEGMENTS.schema.append(pa.field("loyalty_tier", pa.string()))
     table = latest_segments(decisions_table([_envelope("e-1", 3, None)]), evolved)
-    assert table.schema == evolved and table.column("channel_preference").to_pylist() == [None]
+    assert table.schema == evolved and table.column("loyalty_tier").to_pylist() == [None]
+
     assert conform({}, evolved, 2).column("customer_id").null_count == 2
+
+
+def test_segment_rows_carry_the_channel_preference_and_an_older_audit_table_reads_null() -> None:
+    envelope = _envelope("e-1", 3, None)
+    v2 = msgspec.structs.replace(
+        envelope, audit=msgspec.structs.replace(envelope.audit, channel_preference="app")
+    )
+    table = latest_segments(decisions_table([v2]), MARKETING_SEGMENTS.schema)
+    assert table.column("channel_preference").to_pylist() == ["app"]
+    older = decisions_table([v2]).drop_columns(["channel_preference"])
+    assert latest_segments(older, MARKETING_SEGMENTS.schema).column("channel_preference").to_pylist() == [
+        None
+    ]
 
 
 def test_equal_versions_keep_the_later_row() -> None:

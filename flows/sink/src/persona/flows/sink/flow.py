@@ -77,6 +77,10 @@ def latest_segments(decisions: pa.Table, schema: pa.Schema) -> pa.Table:
             "event_time": newest.column("event_time"),
             "logic_version": newest.column("logic_version"),
             "version": newest.column("version"),
+            # Absent from an audit table created before the column: the rows then read null.
+            "channel_preference": (
+                newest.column("channel_preference") if "channel_preference" in newest.column_names else None
+            ),
         },
         schema,
         newest.num_rows,

@@ -108,6 +108,7 @@ def decisions_table(envs: Sequence[DecisionEnvelope], schema: pa.Schema = DECISI
             "logic_version": [a.logic_version for a in audits],
             "decided_at": [a.decided_at_ms for a in audits],
             "version": [e.version for e in envs],
+            "channel_preference": [a.channel_preference for a in audits],
         },
         schema,
         len(audits),

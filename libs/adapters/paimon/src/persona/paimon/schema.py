@@ -75,6 +75,9 @@ MARKETING_SEGMENTS = TableSpec(
             # Per-customer version, the same number the Kafka row carries: lets a reader
             # line the table up with marketing_segments_rt.
             pa.field("version", pa.int64()),
+            # Rules v2 fill it (persona.decisions.config); tables created before it lack the column
+            # and their writers drop it (persona.paimon.writer, persona.flows.sink.rows.conform).
+            pa.field("channel_preference", pa.string()),
         ]
     ),
     primary_keys=("customer_id",),
@@ -113,6 +116,7 @@ SEGMENT_DECISIONS = TableSpec(
             pa.field("logic_version", pa.string()),
             pa.field("decided_at", pa.timestamp("ms")),
             pa.field("version", pa.int64()),
+            pa.field("channel_preference", pa.string()),
         ]
     ),
     primary_keys=("event_date", "customer_id", "event_id"),
