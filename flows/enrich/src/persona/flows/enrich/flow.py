@@ -20,6 +20,7 @@ from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
 from persona.contracts import CustomerProfile, InventoryRow
+from persona.decisions import LogicConfig
 from persona.flows.common.process import GcTimer, prepare_flow_process
 from persona.flows.common.wiring import batch_sink, raw_source
 from persona.flows.enrich.customer_log import Compactor
@@ -51,6 +52,28 @@ class Profiles(Protocol):
     def maybe_refresh(self) -> bool: ...
 
 
+class Logic(Protocol):
+    """The active logic version (``persona.paimon.logic_store.PaimonLogicSource``: main's, followed
+    across merges without a restart)."""
+
+    def current(self) -> LogicConfig: ...
+
+    def maybe_refresh(self) -> bool: ...
+
+
+@dataclass
+class StaticLogic:
+    """One logic version for the flow's whole life (tests, and flows given no logic store)."""
+
+    config: LogicConfig
+
+    def current(self) -> LogicConfig:
+        return self.config
+
+    def maybe_refresh(self) -> bool:
+        return False
+
+
 @dataclass
 class EnrichContext:
     """What every shard of one process shares: settings, profiles, the inventory cache, a clock, and
@@ -64,6 +87,12 @@ class EnrichContext:
     compactor: Compactor = field(default_factory=Compactor)
     snapshots: SnapshotStats = field(default_factory=SnapshotStats)
     stats_log: StatsLog = field(default_factory=StatsLog)
+    # None: the settings' logic version, for the flow's whole life.
+    logic: Logic | None = None
+
+    def __post_init__(self) -> None:
+        if self.logic is None:
+            self.logic = StaticLogic(self.settings.logic)
 
     def maybe_report(self) -> None:
         """Log the statistics lines if they are due."""
@@ -79,6 +108,7 @@ def build_flow(
     *,
     profiles: Profiles | None = None,
     inventory: Inventory | None = None,
+    logic: Logic | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Dataflow:
     """The enrich dataflow. Without ``source``, it is the flow process's: Kafka in and out, logging
@@ -111,8 +141,19 @@ def build_flow(
             ),
             ttl_seconds=settings.inventory_ttl_seconds,
         )
+    if logic is None and process:
+        from persona.paimon import PaimonWarehouse
+        from persona.paimon.logic_store import LogicStore, PaimonLogicSource
+
+        # main's active version at start, then every release (``persona logic merge``) as it lands.
+        logic = PaimonLogicSource(
+            LogicStore(PaimonWarehouse(settings.warehouse), settings.table_suffix),
+            refresh_seconds=settings.profile_refresh_seconds,
+            fallback=settings.logic,
+        )
+        logic.maybe_refresh()
     stats_log = StatsLog(gc_timer=GcTimer().install() if process else None)
-    ctx = EnrichContext(settings, profiles, inventory, clock, stats_log=stats_log)
+    ctx = EnrichContext(settings, profiles, inventory, clock, stats_log=stats_log, logic=logic)
     topics = settings.topics
     flow = Dataflow(SPEC.dataflow_id)
     inputs = list(SPEC.inputs(topics))

@@ -23,6 +23,7 @@ from persona.contracts import (
     order_fact_to_debezium_json,
 )
 from persona.decisions import (
+    LogicConfig,
     Offered,
     OfferedTo,
     PendingDecision,
@@ -89,7 +90,9 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
 
     def __init__(self, ctx: EnrichContext, resume: ShardSnapshot | None) -> None:
         self._ctx = ctx
-        self._config = ctx.settings.logic
+        assert ctx.logic is not None  # EnrichContext sets it
+        self._logic = ctx.logic
+        self._config = ctx.logic.current()
         topics = ctx.settings.topics
         self._decisions_topic = topics.segment_decisions
         self._rt_topic = topics.marketing_segments_rt
@@ -140,12 +143,17 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         ctx.snapshots.resumed()
         ctx.profiles.maybe_refresh()
         ctx.maybe_report()
-        config = self._config
-        customers = self.customers
-        dirty = self._dirty
         out: list[OutRecord] = []
         self._decide_waiting(out)
         pending: list[PendingDecision] = []
+        self._logic.maybe_refresh()
+        if self._logic.current() is not self._config:
+            # A release made another logic version active (``persona logic merge``): every customer the
+            # shard holds is decided again on their last event, so main's rows turn to it at once.
+            pending = self._relogic(self._logic.current())
+        config = self._config
+        customers = self.customers
+        dirty = self._dirty
         for items in values:
             for item in items:
                 if type(item) is BehaviorEvent:
@@ -297,6 +305,31 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
             self.customers[customer_id] = EnrichState(state.customer, version, last)
             self._dirty.add(customer_id)
             pending.append(PendingDecision(again, state.customer, version, None))
+        return pending
+
+    def _relogic(self, config: LogicConfig) -> list[PendingDecision]:
+        """Switch to ``config`` and re-decide, with it, each customer held in memory on their last event
+        (as an inventory re-decision does; the audit row gets its own id). Evicted customers get the
+        new version at their next event."""
+        before, self._config = self._config.logic_version, config
+        pending: list[PendingDecision] = []
+        for customer_id, state in self.customers.items():
+            last = state.last_event
+            if last is None:
+                continue
+            version = state.version + 1
+            again = msgspec.structs.replace(last, event_id=f"{last.event_id}~{config.logic_version}-{version}")
+            self.customers[customer_id] = EnrichState(state.customer, version, last)
+            self._dirty.add(customer_id)
+            pending.append(PendingDecision(again, state.customer, version, None))
+        log.info(
+            kv(
+                event="logic_version_changed",
+                before=before,
+                after=config.logic_version,
+                redecided=len(pending),
+            )
+        )
         return pending
 
     def _skus_of(self, p: PendingDecision) -> tuple[str, ...]:
