@@ -302,7 +302,13 @@ def decide_stream(
         if since_ms is not None and item.event_time_ms < since_ms:
             continue
         decision, audit = decide(
-            item, profiles.get(item.user_id), pending.state, inventory, config, item.event_time_ms, pending.recent
+            item,
+            profiles.get(item.user_id),
+            pending.state,
+            inventory,
+            config,
+            item.event_time_ms,
+            pending.recent,
         )
         number = numbers[item.user_id] = numbers.get(item.user_id, 0) + 1
         if stats is not None:

@@ -318,7 +318,9 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
             if last is None:
                 continue
             version = state.version + 1
-            again = msgspec.structs.replace(last, event_id=f"{last.event_id}~{config.logic_version}-{version}")
+            again = msgspec.structs.replace(
+                last, event_id=f"{last.event_id}~{config.logic_version}-{version}"
+            )
             self.customers[customer_id] = EnrichState(state.customer, version, last)
             self._dirty.add(customer_id)
             pending.append(PendingDecision(again, state.customer, version, None))
