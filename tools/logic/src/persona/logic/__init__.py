@@ -28,4 +28,6 @@ __all__ = [
     "format_diff",
     "load_catalog_branches",
     "parse_retained",
+    "release_in_force",
+    "snapshot_at_or_before",
 ]

@@ -111,6 +111,21 @@ class MergeReport:
     tags: dict[str, str]
 
 
+def snapshot_at_or_before(snapshots: Iterable[Mapping[str, Any]], at_ms: int) -> int | None:
+    """The id of the newest snapshot committed at or before ``at_ms`` (``time_millis``), else None."""
+    best: int | None = None
+    for snap in snapshots:
+        if int(snap["time_millis"]) <= at_ms and (best is None or int(snap["id"]) > best):
+            best = int(snap["id"])
+    return best
+
+
+def release_in_force(releases: Iterable[Release], at_ms: int) -> Release | None:
+    """The newest release made at or before ``at_ms``."""
+    made = [r for r in releases if r.released_at_ms <= at_ms]
+    return max(made, key=lambda r: r.release) if made else None
+
+
 class LogicWorkspace:
     """The branched tables and the logic store of one warehouse (``settings.table_suffix`` included)."""
 
@@ -242,16 +257,23 @@ class LogicWorkspace:
 
     def snapshot_at(self, table: str, at_ms: int) -> int | None:
         """The newest snapshot of ``table`` (a branch's name included) committed at or before ``at_ms``."""
-        best: int | None = None
-        for snap in self.warehouse.snapshots(table):
-            if int(snap["time_millis"]) <= at_ms and (best is None or int(snap["id"]) > best):
-                best = int(snap["id"])
-        return best
+        return snapshot_at_or_before(self.warehouse.snapshots(table), at_ms)
 
     def read(
-        self, table: str, branch: str, columns: list[str] | None = None, at_ms: int | None = None
+        self,
+        table: str,
+        branch: str,
+        columns: list[str] | None = None,
+        at_ms: int | None = None,
+        tag: str | None = None,
     ) -> pa.Table:
+        """``table`` on ``branch``: now, as of a time (the snapshot in force then), or at a tag."""
         name = on_branch(table, branch)
+        if tag is not None:
+            tags = self.warehouse.list_tags(name)
+            if tag not in tags:
+                raise LogicError(f"{name} has no tag {tag!r} (tags: {', '.join(tags) or 'none'})")
+            return self.warehouse.read_arrow(name, columns=columns, tag=tag)
         if at_ms is None:
             return self.warehouse.read_arrow(name, columns=columns)
         snapshot = self.snapshot_at(name, at_ms)
@@ -260,9 +282,13 @@ class LogicWorkspace:
             return schema.empty_table()
         return self.warehouse.read_arrow(name, columns=columns, snapshot_id=snapshot)
 
-    def segments(self, branch: str, at_ms: int | None = None) -> dict[int, str]:
+    def release_at(self, at_ms: int, branch: str = MAIN) -> Release | None:
+        """The release in force on ``branch`` at ``at_ms`` (None: the built-in v1 was)."""
+        return release_in_force(self.store.releases(branch), at_ms)
+
+    def segments(self, branch: str, at_ms: int | None = None, tag: str | None = None) -> dict[int, str]:
         self.require_branch(branch)
-        table = self.read(self.segments_table, branch, ["customer_id", "segment"], at_ms)
+        table = self.read(self.segments_table, branch, ["customer_id", "segment"], at_ms, tag)
         return dict(
             zip(table.column("customer_id").to_pylist(), table.column("segment").to_pylist(), strict=True)
         )
