@@ -57,7 +57,7 @@ def test_branch_replay_diff_then_merge_goes_live_without_restart(scenario: Scena
                 and flows[1].committed_offsets(s.topics.behavior_events) >= len(first)
                 else None
             ),
-            120,
+            300,
             flows,
         )
         assert {r["logic_version"] for r in customers} == {"v1"}
@@ -72,7 +72,7 @@ def test_branch_replay_diff_then_merge_goes_live_without_restart(scenario: Scena
         wait_for(
             "enrich to decide the next events",
             lambda: True if flows[1].committed_offsets(s.topics.behavior_events) >= len(first) + 50 else None,
-            120,
+            300,
             flows,
         )
         branch_rows = _rows(ws, "mkt-v2")
@@ -108,7 +108,7 @@ def test_branch_replay_diff_then_merge_goes_live_without_restart(scenario: Scena
                 if {r["customer_id"] for r in _rows(ws, MAIN) if r["logic_version"] == "v2"} >= held
                 else None
             ),
-            120,
+            300,
             flows,
         )
         # A later event is decided with v2 by the flow that started under v1.
@@ -128,7 +128,7 @@ def test_branch_replay_diff_then_merge_goes_live_without_restart(scenario: Scena
             ]
             return True if len(done) == len(last) and set(done) == {"v2"} else None
 
-        wait_for("later events decided with v2", decided_later, 120, flows)
+        wait_for("later events decided with v2", decided_later, 300, flows)
         rt = [
             m.value.decision
             for r in read_topic(s.stack.kafka_bootstrap, s.topics.marketing_segments_rt, timeout=10)

@@ -13,6 +13,8 @@ from persona.logic.work import (
     ReplayReport,
     RetainedInput,
     parse_retained,
+    release_in_force,
+    snapshot_at_or_before,
 )
 
 __all__ = [
