@@ -34,9 +34,10 @@ def test_branch_replay_diff_then_merge_goes_live_without_restart(scenario: Scena
     gen = DataGenerator(
         GeneratorConfig(seed=5, customers=40, skus=30, order_fraction=0.1, malformed_fraction=0.0)
     )
-    records = gen.records(400, START_MS, 60_000)
+    records = gen.records(600, START_MS, 60_000)
     events = [r for r in records if r.kind != "order"]
     first, later = events[:300], events[300:]
+    assert len(later) >= 60, len(later)
     load_stores(gen, s, START_MS)
     env = {**s.env, "PERSONA_PROFILE_REFRESH": "0.5"}
     settings = PipelineSettings.from_env(env)

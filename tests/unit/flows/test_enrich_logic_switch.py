@@ -76,6 +76,14 @@ def test_a_new_active_version_redecides_held_customers_and_decides_later_events(
         ("e-1~v2-2", 2, "v2", "app"),
         ("e-2~v2-2", 2, "v2", "web"),
     ]
+    # An idle shard follows too: its notification looks for a new version.
+    logic.config = V1
+    out, _ = shard.on_notify()
+    idle = decision_rows([r for batch in out for r in batch])
+    assert [(r["event_id"], r["logic_version"]) for r in idle] == [("e-1~v1-3", "v1"), ("e-2~v1-3", "v1")]
+    assert shard.notify_at() is not None
+    logic.config = V2
+    _run(shard)
     later = decision_rows(_run(shard, _event("e-3", 7, 3, "web")))
-    assert [(r["event_id"], r["version"], r["logic_version"]) for r in later] == [("e-3", 3, "v2")]
+    assert [(r["event_id"], r["version"], r["logic_version"]) for r in later] == [("e-3", 5, "v2")]
     assert logic.refreshes, "the shard asks the source to refresh"

@@ -82,6 +82,9 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
     """
 
     WAIT_POLL = timedelta(milliseconds=5)
+    # How often an idle shard wakes to look for a new active logic version (the source itself reads
+    # the store at most every PERSONA_PROFILE_REFRESH): a release reaches main even without traffic.
+    LOGIC_POLL = timedelta(seconds=1)
 
     # Changed customers are written to the log in chunks of at least this many, and the rest at the
     # snapshot: large enough that a customer changed by several batches is mostly written once, small
@@ -145,12 +148,7 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         ctx.maybe_report()
         out: list[OutRecord] = []
         self._decide_waiting(out)
-        pending: list[PendingDecision] = []
-        self._logic.maybe_refresh()
-        if self._logic.current() is not self._config:
-            # A release made another logic version active (``persona logic merge``): every customer the
-            # shard holds is decided again on their last event, so main's rows turn to it at once.
-            pending = self._relogic(self._logic.current())
+        pending = self._follow_logic()
         config = self._config
         customers = self.customers
         dirty = self._dirty
@@ -196,6 +194,7 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         self._ctx.snapshots.resumed()
         out: list[OutRecord] = []
         self._decide_waiting(out)
+        self._decide(self._follow_logic(), out)
         self._write_log()
         return ([out] if out else []), StatefulBatchLogic.RETAIN
 
@@ -208,7 +207,16 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         return ([out] if out else []), StatefulBatchLogic.RETAIN
 
     def notify_at(self) -> datetime | None:
-        return datetime.now(UTC) + self.WAIT_POLL if self.waiting else None
+        return datetime.now(UTC) + (self.WAIT_POLL if self.waiting else self.LOGIC_POLL)
+
+    def _follow_logic(self) -> list[PendingDecision]:
+        """The re-decisions a newly active logic version asks for (none when it did not change)."""
+        self._logic.maybe_refresh()
+        if self._logic.current() is self._config:
+            return []
+        # A release made another logic version active (``persona logic merge``): every customer the
+        # shard holds is decided again on their last event, so main's rows turn to it at once.
+        return self._relogic(self._logic.current())
 
     def snapshot(self) -> ShardSnapshot:
         started = time.perf_counter()
