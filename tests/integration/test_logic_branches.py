@@ -79,7 +79,8 @@ def test_branch_replay_diff_then_merge_goes_live_without_restart(scenario: Scena
         branch_rows = _rows(ws, "mkt-v2")
         replayed = {r["customer_id"] for r in branch_rows if r["logic_version"] == "v2"}
         assert len(replayed) == report.customers
-        assert any(r["channel_preference"] for r in branch_rows if r["logic_version"] == "v2")
+        branch_audit = ws.warehouse.read_arrow(on_branch(ws.decisions_table, "mkt-v2")).to_pylist()
+        assert any(r["channel_preference"] for r in branch_audit if r["logic_version"] == "v2")
         assert ws.store.active("mkt-v2")[0] == V2
         # Nothing on main changed: its rows are v1's, its logic store has no release, and no main
         # snapshot was committed by the replay.

@@ -114,7 +114,6 @@ def test_segment_rows_are_the_newest_decision_of_each_customer() -> None:
                 "event_time": dt.datetime(2026, 11, 18, 11, 8, 43, 456000),
                 "logic_version": "v1",
                 "version": 4,
-                "channel_preference": None,
             }
         ][0]
     )
@@ -128,16 +127,16 @@ def test_a_column_added_by_schema_evolution_reads_as_null() -> None:
     assert conform({}, evolved, 2).column("customer_id").null_count == 2
 
 
-def test_segment_rows_carry_the_channel_preference_and_an_older_audit_table_reads_null() -> None:
-    envelope = _envelope("e-1", 3, None)
-    v2 = msgspec.structs.replace(
-        envelope, audit=msgspec.structs.replace(envelope.audit, channel_preference="app")
-    )
-    table = latest_segments(decisions_table([v2]), MARKETING_SEGMENTS.schema)
-    assert table.column("channel_preference").to_pylist() == ["app"]
-    older = decisions_table([v2]).drop_columns(["channel_preference"])
-    assert latest_segments(older, MARKETING_SEGMENTS.schema).column("channel_preference").to_pylist() == [
-        None
+def test_a_column_added_by_schema_evolution_is_filled_where_the_decisions_carry_it() -> None:
+    evolved = MARKETING_SEGMENTS.schema.append(pa.field("channel_preference", pa.string()))
+    first = _envelope("e-1", 3, None, customer_id=42)
+    # Logic v2 fills channel_preference in the decision; the audit table carries it (its own column).
+    first = msgspec.structs.replace(first, audit=msgspec.structs.replace(first.audit, channel_preference="email"))
+    carrying = decisions_table([first, _envelope("e-9", 1, None, customer_id=7)])
+    table = latest_segments(carrying, evolved)
+    assert [(r["customer_id"], r["channel_preference"]) for r in table.to_pylist()] == [
+        (7, None),
+        (42, "email"),
     ]
 
 

@@ -4,9 +4,11 @@ Tables are created with the native (Rust) write, read, plan and commit options s
 see ``schema.NATIVE_OPTIONS``.
 """
 
-from persona.paimon.catalog import PaimonWarehouse
+from persona.paimon.catalog import PaimonError, PaimonWarehouse
+from persona.paimon.evolution import add_column, erase_customer, schema_id
 from persona.paimon.schema import (
     DATABASE,
+    ERASURES,
     SEGMENT_DECISIONS,
     TABLES,
     TableSpec,
@@ -17,12 +19,17 @@ from persona.paimon.writer import CommitResult, TableWriter
 
 __all__ = [
     "DATABASE",
+    "ERASURES",
     "SEGMENT_DECISIONS",
     "TABLES",
     "CommitResult",
+    "PaimonError",
     "PaimonWarehouse",
     "TableSpec",
     "TableWriter",
+    "add_column",
     "check_primary_key",
     "ensure_tables",
+    "erase_customer",
+    "schema_id",
 ]

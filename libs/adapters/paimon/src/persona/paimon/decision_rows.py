@@ -130,22 +130,19 @@ def latest_segments(decisions: pa.Table, schema: pa.Schema) -> pa.Table:
     last = pc.not_equal(ids.slice(0, len(ids) - 1), ids.slice(1))
     keep = pa.concat_arrays([last, pa.array([True])])
     newest = ordered.filter(keep)
-    return conform(
-        {
-            "customer_id": newest.column("customer_id"),
-            "segment": newest.column("segment"),
-            "recommendation": newest.column("recommendation"),
-            "score": newest.column("score"),
-            # A decision's row is updated when it is decided.
-            "updated_at": newest.column("decided_at"),
-            "event_time": newest.column("event_time"),
-            "logic_version": newest.column("logic_version"),
-            "version": newest.column("version"),
-            # Absent from an audit table created before the column: the rows then read null.
-            "channel_preference": (
-                newest.column("channel_preference") if "channel_preference" in newest.column_names else None
-            ),
-        },
-        schema,
-        newest.num_rows,
-    )
+    columns = {
+        "customer_id": newest.column("customer_id"),
+        "segment": newest.column("segment"),
+        "recommendation": newest.column("recommendation"),
+        "score": newest.column("score"),
+        # A decision's row is updated when it is decided.
+        "updated_at": newest.column("decided_at"),
+        "event_time": newest.column("event_time"),
+        "logic_version": newest.column("logic_version"),
+        "version": newest.column("version"),
+    }
+    # Columns added to marketing_segments by schema evolution: filled where the decisions carry them.
+    for name in schema.names:
+        if name not in columns and name in newest.column_names:
+            columns[name] = newest.column(name)
+    return conform(columns, schema, newest.num_rows)

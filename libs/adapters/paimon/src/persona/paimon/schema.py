@@ -75,9 +75,6 @@ MARKETING_SEGMENTS = TableSpec(
             # Per-customer version, the same number the Kafka row carries: lets a reader
             # line the table up with marketing_segments_rt.
             pa.field("version", pa.int64()),
-            # Rules v2 fill it (persona.decisions.config); tables created before it lack the column
-            # and their writers drop it (persona.paimon.writer, persona.flows.sink.rows.conform).
-            pa.field("channel_preference", pa.string()),
         ]
     ),
     primary_keys=("customer_id",),
@@ -116,6 +113,9 @@ SEGMENT_DECISIONS = TableSpec(
             pa.field("logic_version", pa.string()),
             pa.field("decided_at", pa.timestamp("ms")),
             pa.field("version", pa.int64()),
+            # Filled by logic rules v2 (persona.decisions.config). marketing_segments gains the column
+            # by schema evolution (`persona schema add-column marketing_segments channel_preference
+            # STRING`); the sink then fills it from here. An audit table created before it reads null.
             pa.field("channel_preference", pa.string()),
         ]
     ),
@@ -124,7 +124,28 @@ SEGMENT_DECISIONS = TableSpec(
     options={"bucket": "4"},
 )
 
-TABLES: tuple[TableSpec, ...] = (CUSTOMER_PROFILE, MARKETING_SEGMENTS, SEGMENT_DECISIONS)
+# One row per GDPR erasure (docs/erasure.md): who asked, when and why, when the sink applied it and how
+# many rows it removed; the customer id is kept as is (it is what keeps the customer erased, and what
+# a publisher of the tables — the Iceberg publication — reads to erase them there too).
+ERASURES = TableSpec(
+    name="erasures",
+    schema=pa.schema(
+        [
+            _not_null("erasure_id", pa.string()),
+            _not_null("customer_id", pa.int64()),
+            pa.field("reason", pa.string()),
+            pa.field("requested_by", pa.string()),
+            pa.field("requested_at", pa.timestamp("ms")),
+            pa.field("applied_at", pa.timestamp("ms")),
+            # Rows deleted per table, as JSON: {"marketing_segments": 1, ...}.
+            pa.field("rows_deleted_json", pa.string()),
+        ]
+    ),
+    primary_keys=("erasure_id",),
+    options={"bucket": "1"},
+)
+
+TABLES: tuple[TableSpec, ...] = (CUSTOMER_PROFILE, MARKETING_SEGMENTS, SEGMENT_DECISIONS, ERASURES)
 
 
 def ensure_tables(

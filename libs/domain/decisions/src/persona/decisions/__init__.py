@@ -18,6 +18,7 @@ from persona.decisions.config import (
     logic_from_json,
     logic_to_json,
 )
+from persona.decisions.erasure import is_erased_past, profile_is_erased_past
 from persona.decisions.logic import (
     RULE_ACTIVE,
     RULE_DORMANT_NO_RECENCY,
@@ -98,11 +99,13 @@ __all__ = [
     "effective_rfm",
     "has_seen",
     "index_offers",
+    "is_erased_past",
     "logic_from_json",
     "logic_to_json",
     "observe_event",
     "pack_times",
     "preferred_channel",
+    "profile_is_erased_past",
     "prune_orders",
     "recent_including",
     "record_offer",
