@@ -131,7 +131,9 @@ def test_a_column_added_by_schema_evolution_is_filled_where_the_decisions_carry_
     evolved = MARKETING_SEGMENTS.schema.append(pa.field("channel_preference", pa.string()))
     first = _envelope("e-1", 3, None, customer_id=42)
     # Logic v2 fills channel_preference in the decision; the audit table carries it (its own column).
-    first = msgspec.structs.replace(first, audit=msgspec.structs.replace(first.audit, channel_preference="email"))
+    first = msgspec.structs.replace(
+        first, audit=msgspec.structs.replace(first.audit, channel_preference="email")
+    )
     carrying = decisions_table([first, _envelope("e-9", 1, None, customer_id=7)])
     table = latest_segments(carrying, evolved)
     assert [(r["customer_id"], r["channel_preference"]) for r in table.to_pylist()] == [
