@@ -82,3 +82,8 @@ def test_a_catalog_implementation_satisfies_the_protocol() -> None:
             return f"{tag} at {ref}"
 
     assert isinstance(Fake(), CatalogBranches)
+
+
+def test_two_empty_segmentations_print_an_empty_diff() -> None:
+    text = format_diff(diff_segments({}, {}), "main", "mkt-v2")
+    assert "(0 changed segment)" in text

@@ -87,7 +87,7 @@ def format_diff(diff: SegmentDiff, name_a: str, name_b: str) -> str:
     lines.append(f"{'total'.ljust(width)}  {total_a:>10}  {total_b:>10}  ({diff.changed} changed segment)")
     rows = [s for s in segments if s in diff.counts_a] + ([ABSENT] if _has_absent(diff, 1) else [])
     cols = [s for s in segments if s in diff.counts_b] + ([ABSENT] if _has_absent(diff, 0) else [])
-    cell = max(6, *(len(c) for c in cols))
+    cell = max([6, *(len(c) for c in cols)])
     lines.append("")
     lines.append(f"overlap ({name_a} rows x {name_b} columns)")
     lines.append(" " * width + "  " + "  ".join(c.rjust(cell) for c in cols))
