@@ -11,7 +11,14 @@ import pytest
 from persona.flows.cdc.spec import SPEC as CDC
 from persona.flows.enrich.spec import SPEC as ENRICH
 from persona.flows.sink.spec import SPEC as SINK
-from persona.localstack.runner import FLOWS, FlowProcess, epoch_seconds, flow_command
+from persona.localstack.runner import (
+    FLOWS,
+    Cluster,
+    FlowProcess,
+    epoch_seconds,
+    flow_command,
+    process_ordinal,
+)
 from persona.settings import PipelineSettings, SettingsError
 
 
@@ -110,3 +117,48 @@ def test_the_runner_takes_the_epoch_from_the_caller_s_settings_and_parses_nothin
     flows = [FlowProcess.configured(n, Path("/s"), env, settings) for n in ("cdc", "enrich", "sink")]
     assert [f.snapshot_seconds for f in flows] == [3.0, 20.0, 3.0]
     assert all(f.env == env for f in flows)
+
+
+def test_a_cluster_process_runs_with_the_clusters_addresses_and_its_own_directories() -> None:
+    cluster = Cluster.of(["10.0.0.1:2101", "10.0.0.2:2101"], 1)
+    flow = FlowProcess("enrich", Path("/s"), {}, snapshot_seconds=5, cluster=cluster)
+    cmd = flow.command()
+    assert cmd[cmd.index("-a") + 1] == "10.0.0.1:2101;10.0.0.2:2101"
+    assert cmd[cmd.index("-i") + 1] == "1"
+    assert flow.label == "enrich-1"
+    assert flow.recovery_dir == Path("/s/recovery/enrich-1")
+    assert flow.customer_log_dir == Path("/s/recovery/enrich-1/customers")
+    assert flow.log_path == Path("/s/logs/flow-enrich-1.log")
+    single = FlowProcess("enrich", Path("/s"), {})
+    assert "-a" not in single.command() and single.recovery_dir == Path("/s/recovery/enrich")
+    with pytest.raises(ValueError, match="process id 2 is not an index of the 2 cluster addresses"):
+        Cluster.of(["a:1", "b:1"], 2)
+
+
+def test_the_cluster_comes_from_the_settings_or_the_statefulset_ordinal() -> None:
+    addresses = "enrich-0.enrich:2101;enrich-1.enrich:2101;enrich-2.enrich:2101"
+    assert Cluster.from_env({}) is None
+    env = {"PERSONA_ENRICH_ADDRESSES": addresses}
+    assert Cluster.from_env(env, hostname="enrich-2") == Cluster(
+        ("enrich-0.enrich:2101", "enrich-1.enrich:2101", "enrich-2.enrich:2101"), 2
+    )
+    assert Cluster.from_env(env, hostname="enrich-1.enrich.persona.svc").process_id == 1  # type: ignore[union-attr]
+    assert Cluster.from_env({**env, "PERSONA_ENRICH_PROCESS_ID": "0"}, hostname="enrich-2").process_id == 0  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="ends in no ordinal"):
+        Cluster.from_env(env, hostname="laptop")
+    with pytest.raises(ValueError, match="is not an index"):
+        Cluster.from_env(env, hostname="enrich-3")
+    assert process_ordinal("persona-enrich-12") == 12 and process_ordinal("enrich") is None
+    with pytest.raises(SettingsError, match="PERSONA_ENRICH_ADDRESSES"):
+        Cluster.from_env({"PERSONA_ENRICH_ADDRESSES": "a:1;a:1"}, hostname="x-0")
+    with pytest.raises(SettingsError, match="PERSONA_ENRICH_ADDRESSES"):
+        Cluster.from_env({"PERSONA_ENRICH_ADDRESSES": "a:99999"}, hostname="x-0")
+
+
+def test_a_cluster_process_keeps_only_its_own_recovery_partition(tmp_path: Path) -> None:
+    from persona.localstack.runner import ensure_recovery_dir
+
+    ensure_recovery_dir(tmp_path / "p1", 3, only=1)
+    assert [p.name for p in (tmp_path / "p1").glob("part-*")] == ["part-1.sqlite3"]
+    ensure_recovery_dir(tmp_path / "all", 2)
+    assert sorted(p.name for p in (tmp_path / "all").glob("part-*")) == ["part-0.sqlite3", "part-1.sqlite3"]

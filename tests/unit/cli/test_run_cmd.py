@@ -66,3 +66,26 @@ def test_a_bad_setting_is_exit_2_naming_it(
     monkeypatch.setenv("PERSONA_RESTART_WINDOW", "soon")
     assert main(["run", "cdc"]) == EXIT_NOT_STARTED
     assert "PERSONA_RESTART_WINDOW is not a number: 'soon'" in capsys.readouterr().err
+
+
+def test_enrich_joins_the_cluster_its_settings_name_and_the_other_flows_ignore_them(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    env = {
+        "PERSONA_HOME": str(tmp_path),
+        "PERSONA_ENRICH_ADDRESSES": "enrich-0.enrich:2101;enrich-1.enrich:2101",
+        "PERSONA_ENRICH_PROCESS_ID": "1",
+        "PERSONA_ENRICH_SHARDS": "16",
+    }
+    supervisor = build_supervisor("enrich", env)
+    flow = supervisor.flow
+    assert flow.cluster is not None and flow.cluster.process_id == 1
+    assert flow.recovery_dir == tmp_path / "flows" / "recovery" / "enrich-1"
+    assert supervisor.pid_file == tmp_path / "flows" / "run" / "flow-enrich-1.pid"
+    assert "few shards spread unevenly" not in caplog.text
+    assert build_supervisor("sink", env).flow.cluster is None
+
+    build_supervisor("enrich", {**env, "PERSONA_ENRICH_SHARDS": "4"})
+    assert "PERSONA_ENRICH_SHARDS is 4 for 2 enrich processes" in caplog.text
+    with pytest.raises(SettingsError, match="is not an index of the 2 cluster addresses"):
+        build_supervisor("enrich", {**env, "PERSONA_ENRICH_PROCESS_ID": "2"})

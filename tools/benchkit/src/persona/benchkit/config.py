@@ -40,6 +40,8 @@ class BenchConfig:
     # Enrich gets a core to itself: every other process of the run is pinned to the remaining
     # cores (``core_plan``); False leaves all of them to the kernel's scheduler.
     enrich_core: bool = True
+    # Processes of the enrich flow's Bytewax cluster (``PERSONA_ENRICH_ADDRESSES``); 1: one process.
+    enrich_processes: int = 1
     # After the warm-up, keep the load on (up to this many seconds) until the flows have caught up,
     # so the measured window starts from a steady state: a just-started stack's cold JVMs leave a
     # backlog that takes minutes to drain. 0: measure after the warm-up as is.

@@ -92,7 +92,7 @@ def run_bench(cfg: BenchConfig) -> BenchReport:
             f"{ceiling:,.0f}",
         )
 
-        flows = RunFlows(scenario.state_dir, scenario.flow_env(cfg))
+        flows = RunFlows(scenario.state_dir, scenario.flow_env(cfg), cfg.enrich_processes)
         t = time.monotonic()
         flows.start(timeout=300)
         ready_s = time.monotonic() - t

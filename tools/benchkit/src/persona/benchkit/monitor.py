@@ -36,18 +36,18 @@ class Monitor:
         self._offsets = offsets
         self._topics = topics
         self._producer = producer
-        self._samplers: dict[str, ProcessSampler] = {}
+        # Per name, the processes summed into its CPU and RSS (every process of an enrich cluster).
+        self._samplers: dict[str, list[ProcessSampler]] = {}
         for spec in flows:
-            pid = flows.pid(spec)
-            if pid is not None:
-                self._samplers[spec.name] = ProcessSampler(pid)
+            if pids := flows.pids(spec):
+                self._samplers[spec.name] = [ProcessSampler(pid) for pid in pids]
         for service in SERVICES:
             pid = running_pid(stack, service)
             if pid is not None:
-                self._samplers[service] = ProcessSampler(pid)
+                self._samplers[service] = [ProcessSampler(pid)]
         if producer.process.pid is not None:
             # The load generator shares the machine's cores with what it measures.
-            self._samplers["producer"] = ProcessSampler(producer.process.pid)
+            self._samplers["producer"] = [ProcessSampler(producer.process.pid)]
         self._machine = MachineSampler()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -63,10 +63,11 @@ class Monitor:
         while not self._stop.is_set():
             now = time.time()
             sample: dict[str, Any] = {"t": now, "offered_total": self._producer.total}
-            for name, sampler in self._samplers.items():
-                got = sampler.sample(now)
-                if got is not None:
-                    sample[f"{name}_cpu"], sample[f"{name}_rss_mib"] = got[0], got[1] / 2**20
+            for name, samplers in self._samplers.items():
+                got = [g for sampler in samplers if (g := sampler.sample(now)) is not None]
+                if got:
+                    sample[f"{name}_cpu"] = sum(g[0] for g in got)
+                    sample[f"{name}_rss_mib"] = sum(g[1] for g in got) / 2**20
             busy = self._machine.sample()
             if busy is not None:
                 sample["machine_cpu"] = busy

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -14,40 +15,60 @@ from persona.benchkit.flow_specs import ENRICH, FLOWS, FlowSpec
 from persona.contracts import Topics
 from persona.kafka import EndOffsets
 from persona.localstack import SERVICES, StackSettings, running_pid
-from persona.localstack.runner import FlowProcess
+from persona.localstack.runner import Cluster, FlowProcess
 from persona.settings import PipelineSettings
 
 log = logging.getLogger(__name__)
 
 
 class RunFlows:
-    """The cdc, enrich and sink flows of one run, each its own process with its own recovery store."""
+    """The cdc, enrich and sink flows of one run, each its own process with its own recovery store;
+    with ``enrich_processes`` > 1, enrich is a Bytewax cluster of that many processes on local ports
+    (``Cluster``), and what the run reads of enrich (progress, CPU, RSS) covers all of them."""
 
-    def __init__(self, state_dir: Path, env: Mapping[str, str]) -> None:
+    def __init__(self, state_dir: Path, env: Mapping[str, str], enrich_processes: int = 1) -> None:
         self.state_dir = state_dir
         settings = PipelineSettings.from_env({**os.environ, **env})
-        self._procs = {
-            spec.name: FlowProcess.configured(spec.name, state_dir, env, settings) for spec in FLOWS
-        }
+        self._procs: dict[str, list[FlowProcess]] = {}
+        for spec in FLOWS:
+            if spec is ENRICH and enrich_processes > 1:
+                addresses = tuple(f"127.0.0.1:{port}" for port in free_ports(enrich_processes))
+                self._procs[spec.name] = [
+                    FlowProcess.configured(
+                        spec.name, state_dir, env, settings, cluster=Cluster.of(addresses, i)
+                    )
+                    for i in range(enrich_processes)
+                ]
+            else:
+                self._procs[spec.name] = [FlowProcess.configured(spec.name, state_dir, env, settings)]
 
     def __iter__(self) -> Iterator[FlowSpec]:
         return iter(FLOWS)
 
+    def _all(self) -> list[FlowProcess]:
+        return [p for procs in self._procs.values() for p in procs]
+
     def process(self, spec: FlowSpec) -> FlowProcess:
-        return self._procs[spec.name]
+        """The flow's (first) process."""
+        return self._procs[spec.name][0]
 
     def pid(self, spec: FlowSpec) -> int | None:
-        proc = self._procs[spec.name].process
-        return None if proc is None else proc.pid
+        """The pid of the flow's (first) process."""
+        pids = self.pids(spec)
+        return pids[0] if pids else None
+
+    def pids(self, spec: FlowSpec) -> list[int]:
+        """The pids of every process of the flow."""
+        return [p.process.pid for p in self._procs[spec.name] if p.process is not None]
 
     def start(self, timeout: float) -> None:
         """Start every flow and wait until each has completed an epoch: its inputs are assigned and
         every step is built (the enrich flow has loaded its profiles)."""
-        for proc in self._procs.values():
+        for proc in self._all():
             proc.start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            dead = [p for p in self._procs.values() if not p.alive()]
+            dead = [p for p in self._all() if not p.alive()]
             if dead:
                 raise RuntimeError(f"flow {dead[0].name} exited during start-up:\n{dead[0].log_tail()}")
             if all(self.committed(spec) for spec in FLOWS):
@@ -56,7 +77,7 @@ class RunFlows:
         raise RuntimeError("flows did not become ready in time")
 
     def check_alive(self) -> None:
-        dead = [p for p in self._procs.values() if not p.alive()]
+        dead = [p for p in self._all() if not p.alive()]
         if dead:
             raise RuntimeError(f"flow {dead[0].name} exited under load:\n{dead[0].log_tail()}")
 
@@ -68,12 +89,17 @@ class RunFlows:
             time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
     def stop(self) -> None:
-        for proc in self._procs.values():
+        for proc in self._all():
             proc.stop()
 
     def committed(self, spec: FlowSpec) -> dict[str, int]:
-        """``"<partition>-<topic>" -> next offset`` the flow has durably processed."""
-        return self._procs[spec.name].input_offsets()
+        """``"<partition>-<topic>" -> next offset`` the flow has durably processed (over a cluster's
+        processes: each records the input partitions it reads in its own recovery partition)."""
+        offsets: dict[str, int] = {}
+        for proc in self._procs[spec.name]:
+            for key, offset in proc.input_offsets().items():
+                offsets[key] = max(offsets.get(key, 0), offset)
+        return offsets
 
     def lag(self, spec: FlowSpec, offsets: EndOffsets, topics: Topics) -> int:
         """Records of the flow's inputs not yet durably processed (up to an epoch of them may be
@@ -99,7 +125,7 @@ def give_enrich_a_core(
     if plan is None:
         log.info("one CPU only: enrich shares it with everything else")
         return None
-    pids = [pid for spec in flows if spec is not ENRICH and (pid := flows.pid(spec)) is not None]
+    pids = [pid for spec in flows if spec is not ENRICH for pid in flows.pids(spec)]
     pids += [pid for s in SERVICES if (pid := running_pid(stack, s)) is not None]
     if producer_pid is not None:
         pids.append(producer_pid)
@@ -107,3 +133,15 @@ def give_enrich_a_core(
     pinned, threads = PinnedProcesses.pin(pids, plan.others)
     log.info("%s: %d processes (%d threads) pinned", plan.describe(), len(pinned.before), threads)
     return pinned
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` local TCP ports free now, as the OS picks them (a cluster's addresses)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()

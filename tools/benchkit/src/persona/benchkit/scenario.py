@@ -80,7 +80,9 @@ class Scenario(PrivateWorld):
         load["profiles"] = load_profiles(gen, PaimonWarehouse(self.warehouse_dir), "customer_profile")
         load["profiles_s"] = time.monotonic() - t
         t = time.monotonic()
-        store = self.inventory_store()
+        # Set-up, not measured: on a machine busy with other work Cassandra can take longer than the
+        # flows' 2 s per write while it loads.
+        store = self.inventory_store(request_timeout=30.0)
         try:
             load["skus"] = load_inventory(gen, store, int(time.time() * 1000))
         finally:

@@ -28,6 +28,8 @@ def summary_lines(report: BenchReport, cfg: BenchConfig) -> list[str]:
         "cores: enrich had a core to itself, every other process the rest"
         if cfg.enrich_core
         else "cores: shared by every process (--shared-cores)",
+        f"enrich: {cfg.enrich_processes} process"
+        + ("es (a Bytewax cluster)" if cfg.enrich_processes > 1 else ""),
         "window          offered rec/s  events/s  decisions/s   rt p50/p95/p99            "
         "Paimon p50/p95/p99        missing",
     ]
@@ -50,6 +52,41 @@ def summary_lines(report: BenchReport, cfg: BenchConfig) -> list[str]:
             + ("none" if held is None else f"{held:,.0f} records/s")
         )
     return lines
+
+
+def scaling_lines(one: BenchReport, many: BenchReport, processes: int) -> list[str]:
+    """1 enrich process against ``processes`` in the same invocation: throughput, freshness, CPU."""
+    a, b = one.main, many.main
+
+    def enrich_cpu(report: BenchReport) -> float:
+        w = report.main
+        cpu = [
+            s["enrich_cpu"]
+            for s in report.samples
+            if w.start_ms / 1000 <= s["t"] <= w.end_ms / 1000 and "enrich_cpu" in s
+        ]
+        return sum(cpu) / len(cpu) if cpu else math.nan
+
+    ratio = b.throughput_eps / a.throughput_eps if a.throughput_eps else math.nan
+    lines = [
+        "",
+        f"== enrich: 1 process ({one.tag}) vs {processes} processes ({many.tag}), same invocation ==",
+    ]
+    if one.config.get("step_rates"):
+
+        def held(report: BenchReport) -> str:
+            rate = report.highest_held_eps
+            return "none" if rate is None else f"{rate:,.0f} records/s"
+
+        lines.append(f"highest offered rate held: {held(one)} vs {held(many)}")
+    return [
+        *lines,
+        f"decisions/s{' at that rate' if one.config.get('step_rates') else ''}: {a.throughput_eps:,.0f} vs "
+        f"{b.throughput_eps:,.0f} (× {ratio:.2f}); rt p99 {_s(a.rt_p99_s)} vs {_s(b.rt_p99_s)}; "
+        f"Paimon p99 {_s(a.paimon_p99_s)} vs {_s(b.paimon_p99_s)}",
+        f"enrich CPU (all its processes) in that window: {enrich_cpu(one):.0f}% vs {enrich_cpu(many):.0f}% "
+        "of one core",
+    ]
 
 
 def warm_up_line(cfg: BenchConfig, settled_s: float) -> str:

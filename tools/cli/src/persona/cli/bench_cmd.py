@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,13 @@ def register(subparsers: Any) -> None:
         help=f"wait for the flows to catch up (default {FULL.settle_max_s:.0f})",
     )
     add("--shared-cores", action="store_true", help="no core of its own for enrich")
+    add(
+        "--enrich-processes",
+        type=int,
+        metavar="N",
+        default=1,
+        help="run twice, enrich as 1 process and then as a cluster of N, cores shared; compare",
+    )
     add("--profile", type=Path, metavar="FILE", help="py-spy collapsed stacks of the measured window")
     add(
         "--profile-flow",
@@ -97,31 +105,45 @@ def _config(args: argparse.Namespace) -> BenchConfig:
         profile=args.profile,
         profile_flow=args.profile_flow,
         keep=args.keep,
-        enrich_core=not args.shared_cores,
+        # A cluster's processes share the cores: both runs of a comparison do, so they compare.
+        enrich_core=not args.shared_cores and args.enrich_processes <= 1,
         settle_max_s=args.settle_max,
     )
 
 
 def run(args: argparse.Namespace) -> int:
     from persona.benchkit.harness import run_bench
-    from persona.benchkit.summary import summary_lines
+    from persona.benchkit.summary import scaling_lines, summary_lines
     from persona.localstack import StackError
     from persona.settings import configure_logging
 
     configure_logging()
+    if args.enrich_processes < 1:
+        print("bench: --enrich-processes must be at least 1", file=sys.stderr)
+        return 2
     cfg = _config(args)
     started = time.monotonic()
-    try:
-        report = run_bench(cfg)
-    except StackError as error:  # the stack could not be used: a message, as `demo` and `stack` give
-        print(f"bench: {error}", file=sys.stderr)
-        return 1
-    data = report.to_json()
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"bench-{report.tag}.json"
-    path.write_text(json.dumps(data, indent=1, default=str))
-    for line in summary_lines(report, cfg):
-        print(line)
+    # With --enrich-processes N > 1: one run with a single enrich process, then one with N.
+    plans = (
+        [cfg] if args.enrich_processes == 1 else [cfg, replace(cfg, enrich_processes=args.enrich_processes)]
+    )
+    reports = []
+    for plan in plans:
+        try:
+            report = run_bench(plan)
+        except StackError as error:  # the stack could not be used: a message, as `demo` and `stack` give
+            print(f"bench: {error}", file=sys.stderr)
+            return 1
+        reports.append(report)
+        data = report.to_json()
+        args.out.mkdir(parents=True, exist_ok=True)
+        path = args.out / f"bench-{report.tag}.json"
+        path.write_text(json.dumps(data, indent=1, default=str))
+        for line in summary_lines(report, plan):
+            print(line)
+    if len(reports) > 1:
+        for line in scaling_lines(reports[0], reports[-1], args.enrich_processes):
+            print(line)
     if cfg.profile is not None and cfg.profile.exists():
         from persona.benchkit.profile import summarize
 

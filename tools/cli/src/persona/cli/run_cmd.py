@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 from persona.cli.generate_cmd import local_pipeline_env
 from persona.inventory import CassandraInventory, InventoryReadError
 from persona.localstack import StackError, StackSettings
-from persona.localstack.runner import FLOWS, FlowProcess
+from persona.localstack.runner import FLOWS, Cluster, FlowProcess
 from persona.localstack.supervisor import (
     EXIT_NOT_STARTED,
     Dependency,
@@ -38,6 +38,9 @@ from persona.settings import PipelineSettings, SettingsError
 from persona.settings.registry import STOP_TIMEOUT, WAIT_TIMEOUT
 
 log = logging.getLogger(__name__)
+
+SHARDS_PER_PROCESS = 8
+"""Shards per enrich process below which `persona run` warns that they may spread unevenly."""
 
 
 def register(subparsers: Any) -> None:
@@ -107,7 +110,9 @@ def build_supervisor(
 
     The flow gets ``env`` plus the local stack's addresses for whatever ``env`` leaves unset.
     ``flow_env`` (the demo's) is set for the flow over ``env``; ``state_dir`` replaces
-    :func:`flows_dir`. Raises StackError or SettingsError naming a malformed variable.
+    :func:`flows_dir`. Enrich runs as one process of a Bytewax cluster when
+    ``PERSONA_ENRICH_ADDRESSES`` is set (``Cluster.from_env``). Raises StackError or SettingsError
+    naming a malformed variable.
     """
     given = dict(flow_env or {})
     env = {**env, **given}
@@ -116,8 +121,21 @@ def build_supervisor(
         key: value for key, value in local_pipeline_env(stack).items() if not env.get(key, "").strip()
     }
     settings = PipelineSettings.from_env({**env, **defaults})
+    try:
+        cluster = Cluster.from_env(env) if name == "enrich" else None
+    except ValueError as error:
+        raise SettingsError(str(error)) from error
+    if cluster is not None and settings.enrich_shards < SHARDS_PER_PROCESS * cluster.processes:
+        log.warning(
+            "PERSONA_ENRICH_SHARDS is %d for %d enrich processes: Bytewax places shards by the hash of "
+            "their key, so few shards spread unevenly (the default 4 all landed on one of 2 processes); "
+            "use %d or more. The shard count is fixed for a recovery store's life.",
+            settings.enrich_shards,
+            cluster.processes,
+            SHARDS_PER_PROCESS * cluster.processes,
+        )
     flow = FlowProcess.configured(
-        name, state_dir or flows_dir(stack), {**given, **defaults}, settings, echo=echo
+        name, state_dir or flows_dir(stack), {**given, **defaults}, settings, echo=echo, cluster=cluster
     )
     return Supervisor(
         flow,
@@ -138,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     log.info(
         "persona run %s: recovery %s, log %s, pid file %s; restart after %g s doubling to %g s, "
         "give up at %d failures within %g s",
-        flow.name,
+        flow.label if flow.cluster is None else f"{flow.label} (cluster {';'.join(flow.cluster.addresses)})",
         flow.recovery_dir,
         flow.log_path,
         supervisor.pid_file,

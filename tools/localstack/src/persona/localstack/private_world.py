@@ -56,7 +56,7 @@ class PrivateWorld:
         with cassandra_session(self.stack, "supply") as session:
             session.execute(f"DROP TABLE IF EXISTS {self.inventory_table}")
 
-    def inventory_store(self) -> CassandraInventory:
+    def inventory_store(self, request_timeout: float = 2.0) -> CassandraInventory:
         """The world's inventory table, connected with the stack's Cassandra security settings."""
         host, port = self.stack.cassandra_contact
         security = self.stack.cassandra_security
@@ -64,6 +64,7 @@ class PrivateWorld:
             [host],
             port,
             table=self.inventory_table,
+            request_timeout=request_timeout,
             credentials=security.credentials(),
             ssl_context=security.ssl_context(),
         )

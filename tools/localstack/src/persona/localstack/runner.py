@@ -11,6 +11,7 @@ import atexit
 import logging
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -28,7 +29,7 @@ from persona.flows.enrich.spec import SPEC as ENRICH
 from persona.flows.sink.spec import SPEC as SINK
 from persona.localstack.procs import die_with_parent, private_dir, tail_lines
 from persona.settings import PipelineSettings
-from persona.settings.registry import COMMIT_INTERVAL, STOP_TIMEOUT
+from persona.settings.registry import COMMIT_INTERVAL, ENRICH_ADDRESSES, ENRICH_PROCESS_ID, STOP_TIMEOUT
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +43,71 @@ def flow_spec(name: str) -> FlowSpec:
     return FLOWS[name]
 
 
-def ensure_recovery_dir(path: Path, partitions: int = 1) -> None:
+@dataclass(frozen=True)
+class Cluster:
+    """One process of a flow's Bytewax cluster: every process's address, and which one this is.
+
+    Each process keeps its own recovery partition (``part-<process_id>``) and, for enrich, the customer
+    log of the shards it holds: on Kubernetes, one pod of a StatefulSet and its volume. Bytewax needs
+    the processes together to hold every partition, which they do; a shard stays on the process its
+    key hashes to, so the process count, like the shard count, is fixed for a recovery store's life.
+    """
+
+    addresses: tuple[str, ...]
+    process_id: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.process_id < len(self.addresses):
+            raise ValueError(
+                f"process id {self.process_id} is not an index of the {len(self.addresses)} cluster addresses"
+            )
+
+    @property
+    def processes(self) -> int:
+        return len(self.addresses)
+
+    @classmethod
+    def of(cls, addresses: Iterable[str], process_id: int) -> Cluster:
+        return cls(tuple(addresses), process_id)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], hostname: str | None = None) -> Cluster | None:
+        """The enrich cluster ``PERSONA_ENRICH_ADDRESSES`` names (None: one process), this process's id
+        ``PERSONA_ENRICH_PROCESS_ID`` or else the trailing ordinal of ``hostname`` (default: this
+        host's), as a StatefulSet names its pods (``enrich-0``, ``enrich-1``, ...)."""
+        addresses = ENRICH_ADDRESSES.get(env)
+        if addresses is None:
+            return None
+        process_id = ENRICH_PROCESS_ID.get(env)
+        if process_id is None:
+            name = hostname if hostname is not None else os.uname().nodename
+            ordinal = process_ordinal(name)
+            if ordinal is None:
+                raise ValueError(
+                    f"PERSONA_ENRICH_PROCESS_ID is unset and the hostname {name!r} ends in no ordinal "
+                    "(as a StatefulSet's pod-N): set it to this process's index in PERSONA_ENRICH_ADDRESSES"
+                )
+            process_id = ordinal
+        return cls(addresses, process_id)
+
+
+_ORDINAL = re.compile(r"-(\d+)$")
+
+
+def process_ordinal(hostname: str) -> int | None:
+    """The ordinal a StatefulSet gives its pod: ``enrich-2`` -> 2 (the first label of a FQDN)."""
+    match = _ORDINAL.search(hostname.split(".", 1)[0])
+    return None if match is None else int(match.group(1))
+
+
+def ensure_recovery_dir(path: Path, partitions: int = 1, only: int | None = None) -> None:
     """Create Bytewax's recovery partitions once; an initialized directory is left as it is.
 
     Idempotent and crash-safe: the partitions are made in a scratch directory beside ``path`` and
     moved in only when complete, so a start killed half-way leaves no partial store that every later
     start would trip over. What else ``path`` holds (the enrich flow's customer log) is kept.
+    ``only``: of the ``partitions`` made, keep just ``part-<only>`` (one process of a cluster; the
+    others keep theirs, and Bytewax finds the whole set across the cluster).
     """
     if path.is_dir() and any(path.glob("part-*.sqlite3")):
         return
@@ -61,7 +121,8 @@ def ensure_recovery_dir(path: Path, partitions: int = 1) -> None:
         capture_output=True,
     )
     for part in sorted(scratch.glob("part-*.sqlite3")):
-        part.replace(path / part.name)
+        if only is None or part.name == f"part-{only}.sqlite3":
+            part.replace(path / part.name)
     shutil.rmtree(scratch, ignore_errors=True)
 
 
@@ -77,7 +138,10 @@ def epoch_seconds(name: str, settings: PipelineSettings) -> float:
     return settings.commit_interval_seconds
 
 
-def flow_command(name: str, recovery_dir: Path, snapshot_seconds: float) -> list[str]:
+def flow_command(
+    name: str, recovery_dir: Path, snapshot_seconds: float, cluster: Cluster | None = None
+) -> list[str]:
+    where = [] if cluster is None else ["-a", ";".join(cluster.addresses), "-i", str(cluster.process_id)]
     return [
         sys.executable,
         "-m",
@@ -90,6 +154,7 @@ def flow_command(name: str, recovery_dir: Path, snapshot_seconds: float) -> list
         str(max(1, math.ceil(snapshot_seconds))),
         "-b",
         "0",
+        *where,
     ]
 
 
@@ -143,7 +208,8 @@ class FlowProcess:
     the caller, which stops its flows cleanly. It also dies with the thread that started it, and
     :func:`stop_started_flows` stops what is left at exit: no flow outlives its caller.
     ``echo`` also copies the flow's output to that stream (``persona run``: its stderr, the
-    container's log), besides the log file.
+    container's log), besides the log file. ``cluster``: this is one process of the flow's Bytewax
+    cluster, with its own recovery directory, customer log and log file (``<flow>-<process id>``).
     """
 
     name: str
@@ -151,6 +217,7 @@ class FlowProcess:
     env: Mapping[str, str]
     snapshot_seconds: float = COMMIT_INTERVAL.default
     echo: BinaryIO | None = None
+    cluster: Cluster | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
     _pump: threading.Thread | None = field(default=None, init=False, repr=False)
 
@@ -159,12 +226,17 @@ class FlowProcess:
         return flow_spec(self.name)
 
     @property
+    def label(self) -> str:
+        """The flow's name, or ``<name>-<process id>`` for one process of a cluster."""
+        return self.name if self.cluster is None else f"{self.name}-{self.cluster.process_id}"
+
+    @property
     def log_path(self) -> Path:
-        return self.state_dir / "logs" / f"flow-{self.name}.log"
+        return self.state_dir / "logs" / f"flow-{self.label}.log"
 
     @property
     def recovery_dir(self) -> Path:
-        return self.state_dir / "recovery" / self.name
+        return self.state_dir / "recovery" / self.label
 
     @classmethod
     def configured(
@@ -174,6 +246,7 @@ class FlowProcess:
         env: Mapping[str, str],
         settings: PipelineSettings,
         echo: BinaryIO | None = None,
+        cluster: Cluster | None = None,
     ) -> FlowProcess:
         """The flow run with ``env`` over this process's environment, at the epoch ``settings`` give it.
 
@@ -181,7 +254,9 @@ class FlowProcess:
         runner derives the flow's epoch from them and parses nothing itself. The child gets ``env`` as
         variables and parses its own settings once, when its ``build_flow()`` runs.
         """
-        return cls(name, state_dir, env, snapshot_seconds=epoch_seconds(name, settings), echo=echo)
+        return cls(
+            name, state_dir, env, snapshot_seconds=epoch_seconds(name, settings), echo=echo, cluster=cluster
+        )
 
     @property
     def customer_log_dir(self) -> Path:
@@ -189,11 +264,15 @@ class FlowProcess:
         return self.recovery_dir / "customers"
 
     def command(self) -> list[str]:
-        return flow_command(self.name, self.recovery_dir, self.snapshot_seconds)
+        return flow_command(self.name, self.recovery_dir, self.snapshot_seconds, self.cluster)
 
     def start(self) -> None:
         private_dir(self.state_dir)
-        ensure_recovery_dir(self.recovery_dir)
+        cluster = self.cluster
+        if cluster is None:
+            ensure_recovery_dir(self.recovery_dir)
+        else:
+            ensure_recovery_dir(self.recovery_dir, cluster.processes, only=cluster.process_id)
         private_dir(self.log_path.parent)
         env = {**os.environ, **self.env}
         if self.name == "enrich":
@@ -211,7 +290,7 @@ class FlowProcess:
             log_file.close()
         else:
             self._pump = threading.Thread(
-                target=_copy_lines, args=(self.process, log_file, self.echo), name=f"flow-{self.name}-output"
+                target=_copy_lines, args=(self.process, log_file, self.echo), name=f"flow-{self.label}-output"
             )
             self._pump.daemon = True
             self._pump.start()

@@ -180,7 +180,7 @@ class Supervisor:
         self.policy = policy or RestartPolicy()
         self.wait_limit = wait_limit
         self.stop_timeout = stop_timeout
-        self.pid_file = pid_file or flow.state_dir / "run" / f"flow-{flow.name}.pid"
+        self.pid_file = pid_file or flow.state_dir / "run" / f"flow-{flow.label}.pid"
         self.starts = 0
         self._clock = clock
         self._stop = threading.Event()

@@ -260,7 +260,9 @@ class ShardLog:
         if missing:
             raise CustomerLogError(
                 f"the enrich snapshot names files that are gone: {', '.join(missing)}. The customer log "
-                "directory (PERSONA_ENRICH_STATE_DIR) must stay with the recovery directory. " + RECOVERY
+                "directory (PERSONA_ENRICH_STATE_DIR) must stay with the recovery directory; with the flow "
+                "as a cluster, a shard's files are on the process that held it, so the process count, "
+                "like PERSONA_ENRICH_SHARDS, is fixed for a recovery store's life. " + RECOVERY
             )
         return paths
 

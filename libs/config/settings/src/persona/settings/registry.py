@@ -19,6 +19,7 @@ from persona.settings.secret import Secret, secret
 from persona.settings.setting import (
     Setting,
     at_least,
+    cluster_addresses,
     heap_size,
     hosts,
     integer,
@@ -185,6 +186,22 @@ ENRICH_SHARDS = Setting(
     positive(integer),
     4,
     "customer shards of the enrich flow (its unit of state); fixed for the life of a recovery store",
+    details=True,
+)
+ENRICH_ADDRESSES: Setting[tuple[str, ...] | None] = Setting(
+    "PERSONA_ENRICH_ADDRESSES",
+    cluster_addresses,
+    None,
+    "`host:port` of every process of the enrich flow's Bytewax cluster, `;`-separated, in process-id order",
+    shown_default="unset: one process",
+    details=True,
+)
+ENRICH_PROCESS_ID: Setting[int | None] = Setting(
+    "PERSONA_ENRICH_PROCESS_ID",
+    at_least(0),
+    None,
+    "this enrich process's index in `PERSONA_ENRICH_ADDRESSES`",
+    shown_default="the hostname's trailing ordinal (StatefulSet pod `enrich-2`: 2)",
     details=True,
 )
 INVENTORY_TTL = Setting(

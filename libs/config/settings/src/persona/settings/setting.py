@@ -117,6 +117,21 @@ def hosts(raw: str) -> tuple[str, ...]:
     return names
 
 
+def cluster_addresses(raw: str) -> tuple[str, ...]:
+    """Bytewax cluster addresses: ``host:port`` per process, ``;``-separated (as ``bytewax.run -a``)."""
+    addresses = tuple(a.strip() for a in raw.split(";") if a.strip())
+    if not addresses:
+        raise ValueError(f"names no address: {raw!r} (host:port;host:port, one per process)")
+    for address in addresses:
+        host, sep, number = address.rpartition(":")
+        if not sep or not host:
+            raise ValueError(f"{address!r} is not host:port")
+        port(number)
+    if len(set(addresses)) != len(addresses):
+        raise ValueError(f"names an address twice: {raw!r}")
+    return addresses
+
+
 def heap_megabytes(value: str) -> int:
     """A JVM heap size such as ``768M`` or ``1G`` in megabytes."""
     match = _HEAP_PATTERN.match(value.strip())
