@@ -1,8 +1,11 @@
-"""`persona segments show|explain` and `persona sql`: read the warehouse through pypaimon.
+"""`persona segments show|at|explain` and `persona sql`: read the warehouse through pypaimon.
 
-``show`` prints a customer's current ``marketing_segments`` row; ``explain`` the decision in force at
-a time (the newest ``segment_decisions`` row of the customer decided at or before it — a decision is
-in force from the moment it is made until the next one) with every input it used; ``sql`` runs any
+``show`` prints a customer's current ``marketing_segments`` row; ``at T`` the segments as the table
+held them at T (Paimon time travel: the newest snapshot committed at or before T, or a tag), per
+segment or one segment's customers, with the logic release in force then; ``explain`` the decision in
+force at a time (the newest ``segment_decisions`` row of the customer decided at or before it — a
+decision is in force from the moment it is made until the next one) with every input it used, on main
+or a branch, or as the audit table stood at a tag (a release's, a branch's base); ``sql`` runs any
 query through pypaimon's embedded DataFusion engine, including ``VERSION AS OF <snapshot>`` time
 travel and system tables such as ``"t$snapshots"``.
 """
@@ -32,7 +35,16 @@ def register(subparsers: Any) -> None:
     explain = sub.add_parser("explain", help="the decision in force at a time, with its inputs and rule")
     explain.add_argument("customer_id", type=int)
     explain.add_argument("--at", default=None, help="ISO-8601 time with offset or Z (default: now)")
+    explain.add_argument("--branch", default="main", help="the branch whose audit to read (default: main)")
+    explain.add_argument("--tag", default=None, help="read the audit table as it was at this tag")
     explain.set_defaults(func=run_explain)
+    at = sub.add_parser("at", help="the segments as marketing_segments held them at a time (or a tag)")
+    at.add_argument("time", help="ISO-8601 time with offset or Z")
+    at.add_argument("--segment", default=None, help="list this segment's customers instead of the counts")
+    at.add_argument("--branch", default="main", help="the branch to read (default: main)")
+    at.add_argument("--tag", default=None, help="read this tag instead of the snapshot in force at the time")
+    at.add_argument("--limit", type=int, default=100, help="customers listed with --segment (default 100)")
+    at.set_defaults(func=run_at)
 
     sql = subparsers.add_parser("sql", help="run SQL over the Paimon warehouse (DataFusion)")
     sql.add_argument("query", help='e.g. "SELECT segment, count(*) FROM marketing_segments GROUP BY segment"')
@@ -95,8 +107,86 @@ def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _workspace() -> Any:
+    from persona.logic import LogicWorkspace
+    from persona.settings import PipelineSettings
+
+    return LogicWorkspace(PipelineSettings.from_env(os.environ))
+
+
+def _release_line(ws: Any, at_ms: int) -> str:
+    try:
+        release = ws.release_at(at_ms)
+    except Exception:  # a warehouse without a logic store: nothing was ever released
+        release = None
+    if release is None:
+        return "logic in force: v1 (built in; no release yet)"
+    return (
+        f"logic in force: {release.logic_version} (release {release.release} from {release.branch}, "
+        f"{release.tag}, by {release.released_by}: {release.reason})"
+    )
+
+
+def run_at(args: argparse.Namespace) -> int:
+    at_ms = time_to_ms(args.time)
+    ws = _workspace()
+    try:
+        ws.require_branch(args.branch)
+        name = ws.segments_table if args.branch == "main" else f"{ws.segments_table}$branch_{args.branch}"
+        if args.tag is None:
+            snapshot = ws.snapshot_at(name, at_ms)
+            if snapshot is None:
+                print(f"{name}: no snapshot committed at or before {args.time}", file=sys.stderr)
+                return 1
+            source = f"{name} snapshot {snapshot} (the newest committed at or before {args.time})"
+        else:
+            source = f"{name} tag {args.tag}"
+        segments = ws.segments(args.branch, at_ms if args.tag is None else None, args.tag)
+    except Exception as error:
+        print(f"persona: {error}", file=sys.stderr)
+        return 1
+    print(source)
+    print(_release_line(ws, at_ms))
+    if args.segment is not None:
+        members = sorted(c for c, seg in segments.items() if seg == args.segment)
+        shown = members[: args.limit]
+        print(f"{args.segment}: {len(members)} customers")
+        for customer in shown:
+            print(customer)
+        if len(members) > len(shown):
+            print(f"... {len(members) - len(shown)} more (--limit)")
+        return 0
+    counts: dict[str, int] = {}
+    for seg in segments.values():
+        counts[seg] = counts.get(seg, 0) + 1
+    print(
+        format_table(
+            [{"segment": k, "customers": v} for k, v in sorted(counts.items())], ["segment", "customers"]
+        )
+    )
+    return 0
+
+
 def run_explain(args: argparse.Namespace) -> int:
     at_ms = time_to_ms(args.at) if args.at else int(dt.datetime.now(dt.UTC).timestamp() * 1000)
+    if args.branch != "main" or args.tag is not None:
+        ws = _workspace()
+        try:
+            ws.require_branch(args.branch)
+            found = ws.explanations(args.branch, [int(args.customer_id)], at_ms, args.tag).get(
+                int(args.customer_id)
+            )
+        except Exception as error:
+            print(f"persona: {error}", file=sys.stderr)
+            return 1
+        if found is None:
+            print(
+                f"customer {args.customer_id}: no decision at or before {args.at or 'now'}", file=sys.stderr
+            )
+            return 1
+        print(explain_text(found))
+        print(f"  {_release_line(ws, at_ms)}")
+        return 0
     at = dt.datetime.fromtimestamp(at_ms / 1000, dt.UTC).replace(tzinfo=None)
     query = (
         "SELECT * FROM segment_decisions "
@@ -111,6 +201,7 @@ def run_explain(args: argparse.Namespace) -> int:
         print(f"customer {args.customer_id}: no decision at or before {at.isoformat()}Z", file=sys.stderr)
         return 1
     print(explain_text(rows[0]))
+    print(f"  {_release_line(_workspace(), at_ms)}")
     return 0
 
 
@@ -143,5 +234,10 @@ def explain_text(row: dict[str, Any]) -> str:
             f"  event SKU sellable: {inputs.get('event_sku_sellable')}",
             f"  candidates (sellable seen): {candidates or 'none'}",
             f"  recommendation: {row['recommendation']}  score: {row['score']}",
+            *(
+                [f"  channel preference: {row['channel_preference']}"]
+                if row.get("channel_preference") is not None
+                else []
+            ),
         ]
     )

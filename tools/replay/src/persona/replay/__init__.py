@@ -4,6 +4,13 @@ A tool: it reads and writes files, and runs the same per-customer step as the en
 (``persona.decisions``).
 """
 
-from persona.replay.files import ReplayStats, decision_line, run_replay
+from persona.replay.files import (
+    ReplayStats,
+    StreamItem,
+    decide_stream,
+    decision_line,
+    merge_stream,
+    run_replay,
+)
 
-__all__ = ["ReplayStats", "decision_line", "run_replay"]
+__all__ = ["ReplayStats", "StreamItem", "decide_stream", "decision_line", "merge_stream", "run_replay"]

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import partial
@@ -254,8 +254,70 @@ def _merged_stream(
     return items
 
 
+StreamItem = tuple[int, int, int, BehaviorEvent | OrderFact]
+"""(time, rank, seq, record): events at event_time, order changes at ts_ms, order changes first on ties."""
+
+
+def merge_stream(events: Iterable[BehaviorEvent], facts: Iterable[OrderFact]) -> list[StreamItem]:
+    """Events and order changes as one stream in replay order (see the module); input order breaks ties."""
+    items: list[StreamItem] = []
+    seq = 0
+    for fact in facts:
+        items.append((fact.ts_ms, _ORDER, seq, fact))
+        seq += 1
+    for event in events:
+        items.append((event.event_time_ms, _EVENT, seq, event))
+        seq += 1
+    items.sort(key=lambda item: (item[0], item[1], item[2]))
+    return items
+
+
+def decide_stream(
+    stream: Iterable[StreamItem],
+    profiles: Mapping[int, CustomerProfile],
+    inventory: Mapping[str, int | None],
+    config: LogicV1Config,
+    stats: ReplayStats | None = None,
+    *,
+    since_ms: int | None = None,
+) -> Iterator[tuple[int, Decision, DecisionAudit]]:
+    """The replay's pure core: each decision of ``stream`` (sorted, ``merge_stream``) as (the
+    customer's decision number in this replay, decision, audit), with the enrich flow's per-customer
+    step. ``updated_at`` is the event time. With ``since_ms``, events before it only build the
+    customers' state (recent SKUs, channels, orders): they are history the decisions since then see,
+    not decisions of the replay."""
+    states: dict[int, CustomerState] = {}
+    numbers: dict[int, int] = {}
+    for _, _, _, item in stream:
+        if isinstance(item, OrderFact):
+            # Every order kept (no pruning): see step_order.
+            states[item.customer_id] = step_order(states.get(item.customer_id, EMPTY_STATE), item, None)
+            continue
+        pending = step_event(states.get(item.user_id, EMPTY_STATE), item, 0, config)
+        if pending is None:
+            if stats is not None:
+                stats.events_duplicate += 1
+            continue
+        states[item.user_id] = pending.state
+        if since_ms is not None and item.event_time_ms < since_ms:
+            continue
+        decision, audit = decide(
+            item,
+            profiles.get(item.user_id),
+            pending.state,
+            inventory,
+            config,
+            item.event_time_ms,
+            pending.recent,
+        )
+        number = numbers[item.user_id] = numbers.get(item.user_id, 0) + 1
+        if stats is not None:
+            stats.decisions += 1
+        yield number, decision, audit
+
+
 def _process(
-    stream: list[tuple[int, int, int, BehaviorEvent | OrderFact]],
+    stream: list[StreamItem],
     profiles: dict[int, CustomerProfile],
     inventory: dict[str, int],
     config: LogicV1Config,
@@ -264,23 +326,7 @@ def _process(
     stats: ReplayStats,
 ) -> None:
     encode = msgspec.json.Encoder().encode
-    states: dict[int, CustomerState] = {}
-    for _, _, _, item in stream:
-        if isinstance(item, OrderFact):
-            # Every order kept (no pruning): see step_order.
-            states[item.customer_id] = step_order(states.get(item.customer_id, EMPTY_STATE), item, None)
-            continue
-        # Replay does not number decisions: version 0.
-        pending = step_event(states.get(item.user_id, EMPTY_STATE), item, 0, config)
-        if pending is None:
-            stats.events_duplicate += 1
-            continue
-        profile = profiles.get(item.user_id)
-        decision, audit = decide(
-            item, profile, pending.state, inventory, config, item.event_time_ms, pending.recent
-        )
-        states[item.user_id] = pending.state
+    for _, decision, audit in decide_stream(stream, profiles, inventory, config, stats):
         out.write(encode(decision_line(decision, audit)) + b"\n")
         if audit_out is not None:
             audit_out.write(decision_audit_to_json(audit) + b"\n")
-        stats.decisions += 1

@@ -20,6 +20,7 @@ from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
 from persona.contracts import CustomerProfile, InventoryRow
+from persona.decisions import LogicConfig
 from persona.flows.common.metrics import FlowMetrics
 from persona.flows.common.observability import start_observability
 from persona.flows.common.process import GcTimer, prepare_flow_process
@@ -54,6 +55,28 @@ class Profiles(Protocol):
     def maybe_refresh(self) -> bool: ...
 
 
+class Logic(Protocol):
+    """The active logic version (``persona.paimon.logic_store.PaimonLogicSource``: main's, followed
+    across merges without a restart)."""
+
+    def current(self) -> LogicConfig: ...
+
+    def maybe_refresh(self) -> bool: ...
+
+
+@dataclass
+class StaticLogic:
+    """One logic version for the flow's whole life (tests, and flows given no logic store)."""
+
+    config: LogicConfig
+
+    def current(self) -> LogicConfig:
+        return self.config
+
+    def maybe_refresh(self) -> bool:
+        return False
+
+
 @dataclass
 class EnrichContext:
     """What every shard of one process shares: settings, profiles, the inventory cache, a clock, and
@@ -69,6 +92,12 @@ class EnrichContext:
     stats_log: StatsLog = field(default_factory=StatsLog)
     # Inert unless the flow process started its metrics (build_flow).
     instruments: EnrichMetrics = field(default_factory=lambda: EnrichMetrics(FlowMetrics(SPEC.name, None)))
+    # None: the settings' logic version, for the flow's whole life.
+    logic: Logic | None = None
+
+    def __post_init__(self) -> None:
+        if self.logic is None:
+            self.logic = StaticLogic(self.settings.logic)
 
     def maybe_report(self) -> None:
         """Log the statistics lines if they are due."""
@@ -84,6 +113,7 @@ def build_flow(
     *,
     profiles: Profiles | None = None,
     inventory: Inventory | None = None,
+    logic: Logic | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Dataflow:
     """The enrich dataflow. Without ``source``, it is the flow process's: Kafka in and out, logging
@@ -121,8 +151,21 @@ def build_flow(
         )
         instruments.cache = cache.stats
         inventory = cache
+    if logic is None and process:
+        from persona.paimon import PaimonWarehouse
+        from persona.paimon.logic_store import LogicStore, PaimonLogicSource
+
+        # main's active version at start, then every release (``persona logic merge``) as it lands.
+        logic = PaimonLogicSource(
+            LogicStore(PaimonWarehouse(settings.warehouse), settings.table_suffix),
+            refresh_seconds=settings.profile_refresh_seconds,
+            fallback=settings.logic,
+        )
+        logic.maybe_refresh()
     stats_log = StatsLog(gc_timer=GcTimer().install() if process else None)
-    ctx = EnrichContext(settings, profiles, inventory, clock, stats_log=stats_log, instruments=instruments)
+    ctx = EnrichContext(
+        settings, profiles, inventory, clock, stats_log=stats_log, instruments=instruments, logic=logic
+    )
     topics = settings.topics
     flow = Dataflow(SPEC.dataflow_id)
     inputs = list(SPEC.inputs(topics))

@@ -26,6 +26,7 @@ from persona.contracts import (
     order_fact_to_debezium_json,
 )
 from persona.decisions import (
+    LogicConfig,
     Offered,
     OfferedTo,
     PendingDecision,
@@ -88,6 +89,9 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
     """
 
     WAIT_POLL = timedelta(milliseconds=5)
+    # How often an idle shard wakes to look for a new active logic version (the source itself reads
+    # the store at most every PERSONA_PROFILE_REFRESH): a release reaches main even without traffic.
+    LOGIC_POLL = timedelta(seconds=1)
 
     # Changed customers are written to the log in chunks of at least this many, and the rest at the
     # snapshot: large enough that a customer changed by several batches is mostly written once, small
@@ -97,7 +101,9 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
     def __init__(self, ctx: EnrichContext, resume: ShardSnapshot | None) -> None:
         restore_started = time.perf_counter()
         self._ctx = ctx
-        self._config = ctx.settings.logic
+        assert ctx.logic is not None  # EnrichContext sets it
+        self._logic = ctx.logic
+        self._config = ctx.logic.current()
         # The size of this shard's last snapshot (the state-size metric).
         self.snapshot_bytes = 0
         topics = ctx.settings.topics
@@ -158,12 +164,12 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         ctx.snapshots.resumed()
         ctx.profiles.maybe_refresh()
         ctx.maybe_report()
+        out: list[OutRecord] = []
+        self._decide_waiting(out)
+        pending = self._follow_logic()
         config = self._config
         customers = self.customers
         dirty = self._dirty
-        out: list[OutRecord] = []
-        self._decide_waiting(out)
-        pending: list[PendingDecision] = []
         for items in values:
             for item in items:
                 if type(item) is BehaviorEvent:
@@ -217,6 +223,7 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         self._ctx.snapshots.resumed()
         out: list[OutRecord] = []
         self._decide_waiting(out)
+        self._decide(self._follow_logic(), out)
         self._write_log()
         return ([out] if out else []), StatefulBatchLogic.RETAIN
 
@@ -229,7 +236,16 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         return ([out] if out else []), StatefulBatchLogic.RETAIN
 
     def notify_at(self) -> datetime | None:
-        return datetime.now(UTC) + self.WAIT_POLL if self.waiting else None
+        return datetime.now(UTC) + (self.WAIT_POLL if self.waiting else self.LOGIC_POLL)
+
+    def _follow_logic(self) -> list[PendingDecision]:
+        """The re-decisions a newly active logic version asks for (none when it did not change)."""
+        self._logic.maybe_refresh()
+        if self._logic.current() is self._config:
+            return []
+        # A release made another logic version active (``persona logic merge``): every customer the
+        # shard holds is decided again on their last event, so main's rows turn to it at once.
+        return self._relogic(self._logic.current())
 
     def snapshot(self) -> ShardSnapshot:
         started = time.perf_counter()
@@ -329,6 +345,33 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
             self.customers[customer_id] = msgspec.structs.replace(state, version=version)
             self._dirty.add(customer_id)
             pending.append(PendingDecision(again, state.customer, version, None))
+        return pending
+
+    def _relogic(self, config: LogicConfig) -> list[PendingDecision]:
+        """Switch to ``config`` and re-decide, with it, each customer held in memory on their last event
+        (as an inventory re-decision does; the audit row gets its own id). Evicted customers get the
+        new version at their next event."""
+        before, self._config = self._config.logic_version, config
+        pending: list[PendingDecision] = []
+        for customer_id, state in self.customers.items():
+            last = state.last_event
+            if last is None:
+                continue
+            version = state.version + 1
+            again = msgspec.structs.replace(
+                last, event_id=f"{last.event_id}~{config.logic_version}-{version}"
+            )
+            self.customers[customer_id] = EnrichState(state.customer, version, last)
+            self._dirty.add(customer_id)
+            pending.append(PendingDecision(again, state.customer, version, None))
+        log.info(
+            kv(
+                event="logic_version_changed",
+                before=before,
+                after=config.logic_version,
+                redecided=len(pending),
+            )
+        )
         return pending
 
     def _erase(self, request: ErasureRequest, out: list[OutRecord]) -> None:

@@ -18,7 +18,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from persona.flows.sink.flow import PaimonSink, build_flow, latest_segments
+    from persona.flows.sink.flow import PaimonSink, build_flow
+    from persona.flows.sink.rows import latest_segments
 
 __all__ = ["PaimonSink", "build_flow", "latest_segments"]
 

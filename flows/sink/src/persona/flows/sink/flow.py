@@ -44,7 +44,6 @@ from typing import Any
 import bytewax.operators as op
 import msgspec
 import pyarrow as pa
-import pyarrow.compute as pc
 from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
 from bytewax.outputs import FixedPartitionedSink, Sink, StatefulSinkPartition
@@ -64,7 +63,7 @@ from persona.flows.common.observability import start_observability
 from persona.flows.common.process import prepare_flow_process
 from persona.flows.common.wiring import batch_sink, raw_source
 from persona.flows.sink.instrumentation import CommitMetrics
-from persona.flows.sink.rows import audit_rows, conform
+from persona.flows.sink.rows import audit_rows, conform, latest_segments
 from persona.flows.sink.spec import SPEC
 from persona.kafka.bytewax_io import OutRecord, RawBatch, dead_letter
 from persona.paimon import (
@@ -77,41 +76,6 @@ from persona.paimon import (
 from persona.settings import PipelineSettings, kv
 
 log = logging.getLogger(__name__)
-
-
-def latest_segments(decisions: pa.Table, schema: pa.Schema) -> pa.Table:
-    """``marketing_segments`` upserts from decision rows: the newest version of each customer (the
-    later row among equal versions, as a replay after recovery re-sends them), as that table's rows."""
-    if decisions.num_rows == 0:
-        return conform({}, schema, 0)
-    customers = decisions.column("customer_id")
-    # sort_indices is a stable sort: ties in (customer, version) keep their arrival order, so the
-    # later of two equal versions (a replay) is the last of its group.
-    order = pc.sort_indices(
-        pa.table({"c": customers, "v": decisions.column("version")}),
-        sort_keys=[("c", "ascending"), ("v", "ascending")],
-    )
-    ordered = decisions.take(order)
-    ids = ordered.column("customer_id").combine_chunks()
-    last = pc.not_equal(ids.slice(0, len(ids) - 1), ids.slice(1))
-    keep = pa.concat_arrays([last, pa.array([True])])
-    newest = ordered.filter(keep)
-    columns = {
-        "customer_id": newest.column("customer_id"),
-        "segment": newest.column("segment"),
-        "recommendation": newest.column("recommendation"),
-        "score": newest.column("score"),
-        # A decision's row is updated when it is decided.
-        "updated_at": newest.column("decided_at"),
-        "event_time": newest.column("event_time"),
-        "logic_version": newest.column("logic_version"),
-        "version": newest.column("version"),
-    }
-    # Columns added to marketing_segments by schema evolution: filled where the decisions carry them.
-    for name in schema.names:
-        if name not in columns and name in newest.column_names:
-            columns[name] = newest.column(name)
-    return conform(columns, schema, newest.num_rows)
 
 
 class _PaimonPartition(StatefulSinkPartition[pa.Table | ErasureRequest, None]):

@@ -113,6 +113,10 @@ SEGMENT_DECISIONS = TableSpec(
             pa.field("logic_version", pa.string()),
             pa.field("decided_at", pa.timestamp("ms")),
             pa.field("version", pa.int64()),
+            # Filled by logic rules v2 (persona.decisions.config). marketing_segments gains the column
+            # by schema evolution (`persona schema add-column marketing_segments channel_preference
+            # STRING`); the sink then fills it from here. An audit table created before it reads null.
+            pa.field("channel_preference", pa.string()),
         ]
     ),
     primary_keys=("event_date", "customer_id", "event_id"),

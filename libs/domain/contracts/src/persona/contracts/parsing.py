@@ -135,6 +135,7 @@ class _DecisionWire(msgspec.Struct):
     event_time: _WireTime
     logic_version: _Label
     version: Annotated[int, Meta(ge=0, le=INT64_MAX)]
+    channel_preference: _Label | None = None
 
 
 _EVENT_DECODER: Final = msgspec.json.Decoder(_EventWire)
@@ -373,6 +374,7 @@ def parse_decision_message(raw: RawBytes) -> ParseResult[DecisionMessage]:
             updated_at_ms=_any_time(w.updated_at, "updated_at"),
             event_time_ms=_any_time(w.event_time, "event_time"),
             logic_version=w.logic_version,
+            channel_preference=w.channel_preference,
         )
     except _BAD_INPUT as e:
         return _decode_error("decision", e, raw)

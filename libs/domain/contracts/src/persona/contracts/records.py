@@ -106,6 +106,8 @@ class Decision(msgspec.Struct, frozen=True, gc=False):
     updated_at_ms: int
     event_time_ms: int
     logic_version: str
+    # Filled by rules v2 (persona.decisions.config); null under v1 and in rows written before it.
+    channel_preference: str | None = None
 
 
 class DecisionMessage(msgspec.Struct, frozen=True, gc=False):
@@ -158,6 +160,7 @@ class DecisionAudit(msgspec.Struct, frozen=True, gc=False):
     score: float | None
     logic_version: str
     decided_at_ms: int
+    channel_preference: str | None = None
 
 
 class DlqRecord(msgspec.Struct, frozen=True, gc=False):

@@ -132,10 +132,12 @@ def decision_to_dict(d: Decision, version: int | None = None) -> dict[str, Any]:
     }
     if version is not None:
         out["version"] = version
+    if d.channel_preference is not None:  # rules v2; absent otherwise, so v1's rows are unchanged
+        out["channel_preference"] = d.channel_preference
     return out
 
 
-class _RtMessage(msgspec.Struct, gc=False):
+class _RtMessage(msgspec.Struct, gc=False, omit_defaults=True):
     """``decision_to_dict(d, version)`` as a struct, same fields in the same order: encoded once per
     decision on the streaming path, where building the dict first was a visible cost."""
 
@@ -147,6 +149,8 @@ class _RtMessage(msgspec.Struct, gc=False):
     event_time: str
     logic_version: str
     version: int
+    # Omitted when null (omit_defaults): v1's messages are byte for byte what they were.
+    channel_preference: str | None = None
 
 
 def decision_to_json(d: Decision, version: int) -> bytes:
@@ -161,6 +165,7 @@ def decision_to_json(d: Decision, version: int) -> bytes:
             ms_to_iso(d.event_time_ms),
             d.logic_version,
             version,
+            d.channel_preference,
         )
     )
 
@@ -191,6 +196,7 @@ def decision_audit_to_dict(a: DecisionAudit) -> dict[str, Any]:
         "score": a.score,
         "logic_version": a.logic_version,
         "decided_at": ms_to_iso(a.decided_at_ms),
+        **({} if a.channel_preference is None else {"channel_preference": a.channel_preference}),
     }
 
 

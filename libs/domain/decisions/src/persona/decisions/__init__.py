@@ -1,25 +1,40 @@
-"""persona.decisions: the v1 segment decision (DESIGN §4) as pure functions over immutable records.
+"""persona.decisions: the segment decision (DESIGN §4; logic versions v1 and v2, ``config``) as pure functions over immutable records.
 
 The same code serves the streaming flow, replay/backtest (``persona.replay``) and tests: ``decide``
 (``logic``), the per-customer state and its transitions (``state``), and the per-customer step both
 run around ``decide`` (``step``).
 """
 
-from persona.decisions.config import DEFAULT_CONFIG, LogicV1Config
+from persona.decisions.config import (
+    BUILTIN_VERSIONS,
+    DEFAULT_CONFIG,
+    RULES,
+    RULES_V1,
+    RULES_V2,
+    V1,
+    V2,
+    LogicConfig,
+    LogicV1Config,
+    logic_from_json,
+    logic_to_json,
+)
 from persona.decisions.erasure import is_erased_past, profile_is_erased_past
 from persona.decisions.logic import (
     RULE_ACTIVE,
     RULE_DORMANT_NO_RECENCY,
     RULE_DORMANT_RECENCY,
     RULE_VIP_HIGH_INVENTORY,
+    RULE_VIP_WINBACK,
     SEGMENT_ACTIVE,
     SEGMENT_DORMANT,
     SEGMENT_VIP_HIGH_INVENTORY,
+    SEGMENT_VIP_WINBACK,
     EffectiveRfm,
     InventoryView,
     candidate_skus,
     decide,
     effective_rfm,
+    preferred_channel,
 )
 from persona.decisions.state import (
     EMPTY_STATE,
@@ -27,6 +42,7 @@ from persona.decisions.state import (
     CustomerState,
     Recent,
     apply_order,
+    channels_including,
     count_orders,
     has_seen,
     observe_event,
@@ -48,19 +64,28 @@ from persona.decisions.step import (
 )
 
 __all__ = [
+    "BUILTIN_VERSIONS",
     "DEFAULT_CONFIG",
     "EMPTY_STATE",
+    "RULES",
+    "RULES_V1",
+    "RULES_V2",
     "RULE_ACTIVE",
     "RULE_DORMANT_NO_RECENCY",
     "RULE_DORMANT_RECENCY",
     "RULE_VIP_HIGH_INVENTORY",
+    "RULE_VIP_WINBACK",
     "SEGMENT_ACTIVE",
     "SEGMENT_DORMANT",
     "SEGMENT_VIP_HIGH_INVENTORY",
+    "SEGMENT_VIP_WINBACK",
+    "V1",
+    "V2",
     "CountedOrders",
     "CustomerState",
     "EffectiveRfm",
     "InventoryView",
+    "LogicConfig",
     "LogicV1Config",
     "Offered",
     "OfferedTo",
@@ -68,14 +93,18 @@ __all__ = [
     "Recent",
     "apply_order",
     "candidate_skus",
+    "channels_including",
     "count_orders",
     "decide",
     "effective_rfm",
     "has_seen",
     "index_offers",
     "is_erased_past",
+    "logic_from_json",
+    "logic_to_json",
     "observe_event",
     "pack_times",
+    "preferred_channel",
     "profile_is_erased_past",
     "prune_orders",
     "recent_including",

@@ -21,18 +21,26 @@ from persona.contracts import (
     date_to_day,
 )
 from persona.contracts.timeutil import DAY_MS
-from persona.decisions.config import LogicV1Config
-from persona.decisions.state import CustomerState, count_orders, recent_including
+from persona.decisions.config import RULES_V2, LogicV1Config
+from persona.decisions.state import (
+    CustomerState,
+    channels_including,
+    count_orders,
+    has_seen,
+    recent_including,
+)
 
 SEGMENT_VIP_HIGH_INVENTORY: Final = "VIP_HIGH_INVENTORY"
 SEGMENT_ACTIVE: Final = "ACTIVE"
 SEGMENT_DORMANT: Final = "DORMANT"
+SEGMENT_VIP_WINBACK: Final = "VIP_WINBACK"  # rules v2; the segment's name is the config's
 
 # The rule that fired, as recorded in the audit (one per branch of DESIGN §4.2).
 RULE_VIP_HIGH_INVENTORY: Final = "vip_and_event_sku_sellable_above_min"
 RULE_ACTIVE: Final = "recency_below_active_max"
 RULE_DORMANT_RECENCY: Final = "dormant_recency_at_or_above_active_max"
 RULE_DORMANT_NO_RECENCY: Final = "dormant_recency_null"
+RULE_VIP_WINBACK: Final = "vip_not_recent_winback"  # rules v2
 
 _ZERO: Final = Decimal(0)
 
@@ -85,6 +93,21 @@ def effective_rfm(state: CustomerState, profile: CustomerProfile | None, event_t
         # event dated before rfm_as_of: the customer is at least as recent as "today".
         recency = 0
     return EffectiveRfm(recency, frequency, monetary, counted.ids)
+
+
+def preferred_channel(channels: tuple[str, ...]) -> str | None:
+    """The most frequent of ``channels`` (newest first); among equally frequent ones, the one used
+    most recently. None when there is none."""
+    if not channels:
+        return None
+    counts: dict[str, int] = {}
+    for channel in channels:
+        counts[channel] = counts.get(channel, 0) + 1
+    best = channels[0]
+    for channel in channels:  # newest first: a later tie never replaces an earlier one
+        if counts[channel] > counts[best]:
+            best = channel
+    return best
 
 
 def candidate_skus(
@@ -159,6 +182,14 @@ def decide(
         and event_sku_sellable > config.vip_min_sellable
     ):
         segment, rule = SEGMENT_VIP_HIGH_INVENTORY, RULE_VIP_HIGH_INVENTORY
+    elif (
+        config.rules == RULES_V2
+        and profile is not None
+        and profile.segment == config.vip_segment
+        and (rfm.recency is None or rfm.recency >= config.active_max_recency_days)
+    ):
+        # Rules v2: a VIP who is not recent is a win-back target, not one more DORMANT customer.
+        segment, rule = config.vip_winback_segment, RULE_VIP_WINBACK
     elif rfm.recency is None:
         segment, rule = SEGMENT_DORMANT, RULE_DORMANT_NO_RECENCY
     elif rfm.recency < config.active_max_recency_days:
@@ -190,6 +221,12 @@ def decide(
                     break  # older SKUs were not considered: the audit lists only those examined
 
     rec = tuple(recommendation)
+    channel: str | None = None
+    if config.rules == RULES_V2:
+        channels = state.recent_channels
+        if not has_seen(state, event.event_id):  # a state from before this event was observed
+            channels = channels_including(channels, event, config)
+        channel = preferred_channel(channels)
     # Positional, in field order: msgspec matches keyword arguments by name, which for the audit's 24
     # fields costs several times the construction itself, once per decision on the streaming path.
     # tests/unit/decisions pin every field against a keyword-built expectation.
@@ -201,6 +238,7 @@ def decide(
         now_ms,  # updated_at_ms
         event.event_time_ms,
         config.logic_version,
+        channel,  # channel_preference
     )
     audit = DecisionAudit(
         event.event_id,
@@ -227,5 +265,6 @@ def decide(
         score,
         config.logic_version,
         now_ms,  # decided_at_ms
+        channel,  # channel_preference
     )
     return decision, audit

@@ -98,6 +98,11 @@ class CustomerState(msgspec.Struct, frozen=True, gc=False, array_like=True):
     # the day's orders (which grow with each order until the nightly profile includes them). None:
     # not derived (a state decoded from a recovery store that lacks this field); walked instead.
     counted: CountedOrders | None = None
+    # The channels of the customer's most recent events that named one, newest first, at most
+    # ``recent_channel_capacity`` (rules v2's channel_preference). Kept whatever the rules, so switching
+    # the live logic to v2 needs no rebuild of the state. Last field: states encoded before it existed
+    # decode with none.
+    recent_channels: tuple[str, ...] = ()
 
 
 EMPTY_STATE = CustomerState()
@@ -214,7 +219,20 @@ def observe_event(
     if len(seen) > keep:
         seen = seen[-keep:]  # evict the oldest ids
     skus, times = recent_including(state, event, config)
-    return CustomerState(skus, times, state.orders, seen, state.counted)  # positional: once per event
+    channels = channels_including(state.recent_channels, event, config)
+    # positional: once per event
+    return CustomerState(skus, times, state.orders, seen, state.counted, channels)
+
+
+def channels_including(
+    channels: tuple[str, ...], event: BehaviorEvent, config: LogicV1Config
+) -> tuple[str, ...]:
+    """The customer's recent channels once ``event`` is observed (newest first, bounded): in arrival
+    order, since a preference follows what the customer does lately, not the events' clocks."""
+    channel = event.channel
+    if not channel:
+        return channels
+    return (sys.intern(channel), *channels[: config.recent_channel_capacity - 1])
 
 
 def _supersedes(new: OrderFact, old: OrderFact) -> bool:
@@ -245,7 +263,9 @@ def apply_order(state: CustomerState, fact: OrderFact) -> CustomerState:
         return state
     orders = state.orders.copy()
     orders[fact.order_id] = fact
-    return CustomerState(state.recent_skus, state.recent_times, orders, state.seen, count_orders(orders))
+    return CustomerState(
+        state.recent_skus, state.recent_times, orders, state.seen, count_orders(orders), state.recent_channels
+    )
 
 
 def prune_orders(state: CustomerState, rfm_as_of: date) -> CustomerState:
@@ -258,4 +278,6 @@ def prune_orders(state: CustomerState, rfm_as_of: date) -> CustomerState:
     if all(utc_day(o.order_time_ms) > cutoff for o in state.orders.values()):
         return state
     orders = {k: o for k, o in state.orders.items() if utc_day(o.order_time_ms) > cutoff}
-    return CustomerState(state.recent_skus, state.recent_times, orders, state.seen, count_orders(orders))
+    return CustomerState(
+        state.recent_skus, state.recent_times, orders, state.seen, count_orders(orders), state.recent_channels
+    )

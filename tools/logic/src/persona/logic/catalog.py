@@ -1,0 +1,51 @@
+"""The hook for the catalog that versions the published tables (Nessie, DESIGN §6).
+
+``persona logic`` creates, merges and tags the Paimon branches itself; the same steps on the catalog
+go through ``CatalogBranches``, which the ``persona.nessie`` adapter implements. This package does not
+import it: ``load_catalog_branches`` looks for ``persona.nessie.catalog_branches(env)`` at run time and
+returns None when the adapter is not installed or says the catalog is not configured, so every command
+can say plainly that the Nessie step was not done.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class CatalogBranches(Protocol):
+    """Branches and tags of a versioned catalog; each call returns a short description of what it did
+    (e.g. the new reference's hash), for the command's output."""
+
+    name: str
+
+    def create_branch(self, branch: str, from_ref: str) -> str: ...
+
+    def merge(self, branch: str, into: str, message: str) -> str: ...
+
+    def tag(self, tag: str, ref: str) -> str: ...
+
+
+NOT_CONFIGURED = "not configured"
+
+
+def load_catalog_branches(env: Mapping[str, str]) -> tuple[CatalogBranches | None, str]:
+    """The catalog's branches, or None and why not (for the command to print)."""
+    try:
+        module = importlib.import_module("persona.nessie")
+    except ImportError:
+        return None, f"nessie: {NOT_CONFIGURED} (the persona.nessie adapter is not installed); Paimon only"
+    factory = getattr(module, "catalog_branches", None)
+    if factory is None:
+        return None, f"nessie: {NOT_CONFIGURED} (persona.nessie has no catalog_branches); Paimon only"
+    catalog = factory(env)
+    if catalog is None:
+        return None, f"nessie: {NOT_CONFIGURED} (no Nessie endpoint set); Paimon only"
+    if not isinstance(catalog, CatalogBranches):
+        return (
+            None,
+            f"nessie: {NOT_CONFIGURED} ({type(catalog).__name__} is not a CatalogBranches); Paimon only",
+        )
+    return catalog, f"nessie: {catalog.name}"
