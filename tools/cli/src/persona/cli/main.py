@@ -38,6 +38,7 @@ COMMAND_MODULES = (
     "persona.cli.demo_cmd",
     "persona.cli.bench_cmd",
     "persona.cli.chaos_cmd",
+    "persona.cli.console_cmd",
 )
 
 # The commands that keep state under PERSONA_HOME: an existing home of theirs that other users can

@@ -5,6 +5,7 @@ see ``schema.NATIVE_OPTIONS``.
 """
 
 from persona.paimon.catalog import PaimonWarehouse
+from persona.paimon.explain import decision_in_force, explanation_lines
 from persona.paimon.schema import (
     DATABASE,
     SEGMENT_DECISIONS,
@@ -24,5 +25,7 @@ __all__ = [
     "TableSpec",
     "TableWriter",
     "check_primary_key",
+    "decision_in_force",
     "ensure_tables",
+    "explanation_lines",
 ]
