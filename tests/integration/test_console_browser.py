@@ -176,7 +176,12 @@ def _check_metrics(stack: StackSettings, state: dict[str, Any]) -> None:
     assert dict(state["lag"]) == {flow: sum(p.values()) for flow, p in lag.items()}
 
     dlq = sorted(
-        (r["metric"].get("flow", ""), r["metric"].get("topic", ""), r["metric"].get("reason", ""), float(r["value"][1]))
+        (
+            r["metric"].get("flow", ""),
+            r["metric"].get("topic", ""),
+            r["metric"].get("reason", ""),
+            float(r["value"][1]),
+        )
         for r in _prometheus(stack, "sum by (flow, topic, reason) (persona_events_dlq_total)", at)
     )
     assert sorted(tuple(r) for r in state["dlq"]) == dlq
@@ -214,7 +219,9 @@ def test_console_shows_what_paimon_and_prometheus_hold(scenario: Scenario, tmp_p
         for batch in (records[:300], records[300:]):
             orders = [(r.key, r.value) for r in batch if r.kind == "order"]
             produce_all(producer, s.topics.orders_cdc, orders)
-            produce_all(producer, s.topics.behavior_events, [(r.key, r.value) for r in batch if r.kind != "order"])
+            produce_all(
+                producer, s.topics.behavior_events, [(r.key, r.value) for r in batch if r.kind != "order"]
+            )
             events = sum(end_offsets(s.stack.kafka_bootstrap, s.topics.behavior_events).values())
             wait_for(
                 "enrich to decide every event sent",
@@ -225,11 +232,15 @@ def test_console_shows_what_paimon_and_prometheus_hold(scenario: Scenario, tmp_p
             decided = sum(end_offsets(s.stack.kafka_bootstrap, s.topics.marketing_segments_rt).values())
             wait_for(
                 "the sink to commit every decision",
-                lambda n=decided: True if flows[2].committed_offsets(s.topics.marketing_segments_rt) >= n else None,
+                lambda n=decided: (
+                    True if flows[2].committed_offsets(s.topics.marketing_segments_rt) >= n else None
+                ),
                 120,
                 flows,
             )
-        rt = read_topic(s.stack.kafka_bootstrap, s.topics.marketing_segments_rt, min_count=decided, timeout=30)
+        rt = read_topic(
+            s.stack.kafka_bootstrap, s.topics.marketing_segments_rt, min_count=decided, timeout=30
+        )
         customers = {
             parsed.value.decision.customer_id
             for r in rt
@@ -237,9 +248,12 @@ def test_console_shows_what_paimon_and_prometheus_hold(scenario: Scenario, tmp_p
         }
         wait_for(
             f"marketing_segments to hold the {len(customers)} customers decided",
-            lambda: True
-            if warehouse.sql("SELECT count(*) AS n FROM marketing_segments").to_pylist()[0]["n"] == len(customers)
-            else None,
+            lambda: (
+                True
+                if warehouse.sql("SELECT count(*) AS n FROM marketing_segments").to_pylist()[0]["n"]
+                == len(customers)
+                else None
+            ),
             60,
             flows,
         )
@@ -251,7 +265,9 @@ def test_console_shows_what_paimon_and_prometheus_hold(scenario: Scenario, tmp_p
             _console(s.env, _free_port(), tmp_path / "console.log") as url,
             sync_playwright() as playwright,
         ):
-            browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
+            browser = playwright.chromium.launch(
+                executable_path=chromium, headless=True, args=["--no-sandbox"]
+            )
             try:
                 page = browser.new_page(viewport={"width": 1200, "height": 900})
                 page.goto(url + "/", wait_until="load")

@@ -45,9 +45,7 @@ def _row(**over: Any) -> dict[str, Any]:
 
 def test_every_input_of_the_decision_is_named() -> None:
     lines = explanation_lines(_row())
-    assert lines[0] == (
-        "customer 42 was vip from 2026-12-07 01:00:00Z (decision version 3, logic v1)"
-    )
+    assert lines[0] == ("customer 42 was vip from 2026-12-07 01:00:00Z (decision version 3, logic v1)")
     text = "\n".join(lines)
     assert "rule fired:     high_monetary" in text
     assert "as of 2026-12-06 (rfm-20261206)" in text
@@ -58,7 +56,7 @@ def test_every_input_of_the_decision_is_named() -> None:
 
 
 def test_no_profile_and_untagged_snapshot() -> None:
-    assert "profile:        no profile row" in explanation_lines(
+    assert "  profile:        no profile row" in explanation_lines(
         _row(profile_segment=None, profile_rfm_as_of=None)
     )
     text = "\n".join(explanation_lines(_row(profile_tag=None, candidates_json=None)))

@@ -11,9 +11,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 def test_one_polyline_per_segment_with_a_point_per_snapshot() -> None:
-    history = segment_history(
-        [SegmentPoint(i, 1_000 * i, {"vip": i, "new": 10 - i}) for i in range(1, 6)]
-    )
+    history = segment_history([SegmentPoint(i, 1_000 * i, {"vip": i, "new": 10 - i}) for i in range(1, 6)])
     root = ET.fromstring(segment_chart_svg(history))
     lines = root.findall(f"{SVG}polyline")
     assert [line.findtext(f"{SVG}title") for line in lines] == ["new", "vip"]

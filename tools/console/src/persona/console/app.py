@@ -61,7 +61,9 @@ def read_metrics(prometheus: PrometheusReader, at: float) -> Metrics:
     try:
         return Metrics(
             at=at,
-            freshness=freshness_rows(prometheus.instant(FRESHNESS_P50, at), prometheus.instant(FRESHNESS_P99, at)),
+            freshness=freshness_rows(
+                prometheus.instant(FRESHNESS_P50, at), prometheus.instant(FRESHNESS_P99, at)
+            ),
             lag=flow_lags(prometheus.instant(CONSUMER_LAG, at)),
             dlq=dlq_rows(prometheus.instant(DLQ_TOTALS, at)),
         )

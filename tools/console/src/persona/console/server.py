@@ -65,13 +65,17 @@ def build_app(config: ConsoleConfig) -> Starlette:
 def _uvicorn(config: ConsoleConfig) -> uvicorn.Server:
     # Loopback only: the console shows customer data and has no authentication.
     return uvicorn.Server(
-        uvicorn.Config(build_app(config), host=LOCALHOST, port=config.port, log_level="warning", access_log=False)
+        uvicorn.Config(
+            build_app(config), host=LOCALHOST, port=config.port, log_level="warning", access_log=False
+        )
     )
 
 
 def serve(config: ConsoleConfig) -> None:
     """Serve until interrupted (Ctrl-C / SIGTERM)."""
-    log.info("console on %s (Prometheus %s, warehouse %s)", config.url, config.prometheus_url, config.warehouse)
+    log.info(
+        "console on %s (Prometheus %s, warehouse %s)", config.url, config.prometheus_url, config.warehouse
+    )
     _uvicorn(config).run()
 
 

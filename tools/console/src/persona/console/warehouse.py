@@ -43,7 +43,9 @@ class WarehouseReader:
         return SegmentPoint(snapshot_id, committed_at_ms, counts)
 
     def segment_history(self) -> SegmentHistory:
-        snapshots = {int(s["id"]): int(s["time_millis"]) for s in self.warehouse.snapshots(self.tables.segments)}
+        snapshots = {
+            int(s["id"]): int(s["time_millis"]) for s in self.warehouse.snapshots(self.tables.segments)
+        }
         chosen = pick_snapshots(list(snapshots), self.max_points)
         points = []
         for snapshot_id in chosen:

@@ -123,7 +123,10 @@ PROMETHEUS: Setting[str | None] = Setting(
     shown_default="`prometheus` on `PATH`",
 )
 CONSOLE_PORT = Setting(
-    "PERSONA_CONSOLE_PORT", port, 8050, f"`persona console` (the web console, also started by the demo) on {LOCALHOST}"
+    "PERSONA_CONSOLE_PORT",
+    port,
+    8050,
+    f"`persona console` (the web console, also started by the demo) on {LOCALHOST}",
 )
 CHROMIUM: Setting[str | None] = Setting(
     "PERSONA_CHROMIUM",
