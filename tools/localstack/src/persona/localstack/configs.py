@@ -426,6 +426,9 @@ def render_prometheus_yml(settings: StackSettings) -> str:
         "scrape_configs": [
             {
                 "job_name": PROMETHEUS_JOB,
+                # A flow's series carry their own `flow` label (as a pod's do, scraped without a target
+                # file); it equals the target file's, so keep it rather than rename it exported_flow.
+                "honor_labels": True,
                 "file_sd_configs": [
                     {
                         "files": [str(settings.prometheus_targets_dir / "*.json")],

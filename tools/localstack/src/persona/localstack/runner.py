@@ -23,17 +23,26 @@ from pathlib import Path
 from typing import BinaryIO
 
 from persona.flows.cdc.spec import SPEC as CDC
+from persona.flows.common.recovery import committed_input_offsets
 from persona.flows.common.spec import FlowSpec
 from persona.flows.enrich.spec import SPEC as ENRICH
 from persona.flows.sink.spec import SPEC as SINK
 from persona.localstack.procs import die_with_parent, private_dir, tail_lines
+from persona.localstack.prometheus import remove_target, write_target
+from persona.localstack.settings import StackSettings
 from persona.settings import PipelineSettings
-from persona.settings.registry import COMMIT_INTERVAL, STOP_TIMEOUT
+from persona.settings.registry import COMMIT_INTERVAL, METRICS_PORT, STOP_TIMEOUT
 
 log = logging.getLogger(__name__)
 
 FLOWS: dict[str, FlowSpec] = {spec.name: spec for spec in (CDC, ENRICH, SINK)}
 """Every flow by name, in pipeline order (each one's output is a later one's input)."""
+
+
+def metrics_port(name: str, base: int) -> int:
+    """The metrics and health port of flow ``name`` started here: each flow its own, from ``base``
+    (``PERSONA_METRICS_PORT``) in pipeline order (cdc, enrich, sink); 0: none."""
+    return 0 if base == 0 else base + list(FLOWS).index(flow_spec(name).name)
 
 
 def flow_spec(name: str) -> FlowSpec:
@@ -183,6 +192,10 @@ class FlowProcess:
         """
         return cls(name, state_dir, env, snapshot_seconds=epoch_seconds(name, settings), echo=echo)
 
+    def metrics_port(self) -> int:
+        """This flow's metrics port: ``PERSONA_METRICS_PORT`` of its environment as the base."""
+        return metrics_port(self.name, METRICS_PORT.get({**os.environ, **self.env}))
+
     @property
     def customer_log_dir(self) -> Path:
         """The enrich flow's customer log, inside its recovery directory: one goes with the other."""
@@ -198,6 +211,10 @@ class FlowProcess:
         env = {**os.environ, **self.env}
         if self.name == "enrich":
             env.setdefault("PERSONA_ENRICH_STATE_DIR", str(self.customer_log_dir))
+        port = self.metrics_port()
+        env["PERSONA_METRICS_PORT"] = str(port)
+        if port:
+            _scrape(self.name, port, env)
         log_file = self.log_path.open("ab")
         self.process = subprocess.Popen(
             self.command(),
@@ -249,6 +266,8 @@ class FlowProcess:
         if self.process.poll() is None:
             self.kill()
         self._finish_output()
+        # Stopped on purpose: not a flow down. (A killed flow keeps its target: it is down.)
+        _unscrape(self.name, {**os.environ, **self.env})
 
     def _finish_output(self) -> None:
         """Once the process is gone: let the output copier reach the end, and unregister."""
@@ -278,6 +297,24 @@ class FlowProcess:
         return "\n".join(tail_lines(self.log_path, lines))
 
 
+def _scrape(name: str, port: int, env: Mapping[str, str]) -> None:
+    """Have the local Prometheus (``$PERSONA_HOME/prometheus/targets``) scrape the flow, labelled
+    ``flow=<name>``; a target file, whether or not Prometheus runs."""
+    try:
+        host = env.get("PERSONA_METRICS_HOST", "127.0.0.1")
+        address = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+        write_target(StackSettings.from_env(env), name, [f"{address}:{port}"], {"flow": name})
+    except Exception as error:  # no scrape target is no reason not to run the flow
+        log.warning("flow %s: no Prometheus scrape target written: %s", name, error)
+
+
+def _unscrape(name: str, env: Mapping[str, str]) -> None:
+    try:
+        remove_target(StackSettings.from_env(env), name)
+    except Exception as error:
+        log.warning("flow %s: its Prometheus scrape target not removed: %s", name, error)
+
+
 def _copy_lines(process: subprocess.Popen[bytes], log_file: BinaryIO, echo: BinaryIO) -> None:
     """Copy a flow's output, line by line, to its log file and to ``echo`` until it ends."""
     assert process.stdout is not None
@@ -290,35 +327,3 @@ def _copy_lines(process: subprocess.Popen[bytes], log_file: BinaryIO, echo: Bina
                 echo.flush()
             except (OSError, ValueError):  # a closed or broken echo stream must not stop the log file
                 pass
-
-
-def committed_input_offsets(recovery_dir: Path, input_step: str) -> dict[str, int]:
-    """Offsets of a flow's Kafka input (``"<partition>-<topic>" -> next offset``) as of its last
-    durable epoch: everything before them has passed through every step of the flow.
-
-    Read from Bytewax's recovery store, so it is the flow's own account of its progress; it serves
-    consumer lag for monitoring and benchmarks, and ordering barriers in tests.
-    """
-    import pickle
-    import sqlite3
-
-    offsets: dict[str, int] = {}
-    for db in sorted(recovery_dir.glob("part-*.sqlite3")):
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-            row = conn.execute("SELECT max(commit_epoch) FROM commits").fetchone()
-            if row is None or row[0] is None:
-                continue
-            commit_epoch = int(row[0])
-            rows = conn.execute(
-                "SELECT state_key, ser_change FROM snaps AS s WHERE step_id = ? AND snap_epoch <= ? AND "
-                "snap_epoch = (SELECT max(snap_epoch) FROM snaps WHERE step_id = s.step_id "
-                "AND state_key = s.state_key AND snap_epoch <= ?)",
-                (input_step, commit_epoch, commit_epoch),
-            ).fetchall()
-        for key, blob in rows:
-            if blob is not None:
-                value = pickle.loads(blob)  # bytewax's own pickled snapshot of the source partition
-                if isinstance(value, int):
-                    # Negative values are librdkafka's logical "beginning"/"end": nothing read yet.
-                    offsets[str(key)] = max(value, 0)
-    return offsets

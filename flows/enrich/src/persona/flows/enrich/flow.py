@@ -20,9 +20,12 @@ from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
 from persona.contracts import CustomerProfile, InventoryRow
+from persona.flows.common.metrics import FlowMetrics
+from persona.flows.common.observability import start_observability
 from persona.flows.common.process import GcTimer, prepare_flow_process
 from persona.flows.common.wiring import batch_sink, raw_source
 from persona.flows.enrich.customer_log import Compactor
+from persona.flows.enrich.instrumentation import EnrichMetrics, TimedReader
 from persona.flows.enrich.reporting import SnapshotStats, StatsLog
 from persona.flows.enrich.routing import DLQ, route
 from persona.flows.enrich.shard import CustomerShard
@@ -64,6 +67,8 @@ class EnrichContext:
     compactor: Compactor = field(default_factory=Compactor)
     snapshots: SnapshotStats = field(default_factory=SnapshotStats)
     stats_log: StatsLog = field(default_factory=StatsLog)
+    # Inert unless the flow process started its metrics (build_flow).
+    instruments: EnrichMetrics = field(default_factory=lambda: EnrichMetrics(FlowMetrics(SPEC.name, None)))
 
     def maybe_report(self) -> None:
         """Log the statistics lines if they are due."""
@@ -87,6 +92,8 @@ def build_flow(
     if process:
         configure_logging()
     settings = settings or PipelineSettings.from_env()
+    metrics = start_observability(SPEC, settings).metrics if process else FlowMetrics(SPEC.name, None)
+    instruments = EnrichMetrics(metrics)
     if profiles is None:
         from persona.paimon import PaimonWarehouse
         from persona.paimon.profiles import PaimonProfileStore
@@ -100,24 +107,27 @@ def build_flow(
     if inventory is None:
         from persona.inventory import CassandraInventory, InventoryCache
 
-        inventory = InventoryCache(
-            CassandraInventory(
-                settings.cassandra_hosts,
-                settings.cassandra_port,
-                keyspace=settings.inventory_keyspace,
-                table=settings.inventory_table,
-                credentials=settings.cassandra_security.credentials(),
-                ssl_context=settings.cassandra_security.ssl_context(),
-            ),
+        cassandra = CassandraInventory(
+            settings.cassandra_hosts,
+            settings.cassandra_port,
+            keyspace=settings.inventory_keyspace,
+            table=settings.inventory_table,
+            credentials=settings.cassandra_security.credentials(),
+            ssl_context=settings.cassandra_security.ssl_context(),
+        )
+        cache = InventoryCache(
+            TimedReader(cassandra, instruments) if instruments.enabled else cassandra,
             ttl_seconds=settings.inventory_ttl_seconds,
         )
+        instruments.cache = cache.stats
+        inventory = cache
     stats_log = StatsLog(gc_timer=GcTimer().install() if process else None)
-    ctx = EnrichContext(settings, profiles, inventory, clock, stats_log=stats_log)
+    ctx = EnrichContext(settings, profiles, inventory, clock, stats_log=stats_log, instruments=instruments)
     topics = settings.topics
     flow = Dataflow(SPEC.dataflow_id)
     inputs = list(SPEC.inputs(topics))
     batches = op.input(SPEC.input_step, flow, source or raw_source(settings, inputs, SPEC.name))
-    routed = op.flat_map("route", batches, lambda batch: route(settings, batch))
+    routed = op.flat_map("route", batches, lambda batch: route(settings, batch, metrics))
     split = op.branch("split_dlq", routed, lambda item: item[0] == DLQ)
     decided = op.stateful_batch("customers", split.falses, lambda resume: CustomerShard(ctx, resume))
     op.output("out", op.merge("all", decided, split.trues), sink or batch_sink(settings))

@@ -18,6 +18,7 @@ from persona.contracts import (
     parse_inventory_row,
     parse_order_change,
 )
+from persona.flows.common.metrics import FlowMetrics, dlq_reason
 from persona.kafka.bytewax_io import OutRecord, RawBatch, dead_letter
 from persona.settings import PipelineSettings
 
@@ -46,11 +47,13 @@ _PARSERS: dict[str, tuple[Callable[[bytes, TimeWindow, int], Any], Callable[[Any
 }
 
 
-def route(settings: PipelineSettings, batch: RawBatch) -> list[tuple[str, Any]]:
+def route(
+    settings: PipelineSettings, batch: RawBatch, metrics: FlowMetrics | None = None
+) -> list[tuple[str, Any]]:
     """One polled batch -> ``(shard, [items])`` per shard it touches, and ``(DLQ, [records])``.
 
     Order within a shard is the batch's order; an inventory change goes to every shard, because any
-    shard may hold customers offered that SKU.
+    shard may hold customers offered that SKU. ``metrics``: where the batch's counts go.
     """
     topics = settings.topics
     shards = settings.enrich_shards
@@ -63,12 +66,18 @@ def route(settings: PipelineSettings, batch: RawBatch) -> list[tuple[str, Any]]:
     dlq: list[OutRecord] = []
     window = settings.time_window
     now_ms = int(time.time() * 1000)  # once per batch: the plausibility window's "now"
+    reasons: dict[str, int] = {}
     for key, value in batch.records:
         result = parse(value or b"", window, now_ms)
         if isinstance(result, Err):
             dlq.append(dead_letter(topic, key, value, result.reason))
+            reason = dlq_reason(result.reason)
+            reasons[reason] = reasons.get(reason, 0) + 1
         else:
             parsed.append(result.value)
+    if metrics is not None and metrics.enabled:
+        metrics.events_in(topic, len(batch))
+        metrics.dead_letters(topic, reasons)
     by_shard: dict[str, list[ShardItem]] = {}
     if customer_of is None:
         if parsed:

@@ -88,8 +88,11 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
     LOG_CHUNK = 2048
 
     def __init__(self, ctx: EnrichContext, resume: ShardSnapshot | None) -> None:
+        restore_started = time.perf_counter()
         self._ctx = ctx
         self._config = ctx.settings.logic
+        # The size of this shard's last snapshot (the state-size metric).
+        self.snapshot_bytes = 0
         topics = ctx.settings.topics
         self._decisions_topic = topics.segment_decisions
         self._rt_topic = topics.marketing_segments_rt
@@ -134,6 +137,9 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         if self._max_customers and state_dir:
             self._evicted = EvictedCustomers(Path(state_dir) / "evicted")
             self._evict()
+        ctx.instruments.shards.append(self)
+        if resume is not None:
+            ctx.instruments.restored(time.perf_counter() - restore_started)
 
     def on_batch(self, values: list[list[ShardItem]]) -> tuple[list[list[OutRecord]], bool]:
         ctx = self._ctx
@@ -210,7 +216,10 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
             snap = ShardSnapshot.of(self._shards, self.customers, self.offered, waiting)
         else:
             snap = ShardSnapshot.of(self._shards, {}, {}, waiting, self._log.seal())
-        self._ctx.snapshots.taken(started, time.perf_counter(), len(snap.state))
+        ended = time.perf_counter()
+        self._ctx.snapshots.taken(started, ended, len(snap.state))
+        self._ctx.instruments.snapshot_taken(ended - started)
+        self.snapshot_bytes = len(snap.state)
         # Every customer is in the log now (written above): those over the bound can leave memory.
         self._evict()
         return snap
@@ -387,7 +396,12 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         # With their audit, for the sink's Paimon commits: columns built once, keyed by the shard (every
         # customer here has it) so a customer's decisions stay in order.
         key = shard_of(envelopes[0].audit.customer_id, self._shards).encode()
-        out.extend((self._decisions_topic, key, message) for message in encode_decisions(envelopes))
+        messages = list(encode_decisions(envelopes))
+        out.extend((self._decisions_topic, key, message) for message in messages)
+        instruments = ctx.instruments
+        if instruments.enabled:
+            instruments.decided([e.audit for e in envelopes], now_ms)
+            instruments.common.events_out({rt_topic: len(envelopes), self._decisions_topic: len(messages)})
 
     def _unprocessable(self, item: BehaviorEvent | OrderFact, error: Exception) -> OutRecord:
         """The dead letter of a record whose processing raised: the record as its topic carries it."""
@@ -413,6 +427,7 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
                 ),
                 exc_info=self.unprocessable <= 10,
             )
+        self._ctx.instruments.common.dead_letters(topic, {"unprocessable": 1})
         return dead_letter(topic, str(customer_id).encode(), raw, f"{kind}: {reason}")
 
 

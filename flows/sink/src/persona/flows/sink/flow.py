@@ -27,6 +27,7 @@ before the epoch's input offsets become durable, so a restart replays the epoch:
 from __future__ import annotations
 
 import logging
+import time
 from bisect import bisect_right
 from typing import Any
 
@@ -38,8 +39,11 @@ from bytewax.inputs import Source
 from bytewax.outputs import FixedPartitionedSink, Sink, StatefulSinkPartition
 
 from persona.contracts import DecisionEnvelope, DecisionsDecodeError, decode_decisions, encode_decisions
+from persona.flows.common.metrics import FlowMetrics, dlq_reason
+from persona.flows.common.observability import start_observability
 from persona.flows.common.process import prepare_flow_process
 from persona.flows.common.wiring import batch_sink, raw_source
+from persona.flows.sink.instrumentation import CommitMetrics
 from persona.flows.sink.rows import audit_rows, conform
 from persona.flows.sink.spec import SPEC
 from persona.kafka.bytewax_io import OutRecord, RawBatch, dead_letter
@@ -84,7 +88,7 @@ def latest_segments(decisions: pa.Table, schema: pa.Schema) -> pa.Table:
 
 
 class _PaimonPartition(StatefulSinkPartition[pa.Table, None]):
-    def __init__(self, settings: PipelineSettings, commit_user: str) -> None:
+    def __init__(self, settings: PipelineSettings, commit_user: str, metrics: FlowMetrics) -> None:
         warehouse = PaimonWarehouse(settings.warehouse)
         # A warehouse made by an older persona may key the audit by event_id alone: stop with the
         # recovery rather than merge the audits of two customers' events that share an id.
@@ -94,6 +98,7 @@ class _PaimonPartition(StatefulSinkPartition[pa.Table, None]):
         # Decision rows since the last commit; their newest version per customer is the upsert.
         self._pending: list[pa.Table] = []
         self.commits = 0
+        self._metrics = CommitMetrics(metrics, (self._segments.table_name, self._audit.table_name))
 
     def write_batch(self, values: list[pa.Table]) -> None:
         schema = self._audit.schema
@@ -105,14 +110,21 @@ class _PaimonPartition(StatefulSinkPartition[pa.Table, None]):
             self._pending.append(table)
 
     def _commit(self) -> None:
+        decisions = None
+        segment_rows = 0
         if self._pending:
             decisions = pa.concat_tables(self._pending, promote_options="default")
-            self._segments.add_arrow(latest_segments(decisions, self._segments.schema))
+            segments = latest_segments(decisions, self._segments.schema)
+            segment_rows = segments.num_rows
+            self._segments.add_arrow(segments)
             self._pending = []
-        seg = self._segments.commit()
-        aud = self._audit.commit()
+        metrics = self._metrics
+        seg = metrics.timed_commit(self._segments, segment_rows)
+        aud = metrics.timed_commit(self._audit, 0 if decisions is None else decisions.num_rows)
         if seg or aud:
             self.commits += 1
+        if decisions is not None:
+            metrics.committed(decisions, int(time.time() * 1000))
 
     def snapshot(self) -> None:
         # The epoch ends: publish everything it wrote, so a resume never skips uncommitted rows.
@@ -130,9 +142,15 @@ class PaimonSink(FixedPartitionedSink[pa.Table, None]):
     """One partition: one writer per table and one commit sequence (commit user ``persona-sink``).
     Items are tables of audit rows (``rows.audit_rows``)."""
 
-    def __init__(self, settings: PipelineSettings, commit_user: str = "persona-sink") -> None:
+    def __init__(
+        self,
+        settings: PipelineSettings,
+        commit_user: str = "persona-sink",
+        metrics: FlowMetrics | None = None,
+    ) -> None:
         self._settings = settings
         self._commit_user = commit_user
+        self._metrics = metrics or FlowMetrics(SPEC.name, None)
 
     def list_parts(self) -> list[str]:
         return ["paimon"]
@@ -141,17 +159,32 @@ class PaimonSink(FixedPartitionedSink[pa.Table, None]):
         return 0
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _PaimonPartition:
-        return _PaimonPartition(self._settings, self._commit_user)
+        return _PaimonPartition(self._settings, self._commit_user, self._metrics)
 
 
 class DecisionsParser:
     """The ``parse`` step: one polled batch -> ``("paimon", <audit rows>)`` and ``("dlq", [records])``."""
 
-    def __init__(self, settings: PipelineSettings) -> None:
+    def __init__(self, settings: PipelineSettings, metrics: FlowMetrics | None = None) -> None:
         self._topic = settings.topics.segment_decisions
+        self._metrics = metrics or FlowMetrics(SPEC.name, None)
+        self._reasons: dict[str, int] = {}
         self.unwritable = 0
 
     def __call__(self, batch: RawBatch) -> list[tuple[str, Any]]:
+        self._reasons = {}
+        out = self._parse(batch)
+        metrics = self._metrics
+        if metrics.enabled:
+            metrics.events_in(self._topic, len(batch))
+            metrics.dead_letters(self._topic, self._reasons)
+        return out
+
+    def _count(self, reason: str) -> None:
+        label = dlq_reason(reason)
+        self._reasons[label] = self._reasons.get(label, 0) + 1
+
+    def _parse(self, batch: RawBatch) -> list[tuple[str, Any]]:
         envs: list[DecisionEnvelope] = []
         dlq: list[OutRecord] = []
         # Message i of the batch holds envs[ends[i - 1]:ends[i]]: a decision's key, for its dead letter.
@@ -162,6 +195,7 @@ class DecisionsParser:
                 envs.extend(decode_decisions(value or b""))
             except DecisionsDecodeError as error:
                 dlq.append(dead_letter(self._topic, key, value, str(error)))
+                self._count(str(error))
                 continue
             ends.append(len(envs))
             keys.append(key)
@@ -189,6 +223,7 @@ class DecisionsParser:
             )
         )
         (raw,) = encode_decisions([env])
+        self._count("unwritable")
         return dead_letter(self._topic, key, raw, f"unwritable: {error}")
 
 
@@ -200,12 +235,14 @@ def build_flow(
     paimon_sink: Sink[Any] | None = None,
 ) -> Dataflow:
     settings = settings or PipelineSettings.from_env()
+    # The flow process's metrics and health endpoint; a flow under test (its own source) has none.
+    metrics = start_observability(SPEC, settings).metrics if source is None else FlowMetrics(SPEC.name, None)
     if paimon_sink is None:
-        paimon_sink = PaimonSink(settings)
+        paimon_sink = PaimonSink(settings, metrics=metrics)
     flow = Dataflow(SPEC.dataflow_id)
     inputs = list(SPEC.inputs(settings.topics))
     batches = op.input(SPEC.input_step, flow, source or raw_source(settings, inputs, SPEC.name))
-    parsed = op.flat_map("parse", batches, DecisionsParser(settings))
+    parsed = op.flat_map("parse", batches, DecisionsParser(settings, metrics))
     split = op.branch("split_dlq", parsed, lambda item: item[0] == "dlq")
     op.output("dlq", split.trues, sink or batch_sink(settings))
     op.output("paimon", split.falses, paimon_sink)

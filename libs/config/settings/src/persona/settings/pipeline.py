@@ -23,9 +23,13 @@ from persona.settings.registry import (
     INVENTORY_TTL,
     KAFKA_BOOTSTRAP,
     KAFKA_PORT,
+    METRICS,
+    METRICS_HOST,
+    METRICS_PORT,
     OFFSET_RESET,
     POLL_RECORDS,
     PROFILE_REFRESH,
+    READY_MAX_LAG,
     TABLE_SUFFIX,
     TOPIC_PREFIX,
     WAREHOUSE,
@@ -69,6 +73,11 @@ class PipelineSettings:
     # PERSONA_TIME_MIN, PERSONA_TIME_MAX_AHEAD: the input rule implausible_time.
     time_window: TimeWindow = DEFAULT_TIME_WINDOW
     offset_reset: str = OFFSET_RESET.default
+    # The flow's /metrics, /healthz and /readyz (0: none), and whether it records metrics at all.
+    metrics_port: int = METRICS_PORT.default
+    metrics_host: str = METRICS_HOST.default
+    metrics_enabled: bool = True
+    ready_max_lag: int = READY_MAX_LAG.default
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PipelineSettings:
@@ -98,6 +107,10 @@ class PipelineSettings:
             cassandra_security=CassandraSecurity.from_env(env),
             time_window=time_window(env),
             offset_reset=OFFSET_RESET.get(env),
+            metrics_port=METRICS_PORT.get(env),
+            metrics_host=METRICS_HOST.get(env),
+            metrics_enabled=METRICS.get(env) == "on",
+            ready_max_lag=READY_MAX_LAG.get(env),
         )
 
     @property

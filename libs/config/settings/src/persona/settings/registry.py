@@ -471,6 +471,44 @@ OFFSET_RESET = Setting(
     details=True,
 )
 
+
+# A flow's metrics and health endpoint (issue 20; README "Metrics").
+def _metrics_port(raw: str) -> int:
+    value = integer(raw)
+    if not 0 <= value < 65536:
+        raise ValueError(f"is out of range: {value} (a TCP port 1 to 65535, or 0 for none)")
+    return value
+
+
+METRICS_PORT = Setting(
+    "PERSONA_METRICS_PORT",
+    _metrics_port,
+    9464,
+    "the port a flow serves `/metrics`, `/healthz`, `/readyz` on (0: none); flows started locally: cdc's, enrich +1, sink +2",
+)
+METRICS_HOST = Setting(
+    "PERSONA_METRICS_HOST",
+    text,
+    "0.0.0.0",
+    "the address a flow's metrics and health endpoint listens on (a pod's probes need every interface)",
+    shown_default="`0.0.0.0`; flows started by `persona demo`/`bench` and the tests: `127.0.0.1`",
+    details=True,
+)
+METRICS = Setting(
+    "PERSONA_METRICS",
+    one_of("on", "off"),
+    "on",
+    "`off`: a flow records no metrics (`/metrics` is empty, health is still served): the overhead bench's switch",
+    details=True,
+)
+READY_MAX_LAG = Setting(
+    "PERSONA_READY_MAX_LAG",
+    at_least(0),
+    5000,
+    "the consumer lag (records, on every input partition) at or below which a flow's `/readyz` says ready",
+    details=True,
+)
+
 # Every entry point.
 LOG_LEVEL = Setting(
     "PERSONA_LOG_LEVEL",
