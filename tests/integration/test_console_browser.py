@@ -214,9 +214,10 @@ def _check_metrics(stack: StackSettings, state: dict[str, Any]) -> None:
     # A section without a series says so rather than showing nothing.
     assert ("dlq" in state["noData"]) == (not dlq)
 
-    # What the flows export is on the page: both sinks' freshness, every flow's lag (caught up).
+    # What the flows export is on the page: both sinks' freshness, every flow's lag (caught up). A
+    # sink's quantiles are "no data" (NaN in Prometheus) when its histogram did not grow within the
+    # window as scraped, e.g. born at its final count: checked equal to Prometheus above either way.
     assert set(shown_freshness) == {"rt", "paimon"}
-    assert all(p50 is not None and p99 is not None for p50, p99 in shown_freshness.values())
     assert dict(state["lag"]) == {"cdc": 0, "enrich": 0, "sink": 0}
 
 
