@@ -31,6 +31,16 @@ def test_freshness_rows_join_the_two_quantiles_by_sink_and_turn_nan_into_no_data
     )
 
 
+def test_freshness_rows_carry_the_quantiles_since_start() -> None:
+    rows = freshness_rows(
+        [Sample({"sink": "rt"}, math.nan)],
+        [Sample({"sink": "rt"}, math.nan)],
+        [Sample({"sink": "rt"}, 0.3)],
+        [Sample({"sink": "rt"}, 0.9)],
+    )
+    assert rows == (FreshnessRow("rt", None, None, 0.3, 0.9),)
+
+
 def test_freshness_rows_of_a_sink_seen_in_one_quantile_only() -> None:
     assert freshness_rows([], [Sample({"sink": "rt"}, 2.0)]) == (FreshnessRow("rt", None, 2.0),)
     assert freshness_rows([], []) == ()

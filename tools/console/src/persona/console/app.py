@@ -29,7 +29,9 @@ from persona.console.views import (
     CONSUMER_LAG,
     DLQ_TOTALS,
     FRESHNESS_P50,
+    FRESHNESS_P50_SINCE_START,
     FRESHNESS_P99,
+    FRESHNESS_P99_SINCE_START,
     CustomerView,
     Dashboard,
     Metrics,
@@ -136,6 +138,8 @@ def create_app(sources: Sources, clock: Callable[[], float] = time.time) -> Star
                 "queries": {
                     "freshness_p50": FRESHNESS_P50,
                     "freshness_p99": FRESHNESS_P99,
+                    "freshness_p50_since_start": FRESHNESS_P50_SINCE_START,
+                    "freshness_p99_since_start": FRESHNESS_P99_SINCE_START,
                     "lag": CONSUMER_LAG,
                     "dlq": DLQ_TOTALS,
                 },

@@ -55,11 +55,11 @@ def segment_chart_svg(history: SegmentHistory, width: int = 720, height: int = 2
     def y(count: float) -> float:
         return top + plot_h - plot_h * count / y_max
 
-    for i in range(5):
-        value = y_max * i / 4
+    for i in range(6):
+        value = y_max * i / 5  # y_max is 1, 2 or 5 × 10^k: fifths read well
         parts.append(
             f'<line x1="{left}" x2="{left + plot_w}" y1="{y(value):.1f}" y2="{y(value):.1f}" class="grid"/>'
-            f'<text x="{left - 6}" y="{y(value) + 4:.1f}" text-anchor="end" class="axis">{value:,.0f}</text>'
+            f'<text x="{left - 6}" y="{y(value) + 4:.1f}" text-anchor="end" class="axis">{value:,.{0 if value.is_integer() else 1}f}</text>'
         )
     parts.append(
         f'<text x="{left}" y="{height - 10}" class="axis">{_clock(t0)}Z</text>'

@@ -23,6 +23,14 @@ FRESHNESS_P99 = (
     "histogram_quantile(0.99, sum by (sink, le) "
     f"(rate(persona_segment_freshness_seconds_bucket[{FRESHNESS_WINDOW}])))"
 )
+# The same quantiles over every observation since the flows started: what an idle pipeline shows
+# (its windowed rate is 0, and the windowed quantiles NaN, once its histograms stop growing).
+FRESHNESS_P50_SINCE_START = (
+    "histogram_quantile(0.5, sum by (sink, le) (persona_segment_freshness_seconds_bucket))"
+)
+FRESHNESS_P99_SINCE_START = (
+    "histogram_quantile(0.99, sum by (sink, le) (persona_segment_freshness_seconds_bucket))"
+)
 CONSUMER_LAG = "persona_consumer_lag"
 DLQ_TOTALS = "sum by (flow, topic, reason) (persona_events_dlq_total)"
 
@@ -44,6 +52,8 @@ class FreshnessRow:
     sink: str
     p50: float | None
     p99: float | None
+    p50_since_start: float | None = None
+    p99_since_start: float | None = None
 
 
 @dataclass(frozen=True)
@@ -138,14 +148,31 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def freshness_rows(p50: Iterable[Sample], p99: Iterable[Sample]) -> tuple[FreshnessRow, ...]:
-    """One row per sink seen in either quantile's result, by sink name."""
+def freshness_rows(
+    p50: Iterable[Sample],
+    p99: Iterable[Sample],
+    p50_since_start: Iterable[Sample] = (),
+    p99_since_start: Iterable[Sample] = (),
+) -> tuple[FreshnessRow, ...]:
+    """One row per sink seen in any quantile's result, by sink name."""
     by_sink: dict[str, dict[str, float | None]] = defaultdict(dict)
-    for quantile, samples in (("p50", p50), ("p99", p99)):
+    for quantile, samples in (
+        ("p50", p50),
+        ("p99", p99),
+        ("p50_since_start", p50_since_start),
+        ("p99_since_start", p99_since_start),
+    ):
         for sample in samples:
             by_sink[sample.labels.get("sink", "")][quantile] = _finite(sample.value)
     return tuple(
-        FreshnessRow(sink, values.get("p50"), values.get("p99")) for sink, values in sorted(by_sink.items())
+        FreshnessRow(
+            sink,
+            values.get("p50"),
+            values.get("p99"),
+            values.get("p50_since_start"),
+            values.get("p99_since_start"),
+        )
+        for sink, values in sorted(by_sink.items())
     )
 
 
