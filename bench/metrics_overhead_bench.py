@@ -3,7 +3,7 @@
 Prometheus exporter's registry, scraped every 5 s as Prometheus would) and off, alternating in fresh
 child processes within one run, so both see the same machine.
 
-    uv run python bench/metrics_overhead_bench.py [--customers 100000] [--events 300000] [--repeat 5]
+    uv run python bench/metrics_overhead_bench.py [--customers 20000] [--events 80000] [--repeat 4]
 
 Enrich is CPU-bound on one thread, so decisions/s of this loop is its throughput ceiling; the ratio
 on/off is what the metrics cost it (the budget: at most ~3%). Also run by ``persona bench
@@ -63,9 +63,9 @@ def run_once(customers: int, events: int, mode: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--customers", type=int, default=100_000)
-    parser.add_argument("--events", type=int, default=300_000)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--customers", type=int, default=20_000)
+    parser.add_argument("--events", type=int, default=80_000)
+    parser.add_argument("--repeat", type=int, default=4)
     parser.add_argument("--child", choices=["on", "off"])
     args = parser.parse_args()
     if args.child:

@@ -40,7 +40,8 @@ def start_child(state: Path) -> None:
 """
 
 
-def poll(what: str, check: Callable[[], bool], timeout: float = 30.0) -> None:
+def poll(what: str, check: Callable[[], bool], timeout: float = 120.0) -> None:
+    # A deadline, not a timing: generous, because a Python child starts slowly on a loaded machine.
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:

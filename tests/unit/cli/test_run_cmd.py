@@ -49,6 +49,8 @@ def test_the_supervisor_takes_its_policy_and_places_from_the_environment(tmp_pat
     given = build_supervisor("sink", {**env, "PERSONA_KAFKA_BOOTSTRAP": "broker:9092"})
     assert "PERSONA_KAFKA_BOOTSTRAP" not in given.flow.env
     assert [d.address for d in given.dependencies] == ["broker:9092"]
+    # The local stack's flows share a host: a metrics port each; a container's flow uses the port as is.
+    assert flow.port_per_flow and not given.flow.port_per_flow
 
 
 def test_defaults_wait_forever(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from persona.flows.common.metrics import FRESHNESS_SAMPLE_EVERY, FlowMetrics, St
 from persona.flows.common.observability import meter_provider, serve
 from persona.flows.common.recovery import CommittedInput
 from persona.flows.enrich.instrumentation import EnrichMetrics, decision_counts
-from persona.localstack.runner import metrics_port
+from persona.localstack.runner import FlowProcess, metrics_port
 
 
 def test_lag_is_end_minus_committed_per_partition_and_the_whole_partition_before_any_commit() -> None:
@@ -221,6 +221,10 @@ def test_the_endpoint_serves_metrics_liveness_and_readiness_with_its_reason() ->
 def test_flows_started_here_get_a_port_each_from_the_base() -> None:
     assert [metrics_port(n, 9464) for n in ("cdc", "enrich", "sink")] == [9464, 9465, 9466]
     assert metrics_port("enrich", 0) == 0
+    env = {"PERSONA_METRICS_PORT": "9000"}
+    assert FlowProcess("enrich", Path("/s"), env).metrics_port() == 9001
+    # A container's single flow serves on the port itself.
+    assert FlowProcess("enrich", Path("/s"), env, port_per_flow=False).metrics_port() == 9000
 
 
 def test_a_taken_port_is_logged_not_fatal() -> None:

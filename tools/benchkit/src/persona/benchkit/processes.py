@@ -16,6 +16,7 @@ from persona.kafka import EndOffsets
 from persona.localstack import SERVICES, StackSettings, running_pid
 from persona.localstack.runner import FlowProcess
 from persona.settings import PipelineSettings
+from persona.settings.registry import METRICS_HOST
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,8 @@ class RunFlows:
 
     def __init__(self, state_dir: Path, env: Mapping[str, str]) -> None:
         self.state_dir = state_dir
+        # Scraped by the local Prometheus on loopback; nothing else needs to reach them.
+        env = {**env, "PERSONA_METRICS_HOST": METRICS_HOST.given({**os.environ, **env}) or "127.0.0.1"}
         settings = PipelineSettings.from_env({**os.environ, **env})
         self._procs = {
             spec.name: FlowProcess.configured(spec.name, state_dir, env, settings) for spec in FLOWS

@@ -62,6 +62,11 @@ def register(subparsers: Any) -> None:
     )
     add("--plots", type=Path, metavar="DIR", help="write PNG plots into DIR")
     add(
+        "--metrics-overhead",
+        action="store_true",
+        help="instead: enrich's per-record work with metrics on and off, alternating (their ratio)",
+    )
+    add(
         "--out",
         type=Path,
         metavar="DIR",
@@ -102,7 +107,28 @@ def _config(args: argparse.Namespace) -> BenchConfig:
     )
 
 
+def _metrics_overhead(args: argparse.Namespace) -> int:
+    """bench/metrics_overhead_bench.py (it runs the enrich flow's code, which no tool imports): enrich's
+    per-record work with the OpenTelemetry instruments on and off, in alternating child processes."""
+    import os
+    import subprocess
+
+    from persona.localstack import StackSettings
+
+    root = StackSettings.from_env(os.environ).repo_root
+    script = None if root is None else root / "bench" / "metrics_overhead_bench.py"
+    if script is None or not script.exists():
+        print("bench: --metrics-overhead runs bench/metrics_overhead_bench.py of a checkout", file=sys.stderr)
+        return 1
+    command = [sys.executable, str(script)]
+    if args.customers:
+        command += ["--customers", str(args.customers)]
+    return subprocess.run(command, check=False).returncode
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.metrics_overhead:
+        return _metrics_overhead(args)
     from persona.benchkit.harness import run_bench
     from persona.benchkit.summary import summary_lines
     from persona.localstack import StackError

@@ -50,6 +50,7 @@ from persona.localstack.supervised import SupervisedFlows
 from persona.localstack.supervisor import Supervisor
 from persona.paimon import PaimonWarehouse
 from persona.settings import PipelineSettings, SettingsError
+from persona.settings.registry import METRICS_HOST
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,12 @@ class DemoConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], stack: StackSettings, commit_interval: float) -> DemoConfig:
-        flow_env = {**local_pipeline_env(stack), "PERSONA_COMMIT_INTERVAL": str(commit_interval)}
+        flow_env = {
+            **local_pipeline_env(stack),
+            "PERSONA_COMMIT_INTERVAL": str(commit_interval),
+            # Scraped by the local Prometheus on loopback; nothing else needs to reach them.
+            "PERSONA_METRICS_HOST": METRICS_HOST.given(env) or "127.0.0.1",
+        }
         return cls(flow_env, PipelineSettings.from_env({**env, **flow_env}))
 
     def kafka_config(self) -> dict[str, str]:
@@ -131,7 +137,10 @@ class DemoConfig:
     def supervisors(self, env: Mapping[str, str], state_dir: Path) -> list[Supervisor]:
         """One supervisor per flow, in pipeline order, built as `persona run` builds its own; the
         flows inherit ``env`` (the security settings too, as variables) with ``flow_env`` over it."""
-        return [build_supervisor(name, env, flow_env=self.flow_env, state_dir=state_dir) for name in FLOWS]
+        return [
+            build_supervisor(name, env, flow_env=self.flow_env, state_dir=state_dir, port_per_flow=True)
+            for name in FLOWS
+        ]
 
 
 @dataclass

@@ -35,7 +35,7 @@ from persona.localstack.supervisor import (
     kafka_probe,
 )
 from persona.settings import PipelineSettings, SettingsError
-from persona.settings.registry import STOP_TIMEOUT, WAIT_TIMEOUT
+from persona.settings.registry import KAFKA_BOOTSTRAP, STOP_TIMEOUT, WAIT_TIMEOUT
 
 log = logging.getLogger(__name__)
 
@@ -102,13 +102,19 @@ def build_supervisor(
     *,
     flow_env: Mapping[str, str] | None = None,
     state_dir: Path | None = None,
+    port_per_flow: bool | None = None,
 ) -> Supervisor:
     """The supervisor of flow ``name`` configured from ``env``, as `persona run` makes it.
 
     The flow gets ``env`` plus the local stack's addresses for whatever ``env`` leaves unset.
     ``flow_env`` (the demo's) is set for the flow over ``env``; ``state_dir`` replaces
     :func:`flows_dir`. Raises StackError or SettingsError naming a malformed variable.
+    ``port_per_flow``: the flow's metrics port is ``PERSONA_METRICS_PORT`` plus its place among the
+    flows (the local stack's flows share a host); None: so unless ``env`` names a Kafka of its own
+    (a container's flow, alone in its pod, serves on ``PERSONA_METRICS_PORT`` itself).
     """
+    if port_per_flow is None:
+        port_per_flow = KAFKA_BOOTSTRAP.given(env) is None
     given = dict(flow_env or {})
     env = {**env, **given}
     stack = StackSettings.from_env(env)
@@ -117,7 +123,12 @@ def build_supervisor(
     }
     settings = PipelineSettings.from_env({**env, **defaults})
     flow = FlowProcess.configured(
-        name, state_dir or flows_dir(stack), {**given, **defaults}, settings, echo=echo
+        name,
+        state_dir or flows_dir(stack),
+        {**given, **defaults},
+        settings,
+        echo=echo,
+        port_per_flow=port_per_flow,
     )
     return Supervisor(
         flow,

@@ -160,6 +160,9 @@ class FlowProcess:
     env: Mapping[str, str]
     snapshot_seconds: float = COMMIT_INTERVAL.default
     echo: BinaryIO | None = None
+    # Flows sharing a host (the demo, the bench, the tests, `persona run` on the local stack) each get
+    # their own metrics port from the base; a container's single flow (False) uses the base itself.
+    port_per_flow: bool = True
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
     _pump: threading.Thread | None = field(default=None, init=False, repr=False)
 
@@ -183,6 +186,8 @@ class FlowProcess:
         env: Mapping[str, str],
         settings: PipelineSettings,
         echo: BinaryIO | None = None,
+        *,
+        port_per_flow: bool = True,
     ) -> FlowProcess:
         """The flow run with ``env`` over this process's environment, at the epoch ``settings`` give it.
 
@@ -190,11 +195,20 @@ class FlowProcess:
         runner derives the flow's epoch from them and parses nothing itself. The child gets ``env`` as
         variables and parses its own settings once, when its ``build_flow()`` runs.
         """
-        return cls(name, state_dir, env, snapshot_seconds=epoch_seconds(name, settings), echo=echo)
+        return cls(
+            name,
+            state_dir,
+            env,
+            snapshot_seconds=epoch_seconds(name, settings),
+            echo=echo,
+            port_per_flow=port_per_flow,
+        )
 
     def metrics_port(self) -> int:
-        """This flow's metrics port: ``PERSONA_METRICS_PORT`` of its environment as the base."""
-        return metrics_port(self.name, METRICS_PORT.get({**os.environ, **self.env}))
+        """This flow's metrics port: ``PERSONA_METRICS_PORT`` of its environment, as the base of the
+        flows' ports (``port_per_flow``) or as it is."""
+        base = METRICS_PORT.get({**os.environ, **self.env})
+        return metrics_port(self.name, base) if self.port_per_flow else base
 
     @property
     def customer_log_dir(self) -> Path:

@@ -400,6 +400,7 @@ def _wait_healthy(
 ) -> dict[str, float]:
     """Poll each service until it answers at protocol level; fail fast when a started one dies."""
     ready_at: dict[str, float] = {}
+    budget = deadline - time.monotonic()
     pending = list(services)
     while pending:
         for service in list(pending):
@@ -414,7 +415,7 @@ def _wait_healthy(
         if pending and time.monotonic() >= deadline:
             service = pending[0]
             raise StackError(
-                f"{service} did not become healthy within {deadline - began:.0f} s; "
+                f"{service} did not become healthy within {budget:.0f} s; "
                 f"{_log_tail(settings, service)}\n"
                 "Run `persona stack down` and `persona stack up` again, or read the whole log with "
                 f"`persona stack logs {service}`."
@@ -436,7 +437,6 @@ def up(
     Idempotent: healthy services started earlier from the same home are left alone.
     """
     began = time.monotonic()
-    deadline = began + timeout
     timings: dict[str, float] = {}
     with _stack_lock(settings):
         to_start = [service for service in SERVICES if running_pid(settings, service) is None]
@@ -468,6 +468,9 @@ def up(
                 _mark_start(settings, service)
                 pid = _STARTERS[service](settings, java, classpaths.get(service))
                 procs.write_pid(pid_file(settings, service), pid)
+        # The health budget starts once the services are launched: resolving jars on a cold machine
+        # (Maven downloads, reported as progress) is a step of its own and must not eat into it.
+        deadline = time.monotonic() + timeout
         timings.update(_wait_healthy(settings, SERVICES, began, deadline, progress))
         report = None
         if run_init:
