@@ -26,6 +26,10 @@ def _logging_restored() -> Iterator[None]:
     ours.setLevel(our_level)
 
 
+# Seconds the session's stack may take to become healthy once launched (`persona stack up` waits 180).
+STACK_HEALTH_TIMEOUT = 600.0
+
+
 @pytest.fixture(scope="session")
 def stack() -> Iterator[StackSettings]:
     """The local stack, healthy and initialized, for integration tests.
@@ -36,7 +40,8 @@ def stack() -> Iterator[StackSettings]:
     """
     settings = StackSettings.from_env(os.environ)
     try:
-        report = up(settings)
+        # A deadline, not a timing: on a machine shared with other work the JVMs may take minutes.
+        report = up(settings, timeout=STACK_HEALTH_TIMEOUT)
     except StackError as error:
         pytest.fail(f"the local stack could not be brought up:\n{error}", pytrace=False)
     yield settings

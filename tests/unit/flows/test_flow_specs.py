@@ -38,7 +38,12 @@ def test_specs_name_the_flows_their_inputs_and_their_recovery_step() -> None:
         ("t_segment_decisions",),
     )
     assert (ENRICH.name, ENRICH.dataflow_id) == ("enrich", "persona_enrich")
-    assert ENRICH.inputs(topics) == ("t_behavior_events", "t_order_facts", "t_inventory_changes")
+    assert ENRICH.inputs(topics) == (
+        "t_behavior_events",
+        "t_order_facts",
+        "t_inventory_changes",
+        "t_erasures",
+    )
     assert [s.input_step_id for s in (CDC, ENRICH, SINK)] == [
         "persona_cdc.in",
         "persona_enrich.in",

@@ -126,6 +126,19 @@ def test_a_column_added_by_schema_evolution_reads_as_null() -> None:
     assert conform({}, evolved, 2).column("customer_id").null_count == 2
 
 
+def test_a_column_added_by_schema_evolution_is_filled_where_the_decisions_carry_it() -> None:
+    evolved = MARKETING_SEGMENTS.schema.append(pa.field("channel_preference", pa.string()))
+    decisions = decisions_table(
+        [_envelope("e-1", 3, None, customer_id=42), _envelope("e-9", 1, None, customer_id=7)]
+    )
+    carrying = decisions.append_column("channel_preference", pa.array(["email", None]))
+    table = latest_segments(carrying, evolved)
+    assert [(r["customer_id"], r["channel_preference"]) for r in table.to_pylist()] == [
+        (7, None),
+        (42, "email"),
+    ]
+
+
 def test_equal_versions_keep_the_later_row() -> None:
     # A replay after recovery re-sends a decision with its version; the later arrival is the upsert.
     first, again = _envelope("e-1", 3, None), _envelope("e-1", 3, "rfm-20261117")

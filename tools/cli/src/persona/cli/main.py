@@ -38,6 +38,7 @@ COMMAND_MODULES = (
     "persona.cli.demo_cmd",
     "persona.cli.bench_cmd",
     "persona.cli.chaos_cmd",
+    "persona.cli.governance_cmd",
     "persona.cli.console_cmd",
 )
 

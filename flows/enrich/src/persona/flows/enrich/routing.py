@@ -10,11 +10,13 @@ from typing import Any
 
 from persona.contracts import (
     BehaviorEvent,
+    ErasureRequest,
     Err,
     InventoryRow,
     OrderFact,
     TimeWindow,
     parse_behavior_event,
+    parse_erasure_request,
     parse_inventory_row,
     parse_order_change,
 )
@@ -22,7 +24,7 @@ from persona.flows.common.metrics import FlowMetrics, dlq_reason
 from persona.kafka.bytewax_io import OutRecord, RawBatch, dead_letter
 from persona.settings import PipelineSettings
 
-ShardItem = BehaviorEvent | OrderFact | InventoryRow
+ShardItem = BehaviorEvent | OrderFact | InventoryRow | ErasureRequest
 """What a shard processes, in arrival order: inventory changes reach every shard."""
 
 DLQ = "dlq"
@@ -44,6 +46,7 @@ _PARSERS: dict[str, tuple[Callable[[bytes, TimeWindow, int], Any], Callable[[Any
     "behavior_events": (parse_behavior_event, attrgetter("user_id")),
     "order_facts": (parse_order_change, attrgetter("customer_id")),
     "inventory_changes": (parse_inventory_row, None),
+    "erasures": (parse_erasure_request, attrgetter("customer_id")),
 }
 
 

@@ -14,12 +14,15 @@ from bytewax.operators import StatefulBatchLogic
 
 from persona.contracts import (
     BehaviorEvent,
+    CustomerProfile,
     DecisionEnvelope,
+    ErasureRequest,
     InventoryRow,
     OrderFact,
     behavior_event_to_json,
     decision_to_json,
     encode_decisions,
+    erasure_to_json,
     order_fact_to_debezium_json,
 )
 from persona.decisions import (
@@ -29,6 +32,8 @@ from persona.decisions import (
     candidate_skus,
     decide,
     index_offers,
+    is_erased_past,
+    profile_is_erased_past,
     record_offer,
     step_event,
     step_order,
@@ -66,7 +71,9 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
     customer's next version; then every pending event is decided with one inventory lookup for all
     their candidate SKUs. An inventory change that makes a SKU unsellable re-decides, in place, every
     customer of the shard whose current recommendation holds it (DESIGN §5). The per-customer step
-    is ``persona.decisions.step``'s, as in ``persona replay``.
+    is ``persona.decisions.step``'s, as in ``persona replay``. An erasure request (``erasures``)
+    forgets the customer (``_erase``); records of an erased customer's past are dropped
+    (``persona.decisions.erasure``).
 
     The shard never blocks on Cassandra: a decision that needs a SKU the cache does not hold waits
     in ``waiting`` while that SKU is read in the background, and is decided at a later activation
@@ -105,6 +112,8 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         self._shards = shards
         self._topics = topics
         self.unprocessable = 0
+        # Records dropped because they belong to an erased customer's past (docs/erasure.md).
+        self.erased_past = 0
         self.customers: Customers = {}
         self.offered: Offered = {}
         self.waiting: Waiting = []
@@ -128,6 +137,9 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
                 # Restored from a snapshot that held the customers itself: the log starts with all of them.
                 self._dirty.update(self.customers)
         self.offered_to: OfferedTo = index_offers(self.offered)
+        # Whether any customer of the shard was ever erased: only then are profiles checked against
+        # the erasure (``_profile``), so the decisions of a shard without erasures pay nothing for it.
+        self._erasures = any(s.erased_at_ms is not None for s in self.customers.values())
         # Customers beyond the bound wait on disk (evicted.py); only with a customer log, which holds
         # every evicted customer's record for a restore.
         self._max_customers = ctx.settings.enrich_max_customers
@@ -156,6 +168,9 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
             for item in items:
                 if type(item) is BehaviorEvent:
                     state = customers.get(item.user_id) or self._returning(item.user_id)
+                    if is_erased_past(state.erased_at_ms, item.event_time_ms):
+                        self.erased_past += 1
+                        continue
                     try:
                         p = step_event(state.customer, item, state.version + 1, config)
                     except Exception as error:
@@ -164,11 +179,14 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
                     if p is None:
                         continue  # a duplicate delivery: no second decision
                     pending.append(p)
-                    customers[item.user_id] = EnrichState(p.state, p.version, item)
+                    customers[item.user_id] = EnrichState(p.state, p.version, item, state.erased_at_ms)
                     dirty.add(item.user_id)
                 elif type(item) is OrderFact:
                     state = customers.get(item.customer_id) or self._returning(item.customer_id)
-                    profile = ctx.profiles.get(item.customer_id)
+                    if is_erased_past(state.erased_at_ms, item.order_time_ms):
+                        self.erased_past += 1
+                        continue
+                    profile = self._profile(item.customer_id)
                     as_of = None if profile is None else profile.rfm_as_of
                     try:
                         customer = step_order(state.customer, item, as_of)
@@ -176,8 +194,13 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
                         out.append(self._unprocessable(item, error))
                         continue
                     if customer is not state.customer:
-                        customers[item.customer_id] = EnrichState(customer, state.version, state.last_event)
+                        customers[item.customer_id] = msgspec.structs.replace(state, customer=customer)
                         dirty.add(item.customer_id)
+                elif type(item) is ErasureRequest:
+                    # The customer's decisions so far go out first: the sink deletes them after.
+                    self._decide(pending, out)
+                    pending = []
+                    self._erase(item, out)
                 else:
                     assert isinstance(item, InventoryRow)
                     # Decisions before the change see the stock as it was; the change then applies.
@@ -303,10 +326,41 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
             # Same inputs as the last decision, fresh stock. The audit row gets its own id so the
             # original decision's row stays; the state is not observed again.
             again = msgspec.structs.replace(last, event_id=f"{last.event_id}~redecide-{version}")
-            self.customers[customer_id] = EnrichState(state.customer, version, last)
+            self.customers[customer_id] = msgspec.structs.replace(state, version=version)
             self._dirty.add(customer_id)
             pending.append(PendingDecision(again, state.customer, version, None))
         return pending
+
+    def _erase(self, request: ErasureRequest, out: list[OutRecord]) -> None:
+        """Forget the customer: its state (in memory, evicted on disk, in the customer log at its next
+        write), its offer and its decisions still waiting for stock; keep only its version counter and
+        the erasure's instant. Then a tombstone for its key on ``marketing_segments_rt`` and the request
+        relayed to the sink on ``segment_decisions``, each after the customer's earlier records there."""
+        customer_id = request.customer_id
+        state = self.customers.get(customer_id) or self._returning(customer_id)
+        record_offer(self.offered, self.offered_to, customer_id, ())
+        if self.waiting:
+            self.waiting = [entry for entry in self.waiting if entry[0].event.user_id != customer_id]
+        erased_at = max(request.requested_at_ms, state.erased_at_ms or 0)
+        self._erasures = True
+        self.customers[customer_id] = EnrichState(version=state.version, erased_at_ms=erased_at)
+        self._dirty.add(customer_id)
+        out.append((self._rt_topic, str(customer_id).encode(), None))
+        shard_key = shard_of(customer_id, self._shards).encode()
+        out.append((self._decisions_topic, shard_key, erasure_to_json(request)))
+        log.info(kv(event="customer_erased", erasure_id=request.erasure_id, erased_at_ms=erased_at))
+
+    def _profile(self, customer_id: int) -> CustomerProfile | None:
+        """The customer's profile, unless it is of the erased past (``profile_is_erased_past``): the
+        profile store holds a deleted row until its next refresh, and the nightly job recomputes a
+        customer the CRM still holds."""
+        profile = self._ctx.profiles.get(customer_id)
+        if profile is None or not self._erasures:
+            return profile
+        state = self.customers.get(customer_id)
+        if state is not None and profile_is_erased_past(state.erased_at_ms, profile.rfm_as_of):
+            return None
+        return profile
 
     def _skus_of(self, p: PendingDecision) -> tuple[str, ...]:
         return candidate_skus(p.state, p.event, self._config, p.recent)
@@ -368,7 +422,7 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         # One lookup for every candidate of the batch (cache misses, if any left, read together).
         stock = ctx.inventory.sellable(skus)
         now_ms = int(ctx.clock() * 1000)
-        profiles = ctx.profiles
+        profile_of = self._profile if self._erasures else ctx.profiles.get
         offered = self.offered
         offered_to = self.offered_to
         dirty = self._dirty
@@ -379,7 +433,7 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
             customer_id = event.user_id
             try:
                 decision, audit = decide(
-                    event, profiles.get(customer_id), p.state, stock, config, now_ms, p.recent
+                    event, profile_of(customer_id), p.state, stock, config, now_ms, p.recent
                 )
                 rt_value = decision_to_json(decision, p.version)
             except Exception as error:

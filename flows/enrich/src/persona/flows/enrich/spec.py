@@ -6,5 +6,10 @@ SPEC = FlowSpec(
     name="enrich",
     dataflow_id="persona_enrich",
     factory="persona.flows.enrich:build_flow()",
-    inputs=lambda topics: (topics.behavior_events, topics.order_facts, topics.inventory_changes),
+    inputs=lambda topics: (
+        topics.behavior_events,
+        topics.order_facts,
+        topics.inventory_changes,
+        topics.erasures,
+    ),
 )

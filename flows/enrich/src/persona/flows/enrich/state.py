@@ -20,11 +20,16 @@ from persona.flows.enrich.customer_log import LogRef
 
 
 class EnrichState(msgspec.Struct, frozen=True, gc=False, array_like=True):
-    """Per customer: decision state, last version handed out, last decided event (re-decisions)."""
+    """Per customer: decision state, last version handed out, last decided event (re-decisions), and
+    the instant the customer was erased, if ever (``persona.decisions.erasure``).
+
+    ``erased_at_ms`` is last and defaults to None: records written before it existed decode unchanged.
+    An erased customer's record holds nothing else but its version counter."""
 
     customer: CustomerState = EMPTY_STATE
     version: int = 0
     last_event: BehaviorEvent | None = None
+    erased_at_ms: int | None = None
 
 
 EMPTY = EnrichState()

@@ -4,10 +4,12 @@ Tables are created with the native (Rust) write, read, plan and commit options s
 see ``schema.NATIVE_OPTIONS``.
 """
 
-from persona.paimon.catalog import PaimonWarehouse
+from persona.paimon.catalog import PaimonError, PaimonWarehouse
+from persona.paimon.evolution import add_column, erase_customer, schema_id
 from persona.paimon.explain import decision_in_force, explanation_lines
 from persona.paimon.schema import (
     DATABASE,
+    ERASURES,
     SEGMENT_DECISIONS,
     TABLES,
     TableSpec,
@@ -18,14 +20,19 @@ from persona.paimon.writer import CommitResult, TableWriter
 
 __all__ = [
     "DATABASE",
+    "ERASURES",
     "SEGMENT_DECISIONS",
     "TABLES",
     "CommitResult",
+    "PaimonError",
     "PaimonWarehouse",
     "TableSpec",
     "TableWriter",
+    "add_column",
     "check_primary_key",
     "decision_in_force",
     "ensure_tables",
+    "erase_customer",
     "explanation_lines",
+    "schema_id",
 ]

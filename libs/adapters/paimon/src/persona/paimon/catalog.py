@@ -99,6 +99,7 @@ class PaimonWarehouse:
                 "commit_identifier": s.commit_identifier,
                 "time_millis": s.time_millis,
                 "total_record_count": s.total_record_count,
+                "schema_id": s.schema_id,
             }
             for s in snaps
         ]

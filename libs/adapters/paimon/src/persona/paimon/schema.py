@@ -120,7 +120,28 @@ SEGMENT_DECISIONS = TableSpec(
     options={"bucket": "4"},
 )
 
-TABLES: tuple[TableSpec, ...] = (CUSTOMER_PROFILE, MARKETING_SEGMENTS, SEGMENT_DECISIONS)
+# One row per GDPR erasure (docs/erasure.md): who asked, when and why, when the sink applied it and how
+# many rows it removed; the customer id is kept as is (it is what keeps the customer erased, and what
+# a publisher of the tables — the Iceberg publication — reads to erase them there too).
+ERASURES = TableSpec(
+    name="erasures",
+    schema=pa.schema(
+        [
+            _not_null("erasure_id", pa.string()),
+            _not_null("customer_id", pa.int64()),
+            pa.field("reason", pa.string()),
+            pa.field("requested_by", pa.string()),
+            pa.field("requested_at", pa.timestamp("ms")),
+            pa.field("applied_at", pa.timestamp("ms")),
+            # Rows deleted per table, as JSON: {"marketing_segments": 1, ...}.
+            pa.field("rows_deleted_json", pa.string()),
+        ]
+    ),
+    primary_keys=("erasure_id",),
+    options={"bucket": "1"},
+)
+
+TABLES: tuple[TableSpec, ...] = (CUSTOMER_PROFILE, MARKETING_SEGMENTS, SEGMENT_DECISIONS, ERASURES)
 
 
 def ensure_tables(

@@ -10,6 +10,12 @@ from persona.contracts.dlq import (
     dlq_record_to_json,
     parse_dlq_record,
 )
+from persona.contracts.erasure import (
+    ERASURE_MARKER,
+    ErasureRequest,
+    erasure_to_json,
+    parse_erasure_request,
+)
 from persona.contracts.messages import (
     ROWS_PER_MESSAGE,
     DecisionEnvelope,
@@ -82,6 +88,7 @@ __all__ = [
     "DLQ_MAX_BYTES",
     "DLQ_MAX_REASON_CHARS",
     "EPOCH_SECONDS_BELOW",
+    "ERASURE_MARKER",
     "MAX_PROFILE_COUNT",
     "MAX_RECORD_BYTES",
     "ORDER_OPS",
@@ -97,6 +104,7 @@ __all__ = [
     "DecisionMessage",
     "DecisionsDecodeError",
     "DlqRecord",
+    "ErasureRequest",
     "Err",
     "InventoryRow",
     "Ok",
@@ -118,6 +126,7 @@ __all__ = [
     "decode_decisions",
     "dlq_record_to_json",
     "encode_decisions",
+    "erasure_to_json",
     "inventory_row_to_dict",
     "inventory_row_to_json",
     "ms_to_datetime",
@@ -129,6 +138,7 @@ __all__ = [
     "parse_customer_profile",
     "parse_decision_message",
     "parse_dlq_record",
+    "parse_erasure_request",
     "parse_inventory_row",
     "parse_order_change",
     "parse_order_changes",

@@ -17,6 +17,8 @@ class Topics:
     # enrich flow -> sink flow: each decision with its audit record, for Paimon.
     segment_decisions: str = "segment_decisions"
     marketing_segments_rt: str = "marketing_segments_rt"
+    # `persona erase` -> enrich flow: GDPR erasure requests keyed by customer_id (docs/erasure.md).
+    erasures: str = "erasures"
 
     @classmethod
     def with_prefix(cls, prefix: str) -> Topics:
@@ -35,6 +37,7 @@ class Topics:
             self.inventory_changes,
             self.order_facts,
             self.segment_decisions,
+            self.erasures,
         ]
 
     def all_topics(self) -> list[str]:

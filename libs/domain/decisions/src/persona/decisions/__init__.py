@@ -6,6 +6,7 @@ run around ``decide`` (``step``).
 """
 
 from persona.decisions.config import DEFAULT_CONFIG, LogicV1Config
+from persona.decisions.erasure import is_erased_past, profile_is_erased_past
 from persona.decisions.logic import (
     RULE_ACTIVE,
     RULE_DORMANT_NO_RECENCY,
@@ -72,8 +73,10 @@ __all__ = [
     "effective_rfm",
     "has_seen",
     "index_offers",
+    "is_erased_past",
     "observe_event",
     "pack_times",
+    "profile_is_erased_past",
     "prune_orders",
     "recent_including",
     "record_offer",
