@@ -291,7 +291,8 @@ def test_console_shows_what_paimon_and_prometheus_hold(scenario: Scenario, tmp_p
             lambda: (
                 True
                 if _scalar(s.stack, events_in) == events
-                and _scalar(s.stack, "count(count by (sink) (persona_segment_freshness_seconds_count))") == 2
+                and _scalar(s.stack, "count(sum by (sink) (persona_segment_freshness_seconds_count) > 0)")
+                == 2
                 and _scalar(s.stack, "count(count by (flow) (persona_consumer_lag))") == 3
                 and _scalar(s.stack, "sum(persona_consumer_lag)") == 0
                 else None
