@@ -64,7 +64,10 @@ def read_metrics(prometheus: PrometheusReader, at: float) -> Metrics:
         return Metrics(
             at=at,
             freshness=freshness_rows(
-                prometheus.instant(FRESHNESS_P50, at), prometheus.instant(FRESHNESS_P99, at)
+                prometheus.instant(FRESHNESS_P50, at),
+                prometheus.instant(FRESHNESS_P99, at),
+                prometheus.instant(FRESHNESS_P50_SINCE_START, at),
+                prometheus.instant(FRESHNESS_P99_SINCE_START, at),
             ),
             lag=flow_lags(prometheus.instant(CONSUMER_LAG, at)),
             dlq=dlq_rows(prometheus.instant(DLQ_TOTALS, at)),
