@@ -33,7 +33,7 @@ DURATION_BUCKETS: tuple[float, ...] = (
 )  # fmt: skip
 """Seconds: Cassandra reads, Paimon commits, snapshots and restores."""
 
-FRESHNESS_SAMPLE_EVERY = 32
+FRESHNESS_SAMPLE_EVERY = 128
 """The freshness histogram records one decision in this many (a uniform stride over the stream)."""
 
 # The histograms and their buckets (OpenTelemetry views select them by name).
