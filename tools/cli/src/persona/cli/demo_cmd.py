@@ -4,7 +4,9 @@ Brings the stack up, seeds profiles (Paimon) and inventory (Cassandra), starts t
 sink flows as separate processes, each under the supervisor `persona run` uses (a flow that dies is
 restarted from its recovery store, as in production), streams generated events and order changes to
 Kafka, and prints events in, decisions, dead letters, segment counts and freshness p50/p99 every
-two seconds until Ctrl-C or ``--seconds``. Then it stops the flows cleanly (the sink last, so it
+two seconds until Ctrl-C or ``--seconds``. The web console (`persona console`) runs beside it, on
+PERSONA_CONSOLE_PORT, for as long as the demo does (``--no-console``: not started; its URL is printed
+either way, with the command that starts it). Then it stops the flows cleanly (the sink last, so it
 commits what the others finished) and prints a summary and a sample of ``marketing_segments`` read
 back from Paimon. Every Kafka and Cassandra client it makes has the security settings.
 """
@@ -35,6 +37,7 @@ from persona.cli.generate_cmd import (
 )
 from persona.cli.run_cmd import build_supervisor
 from persona.cli.segments_cmd import format_table
+from persona.console import ConsoleConfig, ConsoleServer
 from persona.contracts import Ok, Topics, parse_decision_message
 from persona.crm import CrmError, MariaDbCrm
 from persona.datagen import DataGenerator
@@ -70,7 +73,29 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="start the flows without the state of earlier demo runs (removes their recovery stores)",
     )
+    parser.add_argument(
+        "--no-console",
+        action="store_true",
+        help="do not start the web console beside the demo (start it yourself: persona console)",
+    )
     parser.set_defaults(func=run)
+
+
+def _start_console(env: Mapping[str, str], start: bool) -> ConsoleServer | None:
+    """The console beside the demo, reading the demo's Prometheus and warehouse; None when not started
+    (``--no-console``, or its port is taken: the demo runs on without it)."""
+    config = ConsoleConfig.from_env(env)
+    if not start:
+        print(f"console: not started (--no-console); `persona console` serves it on {config.url}")
+        return None
+    server = ConsoleServer(config)
+    try:
+        server.start()
+    except OSError as error:
+        log.warning("%s; the demo runs without it (`persona console --port N` serves it elsewhere)", error)
+        return None
+    print(f"console: {config.url} (live segments, freshness, lag, dead letters, customer search)")
+    return server
 
 
 def _report_exit(flow: FlowProcess) -> None:
@@ -241,10 +266,12 @@ def run(args: argparse.Namespace) -> int:
     producer = threading.Thread(target=produce, daemon=True)
     log.info("starting the %s flows…", ", ".join(FLOWS))
     code = 0
+    console: ConsoleServer | None = None
     try:
         flows.start()
         if not _wait_ready(flows, timeout=120):
             return 1
+        console = _start_console({**os.environ, **demo.flow_env}, start=not args.no_console)
         print(
             f"flows started (logs: {state_dir / 'logs'}); streaming {args.rate:.0f} records/s — Ctrl-C to stop"
         )
@@ -282,6 +309,8 @@ def run(args: argparse.Namespace) -> int:
         crm.close()
         if watcher.ident is not None:
             watcher.join(5)
+        if console is not None:
+            console.stop()
     _summary(settings, watch, stream_stats)
     return code
 

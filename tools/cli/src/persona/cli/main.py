@@ -40,6 +40,7 @@ COMMAND_MODULES = (
     "persona.cli.bench_cmd",
     "persona.cli.chaos_cmd",
     "persona.cli.governance_cmd",
+    "persona.cli.console_cmd",
 )
 
 # The commands that keep state under PERSONA_HOME: an existing home of theirs that other users can

@@ -5,7 +5,8 @@ held them at T (Paimon time travel: the newest snapshot committed at or before T
 segment or one segment's customers, with the logic release in force then; ``explain`` the decision in
 force at a time (the newest ``segment_decisions`` row of the customer decided at or before it — a
 decision is in force from the moment it is made until the next one) with every input it used, on main
-or a branch, or as the audit table stood at a tag (a release's, a branch's base); ``sql`` runs any
+or a branch, or as the audit table stood at a tag (a release's, a branch's base) — main's from
+``persona.paimon.explain``, which the console shares; ``sql`` runs any
 query through pypaimon's embedded DataFusion engine, including ``VERSION AS OF <snapshot>`` time
 travel and system tables such as ``"t$snapshots"``.
 """
@@ -23,7 +24,7 @@ import pyarrow as pa
 
 from persona.contracts import time_to_ms
 from persona.localstack import StackSettings
-from persona.paimon import PaimonWarehouse
+from persona.paimon import PaimonWarehouse, decision_in_force, explanation_lines
 
 
 def register(subparsers: Any) -> None:
@@ -187,57 +188,19 @@ def run_explain(args: argparse.Namespace) -> int:
         print(explain_text(found))
         print(f"  {_release_line(ws, at_ms)}")
         return 0
-    at = dt.datetime.fromtimestamp(at_ms / 1000, dt.UTC).replace(tzinfo=None)
-    query = (
-        "SELECT * FROM segment_decisions "
-        f"WHERE customer_id = {int(args.customer_id)} AND decided_at <= TIMESTAMP '{at.isoformat(sep=' ')}' "
-        "ORDER BY decided_at DESC, version DESC LIMIT 1"
-    )
-    table = _query(query)
-    if table is None:
+    try:
+        row = decision_in_force(_warehouse(), int(args.customer_id), at_ms)
+    except Exception as error:
+        print(f"persona: cannot read the warehouse: {error}", file=sys.stderr)
         return 1
-    rows = table.to_pylist()
-    if not rows:
+    if row is None:
+        at = dt.datetime.fromtimestamp(at_ms / 1000, dt.UTC).replace(tzinfo=None)
         print(f"customer {args.customer_id}: no decision at or before {at.isoformat()}Z", file=sys.stderr)
         return 1
-    print(explain_text(rows[0]))
+    print(explain_text(row))
     print(f"  {_release_line(_workspace(), at_ms)}")
     return 0
 
 
 def explain_text(row: dict[str, Any]) -> str:
-    inputs = orjson.loads(row["candidates_json"] or "{}")
-    version_label = row["profile_tag"] or f"snapshot {row['profile_snapshot']}"
-    profile = (
-        "no profile row"
-        if row["profile_segment"] is None and row["profile_rfm_as_of"] is None
-        else (
-            f"segment={row['profile_segment']} recency={row['profile_recency']} "
-            f"frequency={row['profile_frequency']} monetary={row['profile_monetary']} "
-            f"as of {row['profile_rfm_as_of']} ({version_label})"
-        )
-    )
-    candidates = ", ".join(
-        f"{c['sku_id']}={'unknown' if c['sellable'] is None else c['sellable']}"
-        for c in inputs.get("candidates", [])
-    )
-    return "\n".join(
-        [
-            f"customer {row['customer_id']} was {row['segment']} from {row['decided_at']}Z "
-            f"(decision version {row['version']}, logic {row['logic_version']})",
-            f"  event:          {row['event_id']} {row['event_type']} sku={row['sku_id']} at {row['event_time']}Z",
-            f"  rule fired:     {row['rule']}",
-            f"  profile:        {profile}",
-            f"  newer orders:   {inputs.get('adjusting_order_ids', [])}",
-            f"  effective RFM:  recency={row['effective_recency']} frequency={row['effective_frequency']} "
-            f"monetary={row['effective_monetary']}",
-            f"  event SKU sellable: {inputs.get('event_sku_sellable')}",
-            f"  candidates (sellable seen): {candidates or 'none'}",
-            f"  recommendation: {row['recommendation']}  score: {row['score']}",
-            *(
-                [f"  channel preference: {row['channel_preference']}"]
-                if row.get("channel_preference") is not None
-                else []
-            ),
-        ]
-    )
+    return "\n".join(explanation_lines(row))

@@ -6,6 +6,7 @@ see ``schema.NATIVE_OPTIONS``.
 
 from persona.paimon.catalog import PaimonError, PaimonWarehouse
 from persona.paimon.evolution import add_column, erase_customer, schema_id
+from persona.paimon.explain import decision_in_force, explanation_lines
 from persona.paimon.schema import (
     DATABASE,
     ERASURES,
@@ -29,7 +30,9 @@ __all__ = [
     "TableWriter",
     "add_column",
     "check_primary_key",
+    "decision_in_force",
     "ensure_tables",
     "erase_customer",
+    "explanation_lines",
     "schema_id",
 ]

@@ -123,6 +123,19 @@ PROMETHEUS: Setting[str | None] = Setting(
     "the Prometheus server binary (Debian's `prometheus`, which `./dev` installs when missing)",
     shown_default="`prometheus` on `PATH`",
 )
+CONSOLE_PORT = Setting(
+    "PERSONA_CONSOLE_PORT",
+    port,
+    8050,
+    f"`persona console` (the web console, also started by the demo) on {LOCALHOST}",
+)
+CHROMIUM: Setting[str | None] = Setting(
+    "PERSONA_CHROMIUM",
+    text,
+    None,
+    "the Chromium the console's browser test drives (Debian's `chromium`, which `./dev` installs when missing)",
+    shown_default="`chromium` on `PATH`",
+)
 MAVEN_REPO: Setting[Path | None] = Setting(
     "PERSONA_MAVEN_REPO",
     path,
