@@ -97,8 +97,9 @@ def test_erase_removes_the_customer_everywhere_and_a_comeback_starts_fresh(
                 _event("k1", KEPT, "a", start_ms + 1000),
             ],
         )
+        # The sink commits marketing_segments, then segment_decisions: wait for both commits.
         wait_for(
-            "both customers in marketing_segments",
+            "both customers in marketing_segments and the erased one's 2 decisions audited",
             lambda: (
                 True
                 if {
@@ -106,12 +107,12 @@ def test_erase_removes_the_customer_everywhere_and_a_comeback_starts_fresh(
                     for r in warehouse.read_arrow("marketing_segments").to_pylist()
                 }
                 == {ERASED: 2, KEPT: 1}
+                and len(_rows(warehouse, "segment_decisions", ERASED)) == 2
                 else None
             ),
             90,
             flows,
         )
-        assert len(_rows(warehouse, "segment_decisions", ERASED)) == 2
 
         for name, value in s.env.items():
             monkeypatch.setenv(name, value)
