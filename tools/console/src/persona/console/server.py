@@ -1,4 +1,5 @@
-"""Running the console: its settings, the app wired to the real readers, and uvicorn on 127.0.0.1.
+"""Running the console: its settings, the app wired to the real readers, and uvicorn (on 127.0.0.1
+unless ``PERSONA_CONSOLE_HOST`` says otherwise).
 
 ``serve`` runs in the foreground (`persona console`); ``ConsoleServer`` runs it in a thread beside
 something else (`persona demo`) and stops it with that.
@@ -20,7 +21,7 @@ from persona.console.prometheus import HttpPrometheus
 from persona.console.warehouse import Tables, WarehouseReader
 from persona.paimon import PaimonWarehouse
 from persona.settings import PipelineSettings
-from persona.settings.registry import CONSOLE_PORT, LOCALHOST, PROMETHEUS_PORT
+from persona.settings.registry import CONSOLE_HOST, CONSOLE_PORT, LOCALHOST, PROMETHEUS_PORT, PROMETHEUS_URL
 
 log = logging.getLogger(__name__)
 
@@ -33,17 +34,20 @@ class ConsoleConfig:
     prometheus_url: str
     warehouse: str
     tables: Tables
+    host: str = LOCALHOST
 
     @property
     def url(self) -> str:
-        return f"http://{LOCALHOST}:{self.port}/"
+        shown = LOCALHOST if self.host in ("0.0.0.0", "", "::") else self.host
+        return f"http://{shown}:{self.port}/"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], port: int | None = None) -> ConsoleConfig:
         settings = PipelineSettings.from_env(env)
         return cls(
             port=CONSOLE_PORT.get(env) if port is None else port,
-            prometheus_url=f"http://{LOCALHOST}:{PROMETHEUS_PORT.get(env)}",
+            prometheus_url=PROMETHEUS_URL.get(env) or f"http://{LOCALHOST}:{PROMETHEUS_PORT.get(env)}",
+            host=CONSOLE_HOST.get(env),
             warehouse=settings.warehouse,
             tables=Tables(
                 segments=settings.table("marketing_segments"),
@@ -63,10 +67,10 @@ def build_app(config: ConsoleConfig) -> Starlette:
 
 
 def _uvicorn(config: ConsoleConfig) -> uvicorn.Server:
-    # Loopback only: the console shows customer data and has no authentication.
+    # Loopback by default: the console shows customer data and has no authentication.
     return uvicorn.Server(
         uvicorn.Config(
-            build_app(config), host=LOCALHOST, port=config.port, log_level="warning", access_log=False
+            build_app(config), host=config.host, port=config.port, log_level="warning", access_log=False
         )
     )
 

@@ -129,6 +129,19 @@ CONSOLE_PORT = Setting(
     8050,
     f"`persona console` (the web console, also started by the demo) on {LOCALHOST}",
 )
+CONSOLE_HOST = Setting(
+    "PERSONA_CONSOLE_HOST",
+    text,
+    LOCALHOST,
+    "the address `persona console` listens on (no login: loopback unless a NetworkPolicy guards it)",
+)
+PROMETHEUS_URL: Setting[str | None] = Setting(
+    "PERSONA_PROMETHEUS_URL",
+    text,
+    None,
+    "the Prometheus whose HTTP API the console reads",
+    shown_default=f"`http://{LOCALHOST}:$PERSONA_PROMETHEUS_PORT` (the local stack's)",
+)
 CHROMIUM: Setting[str | None] = Setting(
     "PERSONA_CHROMIUM",
     text,
