@@ -106,6 +106,18 @@ def run_once(customers: int, events: int, mode: str) -> float:
     return decided / elapsed
 
 
+def child_rate(script: str, mode: str, customers: int, events: int) -> float:
+    """Run ``script --child MODE`` in a fresh interpreter (no state carried between modes) and return
+    the rate its last output line prints."""
+    out = subprocess.run(
+        [sys.executable, script, "--child", mode, "--customers", str(customers), "--events", str(events)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=100_000)
@@ -119,22 +131,7 @@ def main() -> None:
     best: dict[str, float] = {}
     for _ in range(args.repeat):
         for mode in ("default", "flow", "off"):
-            out = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--child",
-                    mode,
-                    "--customers",
-                    str(args.customers),
-                    "--events",
-                    str(args.events),
-                ],
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            best[mode] = max(best.get(mode, 0.0), float(out.stdout.strip().splitlines()[-1]))
+            best[mode] = max(best.get(mode, 0.0), child_rate(__file__, mode, args.customers, args.events))
     print(f"enrich core, {args.customers:,} customers, {args.events:,} records, best of {args.repeat}:")
     print("| GC setting | decisions/s | vs off |")
     print("|---|---:|---:|")

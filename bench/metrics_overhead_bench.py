@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from enrich_core_bench import seeded_input
+from enrich_core_bench import child_rate, seeded_input
 from prometheus_client import CollectorRegistry, generate_latest
 
 from persona.flows.common.metrics import FlowMetrics
@@ -82,22 +81,7 @@ def main() -> None:
         order = ("on", "off") if round_ % 2 == 0 else ("off", "on")
         got: dict[str, float] = {}
         for mode in order:
-            out = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--child",
-                    mode,
-                    "--customers",
-                    str(args.customers),
-                    "--events",
-                    str(args.events),
-                ],
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            got[mode] = float(out.stdout.strip().splitlines()[-1])
+            got[mode] = child_rate(__file__, mode, args.customers, args.events)
             rates[mode].append(got[mode])
         ratios.append(got["on"] / got["off"])
         print(
