@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import msgspec
 import orjson
 from flow_io import decision_rows
 from test_flows_golden import DictInventory, DictProfiles
@@ -87,3 +88,24 @@ def test_a_new_active_version_redecides_held_customers_and_decides_later_events(
     later = decision_rows(_run(shard, _event("e-3", 7, 3, "web")))
     assert [(r["event_id"], r["version"], r["logic_version"]) for r in later] == [("e-3", 5, "v2")]
     assert logic.refreshes, "the shard asks the source to refresh"
+
+
+def test_a_logic_switch_keeps_what_the_customer_state_holds_besides_the_version() -> None:
+    logic = SwitchableLogic()
+    ctx = EnrichContext(
+        PipelineSettings(),
+        DictProfiles({}),
+        DictInventory({"A": 4}),
+        clock=lambda: 1_800_000_000.0,
+        logic=logic,
+    )
+    shard = CustomerShard(ctx, None)
+    _run(shard, _event("e-1", 7, 1, "app"))
+    # A customer who came back after an erasure: the erasure's instant stays with them.
+    erased_at = 1_700_000_000_000
+    shard.customers[7] = msgspec.structs.replace(shard.customers[7], erased_at_ms=erased_at)
+    before = shard.customers[7]
+    logic.config = V2
+    assert [r["event_id"] for r in decision_rows(_run(shard))] == ["e-1~v2-2"]
+    assert shard.customers[7] == msgspec.structs.replace(before, version=before.version + 1)
+    assert shard.customers[7].erased_at_ms == erased_at

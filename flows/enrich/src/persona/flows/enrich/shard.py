@@ -334,18 +334,23 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
             for customer_id in self._evicted.offered(self._config.recommendation_prefix + sku_id):
                 self._returning(customer_id)
         for customer_id in take_offered(self.offered_to, sku_id, self._config):
-            state = self.customers[customer_id]
-            last = state.last_event
-            if last is None:
-                continue
-            version = state.version + 1
-            # Same inputs as the last decision, fresh stock. The audit row gets its own id so the
-            # original decision's row stays; the state is not observed again.
-            again = msgspec.structs.replace(last, event_id=f"{last.event_id}~redecide-{version}")
-            self.customers[customer_id] = msgspec.structs.replace(state, version=version)
-            self._dirty.add(customer_id)
-            pending.append(PendingDecision(again, state.customer, version, None))
+            again = self._decide_again(customer_id, self.customers[customer_id], "redecide")
+            if again is not None:
+                pending.append(again)
         return pending
+
+    def _decide_again(self, customer_id: int, state: EnrichState, why: str) -> PendingDecision | None:
+        """The customer decided again on their last event (None: they have none), under a new version.
+        Same inputs as the last decision; the audit row gets its own id (``<event>~<why>-<version>``) so
+        the original decision's row stays; the state is not observed again."""
+        last = state.last_event
+        if last is None:
+            return None
+        version = state.version + 1
+        again = msgspec.structs.replace(last, event_id=f"{last.event_id}~{why}-{version}")
+        self.customers[customer_id] = msgspec.structs.replace(state, version=version)
+        self._dirty.add(customer_id)
+        return PendingDecision(again, state.customer, version, None)
 
     def _relogic(self, config: LogicConfig) -> list[PendingDecision]:
         """Switch to ``config`` and re-decide, with it, each customer held in memory on their last event
@@ -354,16 +359,9 @@ class CustomerShard(StatefulBatchLogic[list[ShardItem], list[OutRecord], ShardSn
         before, self._config = self._config.logic_version, config
         pending: list[PendingDecision] = []
         for customer_id, state in self.customers.items():
-            last = state.last_event
-            if last is None:
-                continue
-            version = state.version + 1
-            again = msgspec.structs.replace(
-                last, event_id=f"{last.event_id}~{config.logic_version}-{version}"
-            )
-            self.customers[customer_id] = EnrichState(state.customer, version, last)
-            self._dirty.add(customer_id)
-            pending.append(PendingDecision(again, state.customer, version, None))
+            again = self._decide_again(customer_id, state, config.logic_version)
+            if again is not None:
+                pending.append(again)
         log.info(
             kv(
                 event="logic_version_changed",
