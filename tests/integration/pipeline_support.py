@@ -79,8 +79,12 @@ def produce_in_time_order(
         i = j
 
 
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float, flows: list[FlowProcess]) -> T:
-    """Poll ``probe`` until it returns a value; fail with the flows' logs when the deadline passes."""
+def wait_for(
+    what: str | Callable[[], str], probe: Callable[[], T | None], timeout: float, flows: list[FlowProcess]
+) -> T:
+    """Poll ``probe`` until it returns a value; fail with the flows' logs when the deadline passes.
+
+    ``what`` may be a function, called at the failure, that names what was still missing."""
     deadline = time.monotonic() + timeout
     while True:
         value = probe()
@@ -89,7 +93,8 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float, flows: li
         dead = [f.name for f in flows if not f.alive()]
         if dead or time.monotonic() > deadline:
             logs = "\n".join(f"--- {f.name} ---\n{f.log_tail()}" for f in flows)
-            pytest.fail(f"timed out waiting for {what}; dead flows: {dead}\n{logs}")
+            waited = what() if callable(what) else what
+            pytest.fail(f"timed out waiting for {waited}; dead flows: {dead}\n{logs}")
         time.sleep(0.2)  # poll interval of the deadline loop, not a fixed wait for a result
 
 

@@ -29,6 +29,7 @@ import pytest
 from pipeline_support import Scenario, load_stores, wait_for
 from playwright.sync_api import Page, sync_playwright
 
+from persona.console.views import topic_matcher
 from persona.contracts import Ok, parse_decision_message
 from persona.datagen import DataGenerator, GeneratorConfig
 from persona.kafka import end_offsets, make_producer, produce_all, read_topic
@@ -172,7 +173,8 @@ def _by_sink(stack: StackSettings, promql: str, at: float) -> dict[str, float]:
     return {r["metric"].get("sink", ""): float(r["value"][1]) for r in _prometheus(stack, promql, at)}
 
 
-def _check_metrics(stack: StackSettings, state: dict[str, Any]) -> None:
+def _check_metrics(stack: StackSettings, topics: set[str], state: dict[str, Any]) -> None:
+    """The page against Prometheus asked here; lag and dead letters of ``topics`` (this pipeline's) only."""
     at = float(state["at"])
     assert state["metricsError"] is None, state["metricsError"]
     windowed = "rate(persona_segment_freshness_seconds_bucket[5m])"
@@ -191,6 +193,8 @@ def _check_metrics(stack: StackSettings, state: dict[str, Any]) -> None:
     lag: dict[str, dict[tuple[str, str], float]] = {}
     for r in _prometheus(stack, "persona_consumer_lag", at):
         m = r["metric"]
+        if m.get("topic") not in topics:
+            continue
         key = (m.get("topic", ""), m.get("partition", ""))
         per_flow = lag.setdefault(m.get("flow", ""), {})
         per_flow[key] = max(per_flow.get(key, -math.inf), float(r["value"][1]))
@@ -204,6 +208,7 @@ def _check_metrics(stack: StackSettings, state: dict[str, Any]) -> None:
             float(r["value"][1]),
         )
         for r in _prometheus(stack, "sum by (flow, topic, reason) (persona_events_dlq_total)", at)
+        if r["metric"].get("topic") in topics
     )
     assert sorted(tuple(r) for r in state["dlq"]) == dlq
     assert dlq, "malformed records were sent: their dead letters are counted"
@@ -286,17 +291,34 @@ def test_console_shows_what_paimon_and_prometheus_hold(scenario: Scenario, tmp_p
         snapshots = [int(x["id"]) for x in warehouse.snapshots("marketing_segments")]
         assert len(snapshots) >= 2
         events_in = f'sum(persona_events_in_total{{flow="enrich",topic="{s.topics.behavior_events}"}})'
+        # This scenario's topics only: the stack's Prometheus may still show a previous run's series.
+        lagging = topic_matcher(s.topics.all_topics())
+        expected = {
+            events_in: float(events),
+            "count(sum by (sink) (persona_segment_freshness_seconds_count) > 0)": 2.0,
+            f"count(count by (flow) (persona_consumer_lag{lagging}))": 3.0,
+            f"sum(persona_consumer_lag{lagging})": 0.0,
+        }
+        seen: dict[str, float | None] = {}
+
+        def scraped() -> bool | None:
+            seen.update({query: _scalar(s.stack, query) for query in expected})
+            return True if seen == expected else None
+
         wait_for(
-            "Prometheus to have scraped every event in, both sinks' freshness and every flow's lag",
             lambda: (
-                True
-                if _scalar(s.stack, events_in) == events
-                and _scalar(s.stack, "count(sum by (sink) (persona_segment_freshness_seconds_count) > 0)")
-                == 2
-                and _scalar(s.stack, "count(count by (flow) (persona_consumer_lag))") == 3
-                and _scalar(s.stack, "sum(persona_consumer_lag)") == 0
-                else None
+                "Prometheus to have scraped every event in, both sinks' freshness and every flow's "
+                "lag; still unmet (query: seen, expected): "
+                + "; ".join(f"{q}: {seen.get(q)}, {v}" for q, v in expected.items() if seen.get(q) != v)
+                + "; lagging: "
+                + str(
+                    [
+                        (r["metric"], r["value"][1])
+                        for r in _prometheus(s.stack, f"persona_consumer_lag{lagging} > 0", time.time())
+                    ]
+                )
             ),
+            scraped,
             120,
             flows,
         )
@@ -326,7 +348,7 @@ def test_console_shows_what_paimon_and_prometheus_hold(scenario: Scenario, tmp_p
                 assert sum(state["points"][-1]["counts"].values()) == len(customers)
                 assert state["rfmTag"] == RFM_TAG
 
-                _check_metrics(s.stack, state)
+                _check_metrics(s.stack, set(s.topics.all_topics()), state)
 
                 # A customer search: the current segment and the explanation `segments explain` prints.
                 latest_row = warehouse.sql(

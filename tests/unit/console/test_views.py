@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 
 import pytest
 
@@ -10,6 +12,7 @@ from persona.console.views import (
     DlqRow,
     FreshnessRow,
     PartitionLag,
+    Queries,
     Sample,
     SegmentPoint,
     dlq_rows,
@@ -19,6 +22,7 @@ from persona.console.views import (
     latest_rfm_tag,
     pick_snapshots,
     segment_history,
+    topic_matcher,
 )
 
 
@@ -128,3 +132,29 @@ def test_format_seconds() -> None:
     assert format_seconds(None) == "–"
     assert format_seconds(0.0421) == "42 ms"
     assert format_seconds(3.456) == "3.46 s"
+
+
+def test_the_topic_matcher_selects_exactly_the_pipelines_topics() -> None:
+    matcher = topic_matcher(["p_orders_cdc", "p_orders_cdc.dlq", "p_orders_cdc"])
+    label, _, literal = matcher.strip("{}").partition("=~")
+    assert label == "topic"
+    # The PromQL string literal unquoted (its escapes are JSON's) is the RE2 pattern; Prometheus
+    # anchors it at both ends.
+    pattern = re.compile(f"^(?:{json.loads(literal)})$")
+    assert [
+        t
+        for t in ("p_orders_cdc", "p_orders_cdc.dlq", "p_orders_cdcXdlq", "orders_cdc", "x")
+        if pattern.match(t)
+    ] == ["p_orders_cdc", "p_orders_cdc.dlq"]
+
+
+def test_a_name_kafka_would_refuse_is_not_turned_into_a_query() -> None:
+    with pytest.raises(ValueError, match="not a Kafka topic name"):
+        topic_matcher(['a"}) or vector(1'])
+
+
+def test_the_pipelines_queries_scope_lag_and_dead_letters_to_its_topics() -> None:
+    queries = Queries.for_topics(["t"])
+    assert queries.lag == 'persona_consumer_lag{topic=~"t"}'
+    assert queries.dlq == 'sum by (flow, topic, reason) (persona_events_dlq_total{topic=~"t"})'
+    assert queries.freshness_p99 == Queries().freshness_p99

@@ -8,6 +8,7 @@ runs them in its thread pool): the readers they call block.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -26,15 +27,10 @@ from starlette.templating import Jinja2Templates
 from persona.console.charts import segment_chart_svg
 from persona.console.prometheus import PrometheusError, PrometheusReader
 from persona.console.views import (
-    CONSUMER_LAG,
-    DLQ_TOTALS,
-    FRESHNESS_P50,
-    FRESHNESS_P50_SINCE_START,
-    FRESHNESS_P99,
-    FRESHNESS_P99_SINCE_START,
     CustomerView,
     Dashboard,
     Metrics,
+    Queries,
     SegmentHistory,
     dlq_rows,
     flow_lags,
@@ -50,6 +46,8 @@ HERE = Path(__file__).parent
 # How often the page reloads itself (seconds): Prometheus scrapes every few seconds, the sink commits
 # every PERSONA_COMMIT_INTERVAL.
 REFRESH_SECONDS = 10
+# Without the pipeline's topics, lag and dead letters of every series Prometheus holds.
+EVERY_SERIES = Queries()
 
 
 @dataclass(frozen=True)
@@ -57,20 +55,21 @@ class Sources:
     prometheus: PrometheusReader
     warehouse: WarehouseReader
     prometheus_url: str
+    queries: Queries = EVERY_SERIES
 
 
-def read_metrics(prometheus: PrometheusReader, at: float) -> Metrics:
+def read_metrics(prometheus: PrometheusReader, at: float, queries: Queries = EVERY_SERIES) -> Metrics:
     try:
         return Metrics(
             at=at,
             freshness=freshness_rows(
-                prometheus.instant(FRESHNESS_P50, at),
-                prometheus.instant(FRESHNESS_P99, at),
-                prometheus.instant(FRESHNESS_P50_SINCE_START, at),
-                prometheus.instant(FRESHNESS_P99_SINCE_START, at),
+                prometheus.instant(queries.freshness_p50, at),
+                prometheus.instant(queries.freshness_p99, at),
+                prometheus.instant(queries.freshness_p50_since_start, at),
+                prometheus.instant(queries.freshness_p99_since_start, at),
             ),
-            lag=flow_lags(prometheus.instant(CONSUMER_LAG, at)),
-            dlq=dlq_rows(prometheus.instant(DLQ_TOTALS, at)),
+            lag=flow_lags(prometheus.instant(queries.lag, at)),
+            dlq=dlq_rows(prometheus.instant(queries.dlq, at)),
         )
     except PrometheusError as error:
         log.warning("console: %s", error)
@@ -122,7 +121,7 @@ def create_app(sources: Sources, clock: Callable[[], float] = time.time) -> Star
         segments, rfm_tag, warehouse_error = _read_warehouse(sources.warehouse)
         customer, search_error = _customer(sources.warehouse, request.query_params.get("customer"), now)
         dashboard = Dashboard(
-            metrics=read_metrics(sources.prometheus, at),
+            metrics=read_metrics(sources.prometheus, at, sources.queries),
             segments=segments,
             rfm_tag=rfm_tag,
             warehouse_error=warehouse_error,
@@ -138,14 +137,7 @@ def create_app(sources: Sources, clock: Callable[[], float] = time.time) -> Star
                 "chart": segment_chart_svg(segments),
                 "refresh": REFRESH_SECONDS,
                 "prometheus_url": sources.prometheus_url,
-                "queries": {
-                    "freshness_p50": FRESHNESS_P50,
-                    "freshness_p99": FRESHNESS_P99,
-                    "freshness_p50_since_start": FRESHNESS_P50_SINCE_START,
-                    "freshness_p99_since_start": FRESHNESS_P99_SINCE_START,
-                    "lag": CONSUMER_LAG,
-                    "dlq": DLQ_TOTALS,
-                },
+                "queries": dataclasses.asdict(sources.queries),
                 "searched": request.query_params.get("customer", ""),
             },
         )

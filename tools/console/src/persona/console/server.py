@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 
 from persona.console.app import Sources, create_app
 from persona.console.prometheus import HttpPrometheus
+from persona.console.views import Queries
 from persona.console.warehouse import Tables, WarehouseReader
 from persona.paimon import PaimonWarehouse
 from persona.settings import PipelineSettings
@@ -35,6 +36,8 @@ class ConsoleConfig:
     warehouse: str
     tables: Tables
     host: str = LOCALHOST
+    topics: tuple[str, ...] = ()
+    """The pipeline's topics: lag and dead letters of these only (empty: every series)."""
 
     @property
     def url(self) -> str:
@@ -49,6 +52,7 @@ class ConsoleConfig:
             prometheus_url=PROMETHEUS_URL.get(env) or f"http://{LOCALHOST}:{PROMETHEUS_PORT.get(env)}",
             host=CONSOLE_HOST.get(env),
             warehouse=settings.warehouse,
+            topics=tuple(settings.topics.all_topics()),
             tables=Tables(
                 segments=settings.table("marketing_segments"),
                 decisions=settings.table("segment_decisions"),
@@ -62,6 +66,7 @@ def build_app(config: ConsoleConfig) -> Starlette:
         prometheus=HttpPrometheus(config.prometheus_url),
         warehouse=WarehouseReader(PaimonWarehouse(config.warehouse), config.tables),
         prometheus_url=config.prometheus_url,
+        queries=Queries.for_topics(config.topics) if config.topics else Queries(),
     )
     return create_app(sources)
 

@@ -33,6 +33,46 @@ FRESHNESS_P99_SINCE_START = (
 )
 CONSUMER_LAG = "persona_consumer_lag"
 DLQ_TOTALS = "sum by (flow, topic, reason) (persona_events_dlq_total)"
+_KAFKA_TOPIC = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def topic_matcher(topics: Iterable[str]) -> str:
+    """A PromQL label matcher for exactly these topics: ``{topic=~"a|b\\.dlq"}``.
+
+    The console watches one pipeline, whose topics its settings name. A Prometheus may hold others
+    (another pipeline, a test's private topics, or a previous run's series within Prometheus's 5-minute
+    lookback after a restart, which a stopped Prometheus never marks stale); their lag is not this
+    pipeline's.
+    """
+    names = sorted(set(topics))
+    for name in names:
+        if not _KAFKA_TOPIC.fullmatch(name):
+            raise ValueError(f"not a Kafka topic name: {name!r}")
+    # RE2 inside a PromQL string literal: a regex backslash is written twice.
+    alternatives = "|".join(name.replace(".", "\\\\.") for name in names)
+    return f'{{topic=~"{alternatives}"}}'
+
+
+@dataclass(frozen=True)
+class Queries:
+    """The PromQL the page runs, and shows next to each number."""
+
+    freshness_p50: str = FRESHNESS_P50
+    freshness_p99: str = FRESHNESS_P99
+    freshness_p50_since_start: str = FRESHNESS_P50_SINCE_START
+    freshness_p99_since_start: str = FRESHNESS_P99_SINCE_START
+    lag: str = CONSUMER_LAG
+    dlq: str = DLQ_TOTALS
+
+    @classmethod
+    def for_topics(cls, topics: Iterable[str]) -> Queries:
+        """Lag and dead letters of these topics only (freshness has no topic: it is per sink)."""
+        matcher = topic_matcher(topics)
+        return cls(
+            lag=f"persona_consumer_lag{matcher}",
+            dlq=f"sum by (flow, topic, reason) (persona_events_dlq_total{matcher})",
+        )
+
 
 RFM_TAG = re.compile(r"rfm-\d{8}")
 
