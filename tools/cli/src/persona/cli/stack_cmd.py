@@ -1,4 +1,5 @@
-"""`persona stack up | down [--wipe] | status | logs SERVICE [-n N] [-f] | init`: the local real services.
+"""`persona stack up [--with trino] | down [--wipe] | status | logs SERVICE [-n N] [-f] | init`: the local
+real services.
 
 Kafka (KRaft, one node) and Cassandra run as detached JVMs under ``$PERSONA_HOME`` (default
 ``<repo>/.persona``); the Paimon warehouse is a directory there. Failures the user can act on are
@@ -16,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from persona.localstack import (
-    SERVICES,
+    ALL_SERVICES,
+    OPTIONAL_SERVICES,
     InitReport,
     ServiceStatus,
     StackError,
@@ -44,6 +46,14 @@ def register(subparsers: Any) -> None:
     up_parser.add_argument(
         "--timeout", type=float, default=180.0, help="seconds to wait for health (default 180)"
     )
+    up_parser.add_argument(
+        "--with",
+        dest="with_services",
+        action="append",
+        default=[],
+        choices=OPTIONAL_SERVICES,
+        help="also start an optional service: trino (SQL over the Iceberg publication on Nessie)",
+    )
     up_parser.set_defaults(func=_guarded(_run_up))
 
     down_parser = actions.add_parser("down", help="stop the services (data is kept)")
@@ -56,7 +66,7 @@ def register(subparsers: Any) -> None:
     status_parser.set_defaults(func=_guarded(_run_status))
 
     logs_parser = actions.add_parser("logs", help="print (or follow) a service's log")
-    logs_parser.add_argument("service", choices=SERVICES)
+    logs_parser.add_argument("service", choices=ALL_SERVICES)
     logs_parser.add_argument("-n", "--lines", type=int, default=50, help="how many last lines (default 50)")
     logs_parser.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     logs_parser.set_defaults(func=_guarded(_run_logs))
@@ -86,7 +96,7 @@ def _guarded(
 
 
 def _run_up(args: argparse.Namespace, settings: StackSettings) -> int:
-    report = up(settings, timeout=args.timeout)
+    report = up(settings, timeout=args.timeout, with_services=tuple(dict.fromkeys(args.with_services)))
     for service in report.started:
         print(f"{service}: started")
     for service in report.already_running:
@@ -99,6 +109,7 @@ def _run_up(args: argparse.Namespace, settings: StackSettings) -> int:
         f"{settings.cassandra_contact[1]}, mariadb 127.0.0.1:{settings.mariadb_port} "
         f"(database {settings.crm_database}), prometheus {settings.prometheus_url}, "
         f"warehouse {settings.warehouse}"
+        + (f", trino {settings.trino_url}" if "trino" in args.with_services else "")
     )
     return 0
 

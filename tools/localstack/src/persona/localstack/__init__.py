@@ -21,6 +21,8 @@ from persona.localstack.schema import (
 )
 from persona.localstack.settings import StackSettings
 from persona.localstack.stack import (
+    ALL_SERVICES,
+    OPTIONAL_SERVICES,
     SERVICES,
     ServiceStatus,
     UpReport,
@@ -33,8 +35,10 @@ from persona.localstack.stack import (
 )
 
 __all__ = [
+    "ALL_SERVICES",
     "INVENTORY_COLUMNS_CQL",
     "INVENTORY_TABLE",
+    "OPTIONAL_SERVICES",
     "SERVICES",
     "SUPPLY_KEYSPACE",
     "InitReport",

@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,6 +23,7 @@ _LABELS = {
     "debezium": "Debezium",
     "s3proxy": "s3proxy",
     "nessie": "Nessie (~245 MB)",
+    "trino": "Trino server tarball (~780 MB)",
 }
 
 
@@ -66,7 +68,8 @@ def resolve_classpath(settings: StackSettings, name: str, progress: Callable[[st
     if settings.maven_repo is not None:
         command.append(f"-Dmaven.repo.local={settings.maven_repo}")
     result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0 or not any(staging.glob("*.jar")):
+    # A classpath is jars; Trino's pom resolves one tarball (unpacked by unpack_trino).
+    if result.returncode != 0 or (not any(staging.glob("*.jar")) and not any(staging.glob("*.tar.gz"))):
         shutil.rmtree(staging, ignore_errors=True)
         output = (result.stdout + result.stderr).strip().splitlines()[-30:]
         raise StackError(
@@ -90,3 +93,62 @@ def find_jar(directory: Path, prefix: str) -> Path:
     if not matches:
         raise StackError(f"{prefix} jar not found in {directory}; delete that directory to re-resolve")
     return matches[-1]
+
+
+# Written into the unpacked server directory only once every member was extracted.
+UNPACKED_MARKER = ".unpacked"
+
+
+def trino_member_wanted(name: str, top: str) -> bool:
+    """Whether a member of Trino's tarball is unpacked: the server's lib/ and the Iceberg connector.
+
+    The other plugins (~50 connectors and functions, most of the ~780 MB) are never configured here,
+    and Trino loads every plugin directory at start-up: leaving them out saves minutes on two cores.
+    """
+    wanted = (f"{top}/lib/", f"{top}/plugin/iceberg/", f"{top}/NOTICE")
+    return name.startswith(wanted)
+
+
+def unpack_trino(settings: StackSettings, progress: Callable[[str], None]) -> Path:
+    """The unpacked Trino server (its lib/ and plugin/iceberg/), resolving and unpacking it first if needed."""
+    from persona.localstack.configs import TRINO_SERVER_DIR
+
+    resolved = resolve_classpath(settings, "trino", progress)
+    target = resolved / TRINO_SERVER_DIR
+    if (target / UNPACKED_MARKER).is_file():
+        return target
+    tarballs = sorted(resolved.glob(f"{TRINO_SERVER_DIR}*.tar.gz"))
+    if not tarballs:
+        raise StackError(
+            f"the Trino server tarball is missing from {resolved}; delete that directory to re-resolve"
+        )
+    progress(f"unpacking {tarballs[-1].name} (lib/ and the Iceberg connector; once per machine)…")
+    staging = resolved / f".{TRINO_SERVER_DIR}.{os.getpid()}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        with tarfile.open(tarballs[-1], "r:gz") as archive:
+            for member in archive:
+                if trino_member_wanted(member.name, TRINO_SERVER_DIR):
+                    archive.extract(member, staging, filter="data")
+    except (OSError, tarfile.TarError) as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise StackError(
+            f"unpacking {tarballs[-1]} failed: {error}; delete {resolved} to re-resolve"
+        ) from None
+    unpacked = staging / TRINO_SERVER_DIR
+    if not any((unpacked / "lib").glob("*.jar")) or not any((unpacked / "plugin" / "iceberg").glob("*.jar")):
+        shutil.rmtree(staging, ignore_errors=True)
+        raise StackError(f"{tarballs[-1]} has no lib/ or plugin/iceberg/; delete {resolved} to re-resolve")
+    (unpacked / UNPACKED_MARKER).write_text(f"{tarballs[-1].name}\n")
+    try:
+        unpacked.rename(target)
+    except OSError:
+        # Another `up` unpacked concurrently and won the rename; its copy is as good.
+        if not (target / UNPACKED_MARKER).is_file():
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    # Maven's local repository keeps its own copy: this one would only double the disk used.
+    tarballs[-1].unlink(missing_ok=True)
+    return target

@@ -46,6 +46,7 @@ from persona.settings.registry import (
     S3_ACCESS_KEY,
     S3_PORT,
     S3_SECRET_KEY,
+    TRINO_HEAP,
     TRINO_PORT,
     WAREHOUSE,
     default_warehouse,
@@ -176,6 +177,7 @@ class StackSettings:
     cassandra_heap: str = CASSANDRA_HEAP.default
     connect_heap: str = CONNECT_HEAP.default
     nessie_heap: str = NESSIE_HEAP.default
+    trino_heap: str = TRINO_HEAP.default
     # Passed to Maven as -Dmaven.repo.local; None uses Maven's own default (~/.m2/repository).
     maven_repo: Path | None = MAVEN_REPO.default
     mariadbd: str = MARIADBD_COMMAND
@@ -222,6 +224,7 @@ class StackSettings:
         yield S3_PORT, self.s3_port
         yield TRINO_PORT, self.trino_port
         yield NESSIE_HEAP, self.nessie_heap
+        yield TRINO_HEAP, self.trino_heap
         yield CONNECT_HEAP, self.connect_heap
         yield PARTITIONS, self.partitions
         yield KAFKA_HEAP, self.kafka_heap
@@ -254,6 +257,7 @@ class StackSettings:
                 s3_port=S3_PORT.get(env),
                 trino_port=TRINO_PORT.get(env),
                 nessie_heap=NESSIE_HEAP.get(env),
+                trino_heap=TRINO_HEAP.get(env),
                 s3_access_key=S3_ACCESS_KEY.get(env),
                 s3_secret_key=S3_SECRET_KEY.get(env),
                 java25=_resolve_java25(env),

@@ -17,17 +17,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from persona.kafka import KafkaAdminError
-from persona.localstack import catalog, configs, objectstore, procs
+from persona.localstack import catalog, configs, objectstore, procs, sqlengine
 from persona.localstack import prometheus as prometheus_api
 from persona.localstack.clients import cassandra_session, kafka_admin
 from persona.localstack.connect import connect_version, connector_state
 from persona.localstack.crm_schema import root_connection
 from persona.localstack.errors import StackError
-from persona.localstack.jars import classpath_dir, find_jar, resolve_classpath
+from persona.localstack.jars import classpath_dir, find_jar, resolve_classpath, unpack_trino
 from persona.localstack.schema import InitReport, init_schema
 from persona.localstack.settings import JAVA25_MAJOR, StackSettings
 
 SERVICES: tuple[str, ...] = ("kafka", "cassandra", "mariadb", "connect", "prometheus", "s3proxy", "nessie")
+# Started only when asked for (`stack up --with trino`), after the others are healthy: Trino's
+# Iceberg catalog is Nessie's, and its start (tens of seconds of two cores) is wasted on runs that
+# never query SQL. `down` and `status` cover them whenever they run.
+OPTIONAL_SERVICES: tuple[str, ...] = ("trino",)
+ALL_SERVICES: tuple[str, ...] = SERVICES + OPTIONAL_SERVICES
 # Connect after Kafka and MariaDB: it needs Kafka to start (its state lives there) and reads MariaDB's
 # binlog. Prometheus needs nobody: it scrapes whatever target files appear. Nessie, the slowest to
 # start, goes early; it needs s3proxy only when a catalog request reads or writes table metadata.
@@ -36,7 +41,7 @@ START_ORDER: tuple[str, ...] = ("cassandra", "nessie", "kafka", "mariadb", "conn
 # others come from the machine's packages.
 JVM_SERVICES: tuple[str, ...] = ("kafka", "cassandra", "connect", "s3proxy", "nessie")
 # Those needing a newer Java than PERSONA_JAVA's 17 (PERSONA_JAVA25).
-JAVA25_SERVICES: tuple[str, ...] = ("nessie",)
+JAVA25_SERVICES: tuple[str, ...] = ("nessie", "trino")
 # Resolved with a service though not on its classpath: Connect's Debezium plugin directory.
 EXTRA_CLASSPATHS: dict[str, tuple[str, ...]] = {"connect": ("debezium",)}
 MARIADB_INSTALL_DB = "mariadb-install-db"
@@ -87,6 +92,7 @@ def service_port(settings: StackSettings, service: str) -> int:
         "prometheus": settings.prometheus_port,
         "s3proxy": settings.s3_port,
         "nessie": settings.nessie_port,
+        "trino": settings.trino_port,
     }[service]
 
 
@@ -103,12 +109,14 @@ def _service_ports(settings: StackSettings, service: str) -> dict[str, int]:
         return {"s3proxy": settings.s3_port}
     if service == "nessie":
         return {"nessie": settings.nessie_port}
+    if service == "trino":
+        return {"trino": settings.trino_port}
     return {"cassandra": settings.cassandra_port, "cassandra storage": settings.cassandra_storage_port}
 
 
 def _check_service(service: str) -> None:
-    if service not in SERVICES:
-        raise StackError(f"unknown service {service!r}; expected one of {', '.join(SERVICES)}")
+    if service not in ALL_SERVICES:
+        raise StackError(f"unknown service {service!r}; expected one of {', '.join(ALL_SERVICES)}")
 
 
 def _process_markers(settings: StackSettings, service: str) -> tuple[str, ...]:
@@ -126,6 +134,8 @@ def _process_markers(settings: StackSettings, service: str) -> tuple[str, ...]:
         return ("--properties", str(settings.s3proxy_dir / "s3proxy.properties"))
     if service == "nessie":
         return (configs.nessie_marker(settings),)
+    if service == "trino":
+        return (configs.TRINO_MAIN_CLASS, configs.trino_marker(settings))
     return (configs.CASSANDRA_MAIN_CLASS, f"-Dcassandra.storagedir={settings.cassandra_dir}")
 
 
@@ -172,6 +182,8 @@ def probe(settings: StackSettings, service: str, timeout: float = 3.0) -> tuple[
         return objectstore.probe(settings, timeout)
     if service == "nessie":
         return catalog.probe(settings, timeout)
+    if service == "trino":
+        return sqlengine.probe(settings, timeout)
     try:
         with cassandra_session(settings, connect_timeout=timeout, metadata=False) as session:
             row = session.execute("SELECT release_version FROM system.local", timeout=timeout).one()
@@ -204,7 +216,7 @@ def check_java25(settings: StackSettings) -> str:
     java = shutil.which(settings.java25)
     if java is None:
         raise StackError(
-            f"Java {JAVA25_MAJOR}+ is required to run Nessie, but {settings.java25!r} was not found: "
+            f"Java {JAVA25_MAJOR}+ is required to run Nessie and Trino, but {settings.java25!r} was not found: "
             f"install a JDK {JAVA25_MAJOR} under /usr/lib/jvm or set PERSONA_JAVA25"
         )
     result = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60, check=False)
@@ -289,7 +301,7 @@ def _check_ports_free(settings: StackSettings, services: Sequence[str]) -> None:
             + ". Stop it, or choose other ports with PERSONA_KAFKA_PORT, "
             "PERSONA_KAFKA_CONTROLLER_PORT, PERSONA_CASSANDRA_PORT, PERSONA_CASSANDRA_STORAGE_PORT, "
             "PERSONA_MARIADB_PORT, PERSONA_CONNECT_PORT, PERSONA_PROMETHEUS_PORT, PERSONA_S3_PORT, "
-            "PERSONA_NESSIE_PORT."
+            "PERSONA_NESSIE_PORT, PERSONA_TRINO_PORT."
         )
 
 
@@ -441,6 +453,21 @@ def _start_nessie(settings: StackSettings, java: str | None, classpath: Path | N
     return procs.start_detached(command, log_file(settings, "nessie"), cwd=base)
 
 
+def _start_trino(settings: StackSettings, java: str | None, install: Path | None) -> int:
+    assert java is not None and install is not None, "Trino runs on the JVM"
+    etc = settings.trino_dir / "etc"
+    procs.private_dir(etc / "catalog")
+    (etc / "node.properties").write_text(configs.render_trino_node_properties(settings))
+    (etc / "config.properties").write_text(configs.render_trino_config_properties(settings, install))
+    (etc / "log.properties").write_text(configs.render_trino_log_properties())
+    # Holds the S3 secret key: private, read by Trino from its catalog directory.
+    procs.write_private(
+        etc / "catalog" / "iceberg.properties", configs.render_trino_iceberg_properties(settings)
+    )
+    command = configs.trino_command(dataclasses.replace(settings, java25=java), install)
+    return procs.start_detached(command, log_file(settings, "trino"), cwd=settings.trino_dir)
+
+
 def _with_java(settings: StackSettings, java: str) -> StackSettings:
     return dataclasses.replace(settings, java=java)
 
@@ -453,6 +480,7 @@ _STARTERS: dict[str, Callable[[StackSettings, str | None, Path | None], int]] = 
     "prometheus": _start_prometheus,
     "s3proxy": _start_s3proxy,
     "nessie": _start_nessie,
+    "trino": _start_trino,
 }
 
 
@@ -496,11 +524,19 @@ def up(
     progress: Progress = log.info,
     timeout: float = 180.0,
     run_init: bool = True,
+    with_services: Sequence[str] = (),
 ) -> UpReport:
     """Start whatever is not running, wait until everything is healthy, then bootstrap the schema.
 
+    ``with_services`` adds optional services (``trino``), started once the others are healthy and
+    waited for (with a budget of ``timeout`` of their own) after the schema bootstrap.
     Idempotent: healthy services started earlier from the same home are left alone.
     """
+    unknown = [service for service in with_services if service not in OPTIONAL_SERVICES]
+    if unknown:
+        raise StackError(
+            f"unknown optional service {', '.join(unknown)}; expected one of {', '.join(OPTIONAL_SERVICES)}"
+        )
     began = time.monotonic()
     timings: dict[str, float] = {}
     with _stack_lock(settings):
@@ -539,11 +575,40 @@ def up(
         # (Maven downloads, reported as progress) is a step of its own and must not eat into it.
         deadline = time.monotonic() + timeout
         timings.update(_wait_healthy(settings, SERVICES, began, deadline, progress))
+        optional_started = _start_optional(settings, with_services, progress)
         report = None
         if run_init:
             report = init_schema(settings)
             timings["init"] = time.monotonic() - began
-    return UpReport(started=tuple(to_start), already_running=already_running, timings=timings, init=report)
+        if with_services:
+            # Trino starts while the schema bootstrap runs; its own budget starts at its launch.
+            timings.update(
+                _wait_healthy(settings, with_services, began, time.monotonic() + timeout, progress)
+            )
+    optional_running = tuple(service for service in with_services if service not in optional_started)
+    return UpReport(
+        started=(*to_start, *optional_started),
+        already_running=(*already_running, *optional_running),
+        timings=timings,
+        init=report,
+    )
+
+
+def _start_optional(settings: StackSettings, services: Sequence[str], progress: Progress) -> tuple[str, ...]:
+    """Launch the optional services that are not running (Trino, once Nessie and s3proxy are healthy)."""
+    to_start = [service for service in services if running_pid(settings, service) is None]
+    for service in to_start:
+        pid_file(settings, service).unlink(missing_ok=True)
+    if not to_start:
+        return ()
+    _check_ports_free(settings, to_start)
+    java25 = check_java25(settings)
+    install = unpack_trino(settings, progress)
+    for service in to_start:
+        progress(f"starting {service}…")
+        _mark_start(settings, service)
+        procs.write_pid(pid_file(settings, service), _STARTERS[service](settings, java25, install))
+    return tuple(to_start)
 
 
 def down(
@@ -559,7 +624,7 @@ def down(
     ``only`` limits which services are stopped (a test session stops only what it started). Returns
     per service "stopped", "killed" or "not running".
     """
-    services = list(only) if only is not None else list(SERVICES)
+    services = list(only) if only is not None else list(ALL_SERVICES)
     for service in services:
         _check_service(service)
     if wipe and only is not None:
@@ -589,6 +654,7 @@ def _wipe(settings: StackSettings, progress: Progress) -> None:
         settings.prometheus_dir,
         settings.s3proxy_dir,
         settings.nessie_dir,
+        settings.trino_dir,
         settings.logs_dir,
     ]
     # The warehouse is stack data only when it lives under home; an external one is never touched.
@@ -603,9 +669,13 @@ def _wipe(settings: StackSettings, progress: Progress) -> None:
 
 
 def status(settings: StackSettings, timeout: float = 3.0) -> list[ServiceStatus]:
-    """Per service: client port, pid (when started from this home), protocol-level health, detail."""
+    """Per service: client port, pid (when started from this home), protocol-level health, detail.
+
+    Optional services (Trino) are listed when they run from this home.
+    """
     result = []
-    for service in SERVICES:
+    optional = [service for service in OPTIONAL_SERVICES if running_pid(settings, service) is not None]
+    for service in (*SERVICES, *optional):
         pid = running_pid(settings, service)
         healthy, detail = probe(settings, service, timeout=timeout)
         if healthy and pid is None:

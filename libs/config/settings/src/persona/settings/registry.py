@@ -182,6 +182,9 @@ S3_SECRET_KEY = Setting(
 TRINO_PORT = Setting(
     "PERSONA_TRINO_PORT", port, 8080, f"the local Trino coordinator (`stack up --with trino`) on {LOCALHOST}"
 )
+# Small on purpose: one coordinator-worker over tables of a few hundred thousand rows, on a 2-core
+# machine shared with the rest of the stack; a query gets 30 % of it (Trino's default share).
+TRINO_HEAP = Setting("PERSONA_TRINO_HEAP", heap_size(), "1G", "heap of the Trino JVM (`-Xmx`)")
 JAVA25: Setting[str | None] = Setting(
     "PERSONA_JAVA25",
     text,
