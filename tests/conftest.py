@@ -49,6 +49,23 @@ def stack() -> Iterator[StackSettings]:
         down(settings, only=report.started)
 
 
+# Trino 476 takes one to three minutes to start on two busy cores; a deadline, not a timing.
+TRINO_HEALTH_TIMEOUT = 600.0
+
+
+@pytest.fixture(scope="session")
+def trino_stack(stack: StackSettings) -> Iterator[StackSettings]:
+    """The local stack plus Trino (`stack up --with trino`), started once per session when a test
+    needs it, and stopped at the end only if this fixture started it."""
+    try:
+        report = up(stack, timeout=TRINO_HEALTH_TIMEOUT, run_init=False, with_services=("trino",))
+    except StackError as error:
+        pytest.fail(f"Trino could not be brought up:\n{error}", pytrace=False)
+    yield stack
+    if "trino" in report.started:
+        down(stack, only=("trino",))
+
+
 @pytest.fixture
 def unique_name() -> Callable[[str], str]:
     """``unique_name(prefix)`` -> ``prefix_<12 hex>``: a name no other test or run uses.

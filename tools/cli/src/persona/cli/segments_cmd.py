@@ -8,7 +8,8 @@ decision is in force from the moment it is made until the next one) with every i
 or a branch, or as the audit table stood at a tag (a release's, a branch's base) — main's from
 ``persona.paimon.explain``, which the console shares; ``sql`` runs any
 query through pypaimon's embedded DataFusion engine, including ``VERSION AS OF <snapshot>`` time
-travel and system tables such as ``"t$snapshots"``.
+travel and system tables such as ``"t$snapshots"``, or with ``--engine trino`` on the local Trino
+over the Iceberg publication in Nessie (``--ref`` a Nessie branch or tag, ``--schema`` its namespace).
 """
 
 from __future__ import annotations
@@ -47,8 +48,20 @@ def register(subparsers: Any) -> None:
     at.add_argument("--limit", type=int, default=100, help="customers listed with --segment (default 100)")
     at.set_defaults(func=run_at)
 
-    sql = subparsers.add_parser("sql", help="run SQL over the Paimon warehouse (DataFusion)")
+    sql = subparsers.add_parser(
+        "sql", help="run SQL over the Paimon warehouse (DataFusion) or the Iceberg publication (Trino)"
+    )
     sql.add_argument("query", help='e.g. "SELECT segment, count(*) FROM marketing_segments GROUP BY segment"')
+    sql.add_argument(
+        "--engine",
+        choices=("datafusion", "trino"),
+        default="datafusion",
+        help="datafusion: embedded, over Paimon (default); trino: `stack up --with trino`, over Iceberg",
+    )
+    sql.add_argument("--ref", default="main", help="trino: the Nessie branch or tag to read (default: main)")
+    sql.add_argument(
+        "--schema", default=None, help="trino: the Iceberg namespace of unqualified tables (default: persona)"
+    )
     sql.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     sql.set_defaults(func=run_sql)
 
@@ -83,16 +96,47 @@ def format_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _trino_rows(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[str]] | None:
+    from persona.localstack import StackError
+    from persona.localstack.sqlengine import DEFAULT_SCHEMA
+    from persona.localstack.sqlengine import run_sql as run_trino
+
+    try:
+        result = run_trino(
+            StackSettings.from_env(os.environ),
+            args.query,
+            reference=args.ref,
+            schema=args.schema or DEFAULT_SCHEMA,
+        )
+    except StackError as error:
+        print(f"persona: trino: {error}", file=sys.stderr)
+        return None
+    return list(result.rows), list(result.columns)
+
+
 def run_sql(args: argparse.Namespace) -> int:
-    table = _query(args.query)
-    if table is None:
-        return 1
-    rows = table.to_pylist()
+    if args.engine == "trino":
+        found = _trino_rows(args)
+        if found is None:
+            return 1
+        rows, columns = found
+    else:
+        if args.ref != "main" or args.schema is not None:
+            print(
+                "persona: --ref and --schema are Trino's; the embedded engine reads Paimon branches as "
+                "`table$branch_NAME` and tags with `VERSION AS OF`",
+                file=sys.stderr,
+            )
+            return 2
+        table = _query(args.query)
+        if table is None:
+            return 1
+        rows, columns = table.to_pylist(), table.column_names
     if args.json:
         for row in rows:
             print(orjson.dumps(row, default=str).decode())
     else:
-        print(format_table(rows, table.column_names))
+        print(format_table(rows, columns))
     return 0
 
 

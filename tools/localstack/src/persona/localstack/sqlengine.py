@@ -6,17 +6,80 @@ Trino is a child of ``persona stack up --with trino`` (see ``stack.py``); its on
 
 from __future__ import annotations
 
-from persona.localstack.configs import TRINO_CATALOG
+import re
+
+from persona.localstack.catalog import nessie_client
+from persona.localstack.configs import TRINO_CATALOG, trino_iceberg_properties
+from persona.localstack.errors import StackError
 from persona.localstack.settings import StackSettings
+from persona.nessie import NessieError
 from persona.settings.registry import LOCALHOST
-from persona.trino import TrinoEndpoint, TrinoError, query, server_info
+from persona.trino import QueryResult, TrinoEndpoint, TrinoError, query, server_info
 
 # The namespace the publication writes persona's tables into, so `FROM marketing_segments` names it.
 DEFAULT_SCHEMA = "persona"
+# Nessie's reference names (a safe subset: they are spliced into a catalog name and a URI).
+_REFERENCE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
 
 
-def trino_endpoint(settings: StackSettings, schema: str = DEFAULT_SCHEMA) -> TrinoEndpoint:
-    return TrinoEndpoint(host=LOCALHOST, port=settings.trino_port, catalog=TRINO_CATALOG, schema=schema)
+def trino_endpoint(
+    settings: StackSettings, schema: str = DEFAULT_SCHEMA, catalog: str = TRINO_CATALOG
+) -> TrinoEndpoint:
+    return TrinoEndpoint(host=LOCALHOST, port=settings.trino_port, catalog=catalog, schema=schema)
+
+
+def reference_catalog_name(reference: str) -> str:
+    """The Trino catalog of a Nessie reference: ``iceberg`` for main, ``iceberg_<ref>`` (lower case,
+    other characters as ``_``) for any other branch or tag."""
+    if not _REFERENCE.fullmatch(reference):
+        raise StackError(f"{reference!r} is not a Nessie branch or tag name")
+    if reference == "main":
+        return TRINO_CATALOG
+    return f"{TRINO_CATALOG}_{re.sub(r'[^a-z0-9]', '_', reference.lower())}"
+
+
+def ensure_reference_catalog(settings: StackSettings, reference: str) -> str:
+    """The catalog reading Nessie reference ``reference``, created (CREATE CATALOG) on first use.
+
+    Trino's Iceberg connector reads one Iceberg REST catalog per Trino catalog, and Nessie serves
+    each reference as its own catalog (``/iceberg/<ref>``): a branch or tag is a catalog here.
+    """
+    name = reference_catalog_name(reference)
+    if reference != "main":
+        try:
+            known = {ref.name for ref in nessie_client(settings).references()}
+        except NessieError as error:
+            raise StackError(f"cannot list Nessie's references: {error}") from None
+        if reference not in known:
+            raise StackError(
+                f"Nessie has no branch or tag {reference!r} (it has: {', '.join(sorted(known))})"
+            )
+    endpoint = trino_endpoint(settings)
+    try:
+        existing = {str(row["Catalog"]) for row in query(endpoint, "SHOW CATALOGS").rows}
+        if name in existing:
+            return name
+        properties = ", ".join(
+            f"\"{key}\" = '{value}'" for key, value in trino_iceberg_properties(settings, reference).items()
+        )
+        query(endpoint, f"CREATE CATALOG {name} USING iceberg WITH ({properties})")
+    except TrinoError as error:
+        if "already exists" in str(error):  # another client created it in between: as good
+            return name
+        raise StackError(f"cannot open Nessie reference {reference!r} in Trino: {error}") from None
+    return name
+
+
+def run_sql(
+    settings: StackSettings, sql: str, *, reference: str = "main", schema: str = DEFAULT_SCHEMA
+) -> QueryResult:
+    """Run ``sql`` on the local Trino with the session on ``reference``'s catalog and ``schema``, so
+    unqualified names (``marketing_segments``) are the publication's tables on that branch or tag."""
+    catalog = ensure_reference_catalog(settings, reference)
+    try:
+        return query(trino_endpoint(settings, schema, catalog), sql)
+    except TrinoError as error:
+        raise StackError(str(error)) from None
 
 
 def probe(settings: StackSettings, timeout: float = 3.0) -> tuple[bool, str]:

@@ -460,10 +460,14 @@ def _start_trino(settings: StackSettings, java: str | None, install: Path | None
     (etc / "node.properties").write_text(configs.render_trino_node_properties(settings))
     (etc / "config.properties").write_text(configs.render_trino_config_properties(settings, install))
     (etc / "log.properties").write_text(configs.render_trino_log_properties())
-    # Holds the S3 secret key: private, read by Trino from its catalog directory.
-    procs.write_private(
-        etc / "catalog" / "iceberg.properties", configs.render_trino_iceberg_properties(settings)
-    )
+    # The catalogs of Nessie references that `persona sql --ref` created last time: made again on
+    # first use, so references deleted since (a test's, a merged branch) are not loaded for nothing.
+    for stale in (etc / "catalog").glob(f"{configs.TRINO_CATALOG}_*.properties"):
+        stale.unlink()
+    (etc / "catalog" / "iceberg.properties").write_text(configs.render_trino_iceberg_properties(settings))
+    # Holds the S3 secret key: private, named on the command line only by its path.
+    procs.write_private(etc / "s3-credentials", configs.render_trino_s3_credentials(settings))
+    procs.write_private(etc / "aws-config", f"[default]\nregion = {configs.S3_REGION}\n")
     command = configs.trino_command(dataclasses.replace(settings, java25=java), install)
     return procs.start_detached(command, log_file(settings, "trino"), cwd=settings.trino_dir)
 

@@ -1,0 +1,211 @@
+"""Trino 476 (`stack up --with trino`) over the Iceberg publication in Nessie: the stack runs it, the
+embedded DataFusion engine (over Paimon) and Trino (over the Iceberg copy of the same Paimon snapshot)
+give the same rows and counts, `persona sql --engine trino` reads main, a Nessie branch and a Nessie
+tag by name, and which Iceberg-level time travel Nessie 0.99's catalog allows."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import decimal
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from persona.iceberg import replace_contents
+from persona.localstack import StackError, StackSettings, status
+from persona.localstack.catalog import iceberg_catalog, nessie_client
+from persona.localstack.sqlengine import run_sql
+from persona.nessie import ReferenceNotFound
+from persona.paimon import PaimonWarehouse, TableWriter, ensure_tables
+
+pytestmark = pytest.mark.integration
+
+SEGMENTS = ("AT_RISK", "DORMANT", "LOYAL", "VIP")
+CUSTOMERS = 240
+
+
+def _persona(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "persona.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+
+
+def _segment_rows(customers: int, segments: tuple[str, ...]) -> list[dict[str, Any]]:
+    base = dt.datetime(2026, 11, 30, 12, 0, 0)
+    return [
+        {
+            "customer_id": customer,
+            "segment": segments[(customer * 7) % len(segments)],
+            "recommendation": [f"sku-{customer % 13}", f"sku-{customer % 5}"] if customer % 3 else [],
+            "score": round(customer * 0.37, 2),
+            "updated_at": base + dt.timedelta(seconds=customer),
+            "event_time": base + dt.timedelta(seconds=customer // 2),
+            "logic_version": "v1" if customer % 4 else "v2",
+            "version": customer % 9,
+        }
+        for customer in range(1, customers + 1)
+    ]
+
+
+def _profile_rows(customers: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "customer_id": customer,
+            "segment": SEGMENTS[customer % len(SEGMENTS)],
+            "recency": customer % 90,
+            "frequency": customer % 11,
+            "monetary": decimal.Decimal(f"{customer * 3}.{customer % 100:02d}"),
+            "lifecycle_stage": "active" if customer % 2 else "lapsed",
+            "rfm_as_of": dt.date(2026, 12, 1),
+        }
+        for customer in range(1, customers + 1)
+    ]
+
+
+@pytest.fixture(scope="module")
+def paimon_and_iceberg(
+    trino_stack: StackSettings, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, str]:
+    """A private Paimon warehouse with marketing_segments and customer_profile, and the Iceberg
+    publication of their current snapshot under the same table names in a namespace of its own on
+    Nessie's main (as `persona publish` writes them)."""
+    warehouse_dir = tmp_path_factory.mktemp("warehouse")
+    ensure_tables(warehouse_dir)
+    warehouse = PaimonWarehouse(warehouse_dir)
+    for name, rows in (
+        ("marketing_segments", _segment_rows(CUSTOMERS, SEGMENTS)),
+        ("customer_profile", _profile_rows(CUSTOMERS)),
+    ):
+        writer = TableWriter(warehouse, name, commit_user="trino-test")
+        writer.extend(rows)
+        assert writer.commit() is not None
+        writer.close()
+    namespace = f"trino_{os.urandom(6).hex()}"
+    catalog = iceberg_catalog(trino_stack)
+    for name in ("marketing_segments", "customer_profile"):
+        replace_contents(catalog, f"{namespace}.{name}", warehouse.read_arrow(name))
+    return warehouse_dir, namespace
+
+
+def test_the_stack_runs_trino_healthy(trino_stack: StackSettings) -> None:
+    trino = {s.name: s for s in status(trino_stack)}["trino"]
+    assert trino.healthy, trino.detail
+    assert trino.detail.startswith("Trino 476"), trino.detail
+    assert trino.pid is not None
+
+
+def test_trino_and_datafusion_give_the_same_rows_of_the_same_snapshot(
+    trino_stack: StackSettings, paimon_and_iceberg: tuple[Path, str]
+) -> None:
+    warehouse_dir, namespace = paimon_and_iceberg
+    warehouse = PaimonWarehouse(warehouse_dir)
+    queries = (
+        "SELECT customer_id, segment, recommendation, score, updated_at, event_time, logic_version, version "
+        "FROM marketing_segments ORDER BY customer_id",
+        "SELECT customer_id, segment, recency, frequency, monetary, lifecycle_stage, rfm_as_of "
+        "FROM customer_profile ORDER BY customer_id",
+        "SELECT m.segment, count(*) AS customers, sum(p.monetary) AS monetary FROM marketing_segments m "
+        "JOIN customer_profile p ON m.customer_id = p.customer_id GROUP BY m.segment ORDER BY m.segment",
+    )
+    for sql in queries:
+        datafusion_rows = warehouse.sql(sql).to_pylist()
+        trino_rows = [dict(row) for row in run_sql(trino_stack, sql, schema=namespace).rows]
+        assert len(datafusion_rows) > 0
+        assert trino_rows == datafusion_rows, sql
+
+
+def test_persona_sql_gives_equal_per_segment_counts_in_both_engines(
+    trino_stack: StackSettings, paimon_and_iceberg: tuple[Path, str]
+) -> None:
+    warehouse_dir, namespace = paimon_and_iceberg
+    env = {**os.environ, "PERSONA_WAREHOUSE": str(warehouse_dir)}
+    counts = "SELECT segment, count(*) AS customers FROM marketing_segments GROUP BY segment ORDER BY segment"
+    datafusion = _persona("sql", "--json", counts, env=env)
+    trino = _persona("sql", "--engine", "trino", "--schema", namespace, "--json", counts, env=env)
+    assert datafusion.returncode == 0, datafusion.stderr
+    assert trino.returncode == 0, trino.stderr
+    expected = {segment: 0 for segment in SEGMENTS}
+    for row in _segment_rows(CUSTOMERS, SEGMENTS):
+        expected[row["segment"]] += 1
+    rows = [json.loads(line) for line in trino.stdout.splitlines()]
+    assert {row["segment"]: row["customers"] for row in rows} == expected
+    assert trino.stdout == datafusion.stdout
+    # The note's query, as a table.
+    table = _persona(
+        "sql", "--engine", "trino", "--schema", namespace, "SELECT * FROM marketing_segments", env=env
+    )
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[0].split(" | ")[0].strip() == "customer_id"
+    assert table.stdout.rstrip().endswith(f"({CUSTOMERS} rows)")
+
+
+@pytest.fixture
+def nessie_branch(trino_stack: StackSettings, unique_name: Callable[[str], str]) -> Iterator[str]:
+    """A private Nessie branch from main, deleted (with the tags made from it) afterwards."""
+    nessie = nessie_client(trino_stack)
+    name = unique_name("trino").replace("_", "-")
+    nessie.create_branch(name)
+    yield name
+    for reference in (f"{name}-rfm-1", name):
+        with contextlib.suppress(ReferenceNotFound):
+            nessie.delete_reference(reference)
+
+
+def test_trino_reads_a_nessie_branch_and_a_nessie_tag_by_name(
+    trino_stack: StackSettings, nessie_branch: str, tmp_path: Path
+) -> None:
+    catalog = iceberg_catalog(trino_stack, nessie_branch)
+    table = "persona.marketing_segments"
+    first = pa.Table.from_pylist(_segment_rows(30, ("VIP",)))
+    replace_contents(catalog, table, first)
+    release = nessie_client(trino_stack).create_tag(f"{nessie_branch}-rfm-1", from_ref=nessie_branch)
+    second = replace_contents(catalog, table, pa.Table.from_pylist(_segment_rows(12, ("AT_RISK",))))
+    counts = "SELECT segment, count(*) AS n FROM marketing_segments GROUP BY segment"
+    assert [dict(r) for r in run_sql(trino_stack, counts, reference=nessie_branch).rows] == [
+        {"segment": "AT_RISK", "n": 12}
+    ]
+    assert [dict(r) for r in run_sql(trino_stack, counts, reference=release.name).rows] == [
+        {"segment": "VIP", "n": 30}
+    ]
+    # Through the CLI, by the tag's name.
+    tagged = _persona(
+        "sql", "--engine", "trino", "--ref", release.name, "--json", counts, env=dict(os.environ)
+    )
+    assert tagged.returncode == 0, tagged.stderr
+    assert [json.loads(line) for line in tagged.stdout.splitlines()] == [{"segment": "VIP", "n": 30}]
+    # The branch's table is not on main.
+    with pytest.raises(StackError, match="does not exist"):
+        run_sql(trino_stack, f"SELECT count(*) FROM {table.replace('persona.', '')}_missing_on_main")
+    # Iceberg-level time travel inside one reference: Nessie 0.99's catalog keeps only the current
+    # snapshot in the table metadata (the history is Nessie's commits), so the current snapshot id and
+    # any time after its commit resolve, and an earlier publication is reached by its Nessie tag.
+    current = run_sql(
+        trino_stack,
+        f"SELECT count(*) AS n FROM marketing_segments FOR VERSION AS OF {second.snapshot_id}",
+        reference=nessie_branch,
+    )
+    assert [dict(r) for r in current.rows] == [{"n": 12}]
+    with pytest.raises(StackError, match="does not exist|not exist"):
+        run_sql(
+            trino_stack,
+            "SELECT count(*) FROM marketing_segments FOR TIMESTAMP AS OF TIMESTAMP '2000-01-01 00:00:00 UTC'",
+            reference=nessie_branch,
+        )
+    unknown = _persona(
+        "sql", "--engine", "trino", "--ref", f"{nessie_branch}-nope", "SELECT 1", env=dict(os.environ)
+    )
+    assert unknown.returncode == 1
+    assert "Nessie has no branch or tag" in unknown.stderr

@@ -1,0 +1,123 @@
+"""Trino's rendered etc/ files and command line, the catalog of a Nessie reference, the tarball's members."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from persona.localstack import StackError, StackSettings, configs
+from persona.localstack.jars import trino_member_wanted
+from persona.localstack.sqlengine import reference_catalog_name
+from persona.localstack.stack import ALL_SERVICES, JAVA25_SERVICES, OPTIONAL_SERVICES, SERVICES, service_port
+from persona.settings.secret import Secret
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> StackSettings:
+    return StackSettings(
+        home=tmp_path / "home",
+        warehouse=tmp_path / "home" / "warehouse",
+        jar_cache=tmp_path / "jars",
+        repo_root=tmp_path,
+        nessie_port=29120,
+        s3_port=29000,
+        trino_port=28080,
+        trino_heap="768M",
+        s3_access_key="ak",
+        s3_secret_key=Secret("very-secret"),
+        java="/jdk17/bin/java",
+        java25="/jdk25/bin/java",
+    )
+
+
+def _properties(text: str) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
+    return {key: value for key, value in pairs}
+
+
+def test_node_binds_and_announces_loopback_with_its_data_under_home(settings: StackSettings) -> None:
+    node = _properties(configs.render_trino_node_properties(settings))
+    assert node["node.internal-address"] == "127.0.0.1"
+    assert node["node.bind-ip"] == "127.0.0.1"
+    assert node["node.data-dir"] == str(settings.home / "trino" / "data")
+    assert node["node.environment"] == configs.TRINO_ENVIRONMENT
+
+
+def test_coordinator_is_its_own_worker_on_the_trino_port_with_the_cached_plugins(
+    settings: StackSettings,
+) -> None:
+    install = Path("/cache/trino-0123/trino-server-476")
+    config = _properties(configs.render_trino_config_properties(settings, install))
+    assert config["coordinator"] == "true"
+    assert config["node-scheduler.include-coordinator"] == "true"
+    assert config["http-server.http.port"] == "28080"
+    assert config["discovery.uri"] == "http://127.0.0.1:28080"
+    assert config["plugin.dir"] == str(install / "plugin")
+    assert config["catalog.config-dir"] == str(settings.home / "trino" / "etc" / "catalog")
+    # Branches and tags become catalogs at run time (CREATE CATALOG).
+    assert config["catalog.management"] == "dynamic"
+
+
+def test_iceberg_catalog_reads_nessie_main_and_s3proxy_path_style_without_the_secret(
+    settings: StackSettings,
+) -> None:
+    catalog = _properties(configs.render_trino_iceberg_properties(settings))
+    assert catalog["connector.name"] == "iceberg"
+    assert catalog["iceberg.catalog.type"] == "rest"
+    assert catalog["iceberg.rest-catalog.uri"] == "http://127.0.0.1:29120/iceberg/main"
+    assert catalog["iceberg.rest-catalog.warehouse"] == configs.NESSIE_WAREHOUSE
+    assert catalog["s3.endpoint"] == "http://127.0.0.1:29000"
+    assert catalog["s3.path-style-access"] == "true"
+    assert "very-secret" not in configs.render_trino_iceberg_properties(settings)
+    branch = configs.trino_iceberg_properties(settings, "marketing-v2")
+    assert branch["iceberg.rest-catalog.uri"] == "http://127.0.0.1:29120/iceberg/marketing-v2"
+    assert "very-secret" not in str(branch)
+
+
+def test_the_s3_key_pair_is_in_the_credentials_file_only_never_on_the_command_line(
+    settings: StackSettings,
+) -> None:
+    credentials = configs.render_trino_s3_credentials(settings)
+    assert "[default]" in credentials
+    assert "aws_access_key_id = ak" in credentials
+    assert "aws_secret_access_key = very-secret" in credentials
+    install = Path("/cache/trino-0123/trino-server-476")
+    command = configs.trino_command(settings, install)
+    assert command[0] == "/jdk25/bin/java"
+    assert "-Xmx768M" in command
+    assert f"-Daws.sharedCredentialsFile={settings.home / 'trino' / 'etc' / 's3-credentials'}" in command
+    assert "-Dnode.internal-address=127.0.0.1" in command
+    assert f"-Dconfig={settings.home / 'trino' / 'etc' / 'config.properties'}" in command
+    assert command[-3:] == ["-cp", str(install / "lib" / "*"), configs.TRINO_MAIN_CLASS]
+    assert configs.trino_marker(settings) in command
+    assert "very-secret" not in " ".join(command)
+
+
+def test_trino_is_an_optional_java25_service_on_its_own_port(settings: StackSettings) -> None:
+    assert "trino" in OPTIONAL_SERVICES and "trino" not in SERVICES and "trino" in ALL_SERVICES
+    assert "trino" in JAVA25_SERVICES
+    assert service_port(settings, "trino") == 28080
+
+
+@pytest.mark.parametrize(
+    ("reference", "catalog"),
+    [("main", "iceberg"), ("marketing-v2", "iceberg_marketing_v2"), ("rfm-2026.12", "iceberg_rfm_2026_12")],
+)
+def test_each_nessie_reference_is_a_catalog(reference: str, catalog: str) -> None:
+    assert reference_catalog_name(reference) == catalog
+
+
+@pytest.mark.parametrize("reference", ["", "2fast", "a/b", "x'; DROP", "-x"])
+def test_reference_names_that_cannot_be_a_catalog_are_refused(reference: str) -> None:
+    with pytest.raises(StackError, match="not a Nessie branch or tag name"):
+        reference_catalog_name(reference)
+
+
+def test_only_the_server_and_the_iceberg_connector_are_unpacked() -> None:
+    top = configs.TRINO_SERVER_DIR
+    assert trino_member_wanted(f"{top}/lib/trino-main-476.jar", top)
+    assert trino_member_wanted(f"{top}/plugin/iceberg/trino-iceberg-476.jar", top)
+    assert not trino_member_wanted(f"{top}/plugin/hive/trino-hive-476.jar", top)
+    assert not trino_member_wanted(f"{top}/plugin/iceberg-extra/x.jar", top)
+    assert not trino_member_wanted(f"{top}/bin/launcher", top)
