@@ -54,7 +54,8 @@ def test_coordinator_is_its_own_worker_on_the_trino_port_with_the_cached_plugins
     assert config["http-server.http.port"] == "28080"
     assert config["discovery.uri"] == "http://127.0.0.1:28080"
     assert config["plugin.dir"] == str(install / "plugin")
-    assert config["catalog.config-dir"] == str(settings.home / "trino" / "etc" / "catalog")
+    store = _properties(configs.render_trino_catalog_store_properties(settings))
+    assert store["catalog.config-dir"] == str(settings.home / "trino" / "etc" / "catalog")
     # Branches and tags become catalogs at run time (CREATE CATALOG).
     assert config["catalog.management"] == "dynamic"
 

@@ -603,7 +603,6 @@ def render_trino_config_properties(settings: StackSettings, install: Path) -> st
             "http-server.http.port": str(settings.trino_port),
             "discovery.uri": settings.trino_url,
             "plugin.dir": str(install / "plugin"),
-            "catalog.config-dir": str(settings.trino_dir / "etc" / "catalog"),
             # Queries here read a few hundred thousand rows; the defaults size for a cluster.
             "query.max-memory": "512MB",
             "task.concurrency": "2",
@@ -632,6 +631,12 @@ def trino_iceberg_properties(settings: StackSettings, reference: str = "main") -
         "s3.region": S3_REGION,
         "s3.path-style-access": "true",
     }
+
+
+def render_trino_catalog_store_properties(settings: StackSettings) -> str:
+    """etc/catalog-store.properties (Trino reads it from its working directory): where the file catalog
+    store of dynamic catalogs keeps them, beside the static iceberg.properties."""
+    return _properties({"catalog.config-dir": str(settings.trino_dir / "etc" / "catalog")})
 
 
 def render_trino_iceberg_properties(settings: StackSettings) -> str:

@@ -460,6 +460,7 @@ def _start_trino(settings: StackSettings, java: str | None, install: Path | None
     (etc / "node.properties").write_text(configs.render_trino_node_properties(settings))
     (etc / "config.properties").write_text(configs.render_trino_config_properties(settings, install))
     (etc / "log.properties").write_text(configs.render_trino_log_properties())
+    (etc / "catalog-store.properties").write_text(configs.render_trino_catalog_store_properties(settings))
     # The catalogs of Nessie references that `persona sql --ref` created last time: made again on
     # first use, so references deleted since (a test's, a merged branch) are not loaded for nothing.
     for stale in (etc / "catalog").glob(f"{configs.TRINO_CATALOG}_*.properties"):
