@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from persona.iceberg import replace_contents
+from persona.iceberg import replace_contents, tag_snapshot
 from persona.localstack import StackError, StackSettings, status
 from persona.localstack.catalog import iceberg_catalog, nessie_client
 from persona.localstack.sqlengine import run_sql
@@ -165,45 +165,66 @@ def nessie_branch(trino_stack: StackSettings, unique_name: Callable[[str], str])
 
 
 def test_trino_reads_a_nessie_branch_and_a_nessie_tag_by_name(
-    trino_stack: StackSettings, nessie_branch: str, tmp_path: Path
+    trino_stack: StackSettings, nessie_branch: str
 ) -> None:
     catalog = iceberg_catalog(trino_stack, nessie_branch)
-    table = "persona.marketing_segments"
-    first = pa.Table.from_pylist(_segment_rows(30, ("VIP",)))
-    replace_contents(catalog, table, first)
+    namespace = nessie_branch.replace("-", "_")
+    table = f"{namespace}.marketing_segments"
+    first = replace_contents(catalog, table, pa.Table.from_pylist(_segment_rows(30, ("VIP",))))
+    # An Iceberg tag (a table-level ref, what `FOR VERSION AS OF 'rfm-1'` reads), as well as the Nessie tag.
+    tag_snapshot(catalog.load_table(table), "rfm-1")
     release = nessie_client(trino_stack).create_tag(f"{nessie_branch}-rfm-1", from_ref=nessie_branch)
+    between = dt.datetime.now(dt.UTC)
     second = replace_contents(catalog, table, pa.Table.from_pylist(_segment_rows(12, ("AT_RISK",))))
     counts = "SELECT segment, count(*) AS n FROM marketing_segments GROUP BY segment"
-    assert [dict(r) for r in run_sql(trino_stack, counts, reference=nessie_branch).rows] == [
-        {"segment": "AT_RISK", "n": 12}
-    ]
-    assert [dict(r) for r in run_sql(trino_stack, counts, reference=release.name).rows] == [
-        {"segment": "VIP", "n": 30}
-    ]
+
+    def rows(sql: str, reference: str) -> list[dict[str, Any]]:
+        return [dict(r) for r in run_sql(trino_stack, sql, reference=reference, schema=namespace).rows]
+
+    assert rows(counts, nessie_branch) == [{"segment": "AT_RISK", "n": 12}]
+    assert rows(counts, release.name) == [{"segment": "VIP", "n": 30}]
     # Through the CLI, by the tag's name.
     tagged = _persona(
-        "sql", "--engine", "trino", "--ref", release.name, "--json", counts, env=dict(os.environ)
+        "sql",
+        "--engine",
+        "trino",
+        "--ref",
+        release.name,
+        "--schema",
+        namespace,
+        "--json",
+        counts,
+        env=dict(os.environ),
     )
     assert tagged.returncode == 0, tagged.stderr
     assert [json.loads(line) for line in tagged.stdout.splitlines()] == [{"segment": "VIP", "n": 30}]
-    # The branch's table is not on main.
+    # Main never saw the branch's namespace.
     with pytest.raises(StackError, match="does not exist"):
-        run_sql(trino_stack, f"SELECT count(*) FROM {table.replace('persona.', '')}_missing_on_main")
-    # Iceberg-level time travel inside one reference: Nessie 0.99's catalog keeps only the current
-    # snapshot in the table metadata (the history is Nessie's commits), so the current snapshot id and
-    # any time after its commit resolve, and an earlier publication is reached by its Nessie tag.
-    current = run_sql(
-        trino_stack,
-        f"SELECT count(*) AS n FROM marketing_segments FOR VERSION AS OF {second.snapshot_id}",
-        reference=nessie_branch,
-    )
-    assert [dict(r) for r in current.rows] == [{"n": 12}]
-    with pytest.raises(StackError, match="does not exist|not exist"):
-        run_sql(
-            trino_stack,
-            "SELECT count(*) FROM marketing_segments FOR TIMESTAMP AS OF TIMESTAMP '2000-01-01 00:00:00 UTC'",
-            reference=nessie_branch,
+        rows(counts, "main")
+    # Iceberg-level time travel inside one reference. Nessie 0.99's catalog keeps only the current
+    # snapshot in the table metadata (the history is Nessie's commits): the current snapshot id and a
+    # time after its commit resolve; the previous publication's snapshot id and a time before the
+    # current commit do not. The previous publication is read through its Nessie tag (above).
+    assert rows(
+        f"SELECT count(*) AS n FROM marketing_segments FOR VERSION AS OF {second.snapshot_id}", nessie_branch
+    ) == [{"n": 12}]
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    assert rows(
+        f"SELECT count(*) AS n FROM marketing_segments FOR TIMESTAMP AS OF TIMESTAMP '{now} UTC'",
+        nessie_branch,
+    ) == [{"n": 12}]
+    with pytest.raises(StackError, match="does not exists"):
+        rows(f"SELECT count(*) FROM marketing_segments FOR VERSION AS OF {first.snapshot_id}", nessie_branch)
+    at_first = between.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    with pytest.raises(StackError, match="No version history"):
+        rows(
+            f"SELECT count(*) FROM marketing_segments FOR TIMESTAMP AS OF TIMESTAMP '{at_first} UTC'",
+            nessie_branch,
         )
+    # Nessie 0.99 keeps no Iceberg ref of a table but `main`: the Iceberg tag made above is already
+    # gone, so `FOR VERSION AS OF '<tag>'` names the Nessie tag through --ref instead.
+    with pytest.raises(StackError, match="Cannot find snapshot with reference name: rfm-1"):
+        rows("SELECT count(*) FROM marketing_segments FOR VERSION AS OF 'rfm-1'", nessie_branch)
     unknown = _persona(
         "sql", "--engine", "trino", "--ref", f"{nessie_branch}-nope", "SELECT 1", env=dict(os.environ)
     )
