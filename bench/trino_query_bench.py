@@ -67,7 +67,9 @@ def median_seconds(run: Callable[[], Any], repeats: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--customers", type=int, default=200_000)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
@@ -78,11 +80,13 @@ def main() -> None:
         ensure_tables(directory)
         warehouse = PaimonWarehouse(directory)
         writer = TableWriter(warehouse, "marketing_segments", commit_user="bench")
-        writer.add_arrow(segment_table(args.customers))
+        writer.add_arrow(segment_table(args.customers).cast(writer.schema))
         writer.commit()
         writer.close()
         began = time.perf_counter()
-        replace_contents(catalog, f"{namespace}.marketing_segments", warehouse.read_arrow("marketing_segments"))
+        replace_contents(
+            catalog, f"{namespace}.marketing_segments", warehouse.read_arrow("marketing_segments")
+        )
         print(f"published {args.customers} rows to Iceberg in {time.perf_counter() - began:.2f} s")
         try:
             print(f"{'query':<20} {'datafusion s':>13} {'trino s':>9} {'trino/datafusion':>17}")
