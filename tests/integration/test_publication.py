@@ -21,6 +21,7 @@ import pyarrow as pa
 import pytest
 
 from persona.cli.main import main as persona_main
+from persona.cli.rfm_cmd import publish_rfm_tags
 from persona.decisions import V2
 from persona.localstack import StackSettings
 from persona.nessie import NessieError
@@ -309,7 +310,9 @@ def test_an_erased_customer_is_left_out_of_the_publication(publication: Publicat
         assert {3, 7}.isdisjoint({row["customer_id"] for row in p.iceberg(name)}), name
 
 
-def test_a_nightly_rfm_tag_becomes_a_nessie_tag(publication: Publication) -> None:
+def test_a_nightly_rfm_tag_becomes_a_nessie_tag(
+    publication: Publication, capsys: pytest.CaptureFixture[str]
+) -> None:
     p = publication
     _fill(p)
     profile = p.table("customer_profile")
@@ -318,8 +321,11 @@ def test_a_nightly_rfm_tag_becomes_a_nessie_tag(publication: Publication) -> Non
     day2 = p.replace_profiles(_profiles(range(1, 81), "VIP", dt.date(2026, 12, 6)))
     set_tag(p.warehouse, profile, "rfm-20261206", day2)
 
-    reports = p.publisher.follow_rfm_tags()
-    assert [r.tag for r in reports] == [p.publisher.ref("rfm-20261205"), p.publisher.ref("rfm-20261206")]
+    # What `persona rfm run` does once the job has written and tagged the day.
+    assert publish_rfm_tags(p.env) == 0
+    out = capsys.readouterr().out
+    assert f"rfm: nessie: tag {p.publisher.ref('rfm-20261205')}" in out
+    assert f"rfm: nessie: tag {p.publisher.ref('rfm-20261206')}" in out
     for name, snapshot in (("rfm-20261205", day1), ("rfm-20261206", day2)):
         assert p.iceberg("customer_profile", name) == p.paimon("customer_profile", tag=name)
         assert p.publisher.published(p.publisher.ref(name), "customer_profile")[MARK_SNAPSHOT] == str(

@@ -95,7 +95,13 @@ def edge_cases() -> tuple[list[CrmCustomer], list[CrmOrder]]:
 
 
 def run_job(stack: StackSettings, database: str, warehouse: Path, *args: str) -> None:
-    env = {**os.environ, "PERSONA_CRM_DATABASE": database, "PERSONA_WAREHOUSE": str(warehouse)}
+    # The tags' publication into Nessie is test_publication's; here only the job.
+    env = {
+        **os.environ,
+        "PERSONA_CRM_DATABASE": database,
+        "PERSONA_WAREHOUSE": str(warehouse),
+        "PERSONA_PUBLICATION": "off",
+    }
     result = subprocess.run(
         [sys.executable, "-m", "persona.cli.main", "rfm", "run", *args],
         env=env,

@@ -62,10 +62,16 @@ def test_the_text_shows_every_segment_and_the_matrix() -> None:
     assert lines[9].split() == ["DORMANT", "0", "1"]
 
 
-def test_without_the_nessie_adapter_the_catalog_step_says_not_configured() -> None:
-    catalog, note = load_catalog_branches({})
+def test_with_the_publication_off_the_catalog_step_says_not_configured() -> None:
+    catalog, note = load_catalog_branches({"PERSONA_PUBLICATION": "off"})
     assert catalog is None
     assert note.startswith("nessie: not configured") and note.endswith("Paimon only")
+
+
+def test_the_publication_provides_the_catalog_steps_on_nessie() -> None:
+    catalog, note = load_catalog_branches({"PERSONA_NESSIE_URL": "http://nessie.example:19120"})
+    assert isinstance(catalog, CatalogBranches)
+    assert note == "nessie: nessie at http://nessie.example:19120"
 
 
 def test_a_catalog_implementation_satisfies_the_protocol() -> None:
@@ -80,6 +86,9 @@ def test_a_catalog_implementation_satisfies_the_protocol() -> None:
 
         def tag(self, tag: str, ref: str) -> str:
             return f"{tag} at {ref}"
+
+        def history(self, ref: str, limit: int = 10) -> list[str]:
+            return [f"{ref}: {limit} commits"]
 
     assert isinstance(Fake(), CatalogBranches)
 

@@ -9,8 +9,6 @@ import os
 import sys
 from typing import Any
 
-from persona.iceberg import IcebergError
-from persona.nessie import NessieError
 from persona.publish import PUBLISHED_TABLES, Publisher, PublishError, PublishSettings, parse_tables
 from persona.publish.plan import MAIN
 
@@ -52,7 +50,7 @@ def run_publish(args: argparse.Namespace) -> int:
                 print("nessie: every rfm tag of customer_profile is published")
         else:
             reports = [publisher.publish(tables, args.branch, snapshot=args.snapshot, tag=args.tag)]
-    except (PublishError, NessieError, IcebergError, ValueError) as error:
+    except (PublishError, ValueError) as error:
         print(f"persona publish: {error}", file=sys.stderr)
         return 1
     for report in reports:

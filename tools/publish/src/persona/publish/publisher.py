@@ -27,7 +27,7 @@ from pyiceberg.catalog import Catalog
 
 from persona.iceberg import IcebergError, S3Options, replace_contents, rest_catalog, table_properties
 from persona.nessie import NO_ANCESTOR, NessieError, NessieRest, Reference, ReferenceNotFound
-from persona.paimon import PaimonWarehouse
+from persona.paimon import PaimonError, PaimonWarehouse
 from persona.publish.erasure import erased_customers, without_erased
 from persona.publish.plan import (
     MAIN,
@@ -251,6 +251,22 @@ class Publisher:
         snapshot: int | None = None,
         tag: str | None = None,
     ) -> PublishReport:
+        """:meth:`publish_now`, with every Nessie, Iceberg or Paimon failure a PublishError naming it."""
+        try:
+            return self.publish_now(tables, branch, snapshot=snapshot, tag=tag)
+        except PublishError:
+            raise
+        except (NessieError, IcebergError, PaimonError) as error:
+            raise PublishError(str(error)) from None
+
+    def publish_now(
+        self,
+        tables: Iterable[str] = PUBLISHED_TABLES,
+        branch: str = MAIN,
+        *,
+        snapshot: int | None = None,
+        tag: str | None = None,
+    ) -> PublishReport:
         """Publish ``tables`` of Paimon ``branch`` onto its Nessie branch: each at ``snapshot`` (one
         table only), at its Paimon ``tag`` when it has it, else at its latest snapshot. With ``tag``,
         the Nessie tag ``<prefix><tag>`` is then set on the result (moved if it existed)."""
@@ -376,6 +392,14 @@ class Publisher:
     def follow_rfm_tags(self) -> list[PublishReport]:
         """Publish every nightly tag ``rfm-YYYYMMDD`` of ``customer_profile`` that Nessie lacks (or holds
         at another snapshot: a re-run day), in date order: all three tables onto main, tagged alike."""
+        try:
+            return self._follow_rfm_tags()
+        except PublishError:
+            raise
+        except (NessieError, IcebergError, PaimonError) as error:
+            raise PublishError(str(error)) from None
+
+    def _follow_rfm_tags(self) -> list[PublishReport]:
         self.check_reachable()
         name = self.settings.pipeline.table(PROFILE_TABLE)
         if not self._exists(name):

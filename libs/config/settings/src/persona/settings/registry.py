@@ -198,7 +198,7 @@ NESSIE_REF_PREFIX = Setting(
     "PERSONA_NESSIE_REF_PREFIX",
     text,
     "",
-    "prefix of every Nessie branch and tag persona makes (Paimon's main publishes to `<prefix>main`): private references (tests)",
+    "prefix of every Nessie branch and tag persona makes (Paimon's main: `<prefix>main`): private ones (tests)",
 )
 PUBLICATION = Setting(
     "PERSONA_PUBLICATION",
