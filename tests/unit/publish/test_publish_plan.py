@@ -73,6 +73,10 @@ def test_a_published_snapshot_is_not_published_again() -> None:
     assert decide(held, newer, mark).publish is True
     # The same snapshot id of a branch is another table's: published again.
     assert decide(held, Source("marketing_segments", "mkt-v2", 812), mark).publish is True
+    # So is the same table and snapshot id of another warehouse.
+    elsewhere = Source("marketing_segments", "main", 812, warehouse="/data/other")
+    assert decide(held, elsewhere, mark).publish is True
+    assert decide(marks(elsewhere, mark), elsewhere, mark).publish is False
 
 
 def test_a_new_erasure_publishes_the_same_snapshot_again() -> None:

@@ -20,6 +20,7 @@ PUBLISHED_TABLES: Final = ("marketing_segments", "customer_profile", "segment_de
 
 # Table properties of a published Iceberg table (Nessie 0.99 keeps table properties, not a
 # snapshot's summary).
+MARK_WAREHOUSE: Final = "persona.paimon.warehouse"
 MARK_TABLE: Final = "persona.paimon.table"
 MARK_SNAPSHOT: Final = "persona.paimon.snapshot-id"
 MARK_TAG: Final = "persona.paimon.tag"
@@ -63,6 +64,9 @@ class Source:
     branch: str
     snapshot_id: int
     tag: str | None = None
+    # The Paimon warehouse it comes from: the same table name and snapshot id in another warehouse (a
+    # wiped and re-made one) is other data.
+    warehouse: str = ""
 
     @property
     def paimon_table(self) -> str:
@@ -102,6 +106,7 @@ def erasures_mark(erased: Mapping[int, int]) -> str:
 def marks(source: Source, erased_mark: str) -> dict[str, str]:
     """The table properties a publication of ``source`` sets."""
     return {
+        MARK_WAREHOUSE: source.warehouse,
         MARK_TABLE: source.paimon_table,
         MARK_SNAPSHOT: str(source.snapshot_id),
         MARK_TAG: source.tag or "",
@@ -123,6 +128,10 @@ def decide(published: Mapping[str, str] | None, source: Source, erased_mark: str
         return Decision(True, "not published yet")
     held_table = published.get(MARK_TABLE)
     held_snapshot = published.get(MARK_SNAPSHOT)
+    if published.get(MARK_WAREHOUSE, "") != source.warehouse:
+        return Decision(
+            True, f"the publication holds a copy from the warehouse {published.get(MARK_WAREHOUSE)}"
+        )
     if held_table != source.paimon_table:
         held = "elsewhere" if held_table is None else f"from {held_table}"
         return Decision(True, f"the publication holds a copy {held}")
@@ -137,6 +146,8 @@ def is_older(published: Mapping[str, str] | None, source: Source) -> bool:
     """Whether ``source`` is an older snapshot of the table the publication holds a newer one of (a
     tag published late): publishing it onto the branch would roll the branch back."""
     if published is None or published.get(MARK_TABLE) != source.paimon_table:
+        return False
+    if published.get(MARK_WAREHOUSE, "") != source.warehouse:
         return False
     try:
         return int(published.get(MARK_SNAPSHOT, "")) > source.snapshot_id

@@ -33,6 +33,7 @@ from persona.publish.plan import (
     MAIN,
     MARK_SNAPSHOT,
     MARK_TABLE,
+    MARK_WAREHOUSE,
     NAMESPACE,
     PUBLISHED_TABLES,
     WORK_BRANCH_PREFIX,
@@ -239,7 +240,7 @@ class Publisher:
             return TableOutcome(base, "skipped", note)
         if note:
             self._progress(f"{name}: {note} {chosen}")
-        return Source(base, branch, chosen, by_tag)
+        return Source(base, branch, chosen, by_tag, self.warehouse.warehouse)
 
     # --- publishing ----------------------------------------------------------------------------------
 
@@ -413,7 +414,11 @@ class Publisher:
             except ReferenceNotFound:
                 continue
             held = self.published(self.ref(tag), PROFILE_TABLE) or {}
-            ok = held.get(MARK_TABLE) == name and held.get(MARK_SNAPSHOT, "").isdigit()
+            ok = (
+                held.get(MARK_WAREHOUSE) == self.warehouse.warehouse
+                and held.get(MARK_TABLE) == name
+                and held.get(MARK_SNAPSHOT, "").isdigit()
+            )
             published[tag] = int(held[MARK_SNAPSHOT]) if ok else None
         return [self.publish(PUBLISHED_TABLES, MAIN, tag=tag) for tag in pending_rfm_tags(tags, published)]
 
