@@ -13,6 +13,7 @@ from persona.benchkit.prom_series import (
     RUN_LABEL,
     RunTargets,
     Series,
+    first_step_s,
     freshness_quantile,
     last_value,
     matrix_series,
@@ -134,3 +135,9 @@ def test_scrape_intervals_in_seconds(text: str, seconds: float) -> None:
 def test_a_malformed_duration_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="not a Prometheus duration"):
         scrape_interval_s(text)
+
+
+def test_a_range_query_is_stepped_back_from_the_end_so_the_last_scrapes_are_read() -> None:
+    assert first_step_s(100.3, 131.9, 5.0) == pytest.approx(101.9)
+    assert first_step_s(100.0, 130.0, 5.0) == 100.0
+    assert first_step_s(100.0, 100.0, 5.0) == 100.0  # an instant: one step

@@ -11,6 +11,7 @@ from typing import Any
 
 from persona.benchkit.prom_series import (
     RunTargets,
+    first_step_s,
     last_value,
     matrix_series,
     range_queries,
@@ -43,7 +44,8 @@ def read_run(
     queries = range_queries(targets, rate_window_s)
     series: dict[str, list[dict[str, Any]]] = {}
     for name, promql in queries.items():
-        found = matrix_series(query_range(stack, promql, start_s, end_s, step_s))
+        first = first_step_s(start_s, end_s, step_s)
+        found = matrix_series(query_range(stack, promql, first, end_s, step_s))
         if not found:
             raise StackError(
                 f"Prometheus at {stack.prometheus_url} has no samples of {name} for bench run {targets.run} "

@@ -110,6 +110,12 @@ def matrix_series(result: Sequence[Mapping[str, Any]]) -> list[Series]:
     ]
 
 
+def first_step_s(start_s: float, end_s: float, step_s: float) -> float:
+    """Where a range query from ``start_s`` to ``end_s`` starts so that its last step is ``end_s``
+    itself (Prometheus evaluates at start + k·step up to the end): the run's last scrapes are read."""
+    return end_s - math.floor(max(0.0, end_s - start_s) / step_s) * step_s
+
+
 def last_value(series: Sequence[Series]) -> float:
     """The last value of a single series (an instant evaluated as a range of one step); NaN if none."""
     if not series or not series[0].values:
