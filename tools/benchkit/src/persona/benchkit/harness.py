@@ -20,6 +20,9 @@ Cassandra, the cdc, enrich and sink flows started as separate processes exactly 
   beginning with no processing.
 
 The last three are read back after the run (``freshness``) into a ``BenchReport`` (``report``).
+The flows' own metrics, scraped by the stack's Prometheus under the run's label, are another view of
+the same run: the report names their scrape targets, and ``prom_reader`` reads them back
+(``persona bench --plots-from prometheus``).
 """
 
 from __future__ import annotations
