@@ -8,7 +8,8 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
-from persona.publish.erasure import erased_customers, without_erased
+from persona.paimon import latest_erasures
+from persona.publish.erasure import without_erased
 from persona.publish.plan import (
     MARK_ERASURES,
     MARK_SNAPSHOT,
@@ -125,6 +126,7 @@ ERASED_AT = dt.datetime(2026, 12, 2, 12, 0)
 
 
 def test_erased_customers_take_their_newest_erasure() -> None:
+    # persona.paimon.latest_erasures: what the publication (and the RFM job) read of `erasures`.
     erasures = pa.table(
         {
             "customer_id": pa.array([3, 3, 5], pa.int64()),
@@ -133,7 +135,7 @@ def test_erased_customers_take_their_newest_erasure() -> None:
             ),
         }
     )
-    assert erased_customers(erasures) == {3: _ms(ERASED_AT + dt.timedelta(days=1)), 5: _ms(ERASED_AT)}
+    assert latest_erasures(erasures) == {3: _ms(ERASED_AT + dt.timedelta(days=1)), 5: _ms(ERASED_AT)}
 
 
 def test_an_erased_customers_past_rows_are_left_out_and_a_comebacks_kept() -> None:

@@ -6,7 +6,7 @@ A tool: it reads the warehouse and writes Nessie and the object store; the pure 
 """
 
 from persona.publish.branches import NessieBranches, catalog_branches
-from persona.publish.erasure import erased_customers, without_erased
+from persona.publish.erasure import without_erased
 from persona.publish.plan import PUBLISHED_TABLES, Decision, Source, decide, parse_tables
 from persona.publish.publisher import Publisher, PublishError, PublishReport, PublishSettings, TableOutcome
 
@@ -22,7 +22,6 @@ __all__ = [
     "TableOutcome",
     "catalog_branches",
     "decide",
-    "erased_customers",
     "parse_tables",
     "without_erased",
 ]

@@ -12,24 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from persona.decisions.erasure import is_erased_past, profile_is_erased_past
-
-
-def erased_customers(erasures: pa.Table) -> dict[int, int]:
-    """customer_id -> the newest erasure's ``requested_at`` (epoch ms), from the ``erasures`` table."""
-    erased: dict[int, int] = {}
-    for row in erasures.select(["customer_id", "requested_at"]).to_pylist():
-        at = row["requested_at"]
-        if row["customer_id"] is None or at is None:
-            continue
-        ms = _ms(at)
-        erased[row["customer_id"]] = max(ms, erased.get(row["customer_id"], ms))
-    return erased
-
-
-def _ms(value: dt.datetime) -> int:
-    # Paimon's TIMESTAMP(3) reads as a naive datetime in UTC.
-    aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-    return int(aware.timestamp() * 1000)
+from persona.paimon.erasures import timestamp_ms
 
 
 def _erased_past(row: Mapping[str, object], erased_at: int) -> bool:
@@ -38,7 +21,7 @@ def _erased_past(row: Mapping[str, object], erased_at: int) -> bool:
         return profile_is_erased_past(erased_at, as_of)
     when = row.get("event_time") or row.get("updated_at")
     # A row with no time of its own cannot show it is a comeback's: it stays erased.
-    return not isinstance(when, dt.datetime) or is_erased_past(erased_at, _ms(when))
+    return not isinstance(when, dt.datetime) or is_erased_past(erased_at, timestamp_ms(when))
 
 
 def without_erased(data: pa.Table, erased: Mapping[int, int]) -> tuple[pa.Table, int]:

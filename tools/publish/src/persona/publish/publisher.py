@@ -27,8 +27,8 @@ from pyiceberg.catalog import Catalog
 
 from persona.iceberg import IcebergError, S3Options, replace_contents, rest_catalog, table_properties
 from persona.nessie import NO_ANCESTOR, NessieError, NessieRest, Reference, ReferenceNotFound
-from persona.paimon import PaimonError, PaimonWarehouse
-from persona.publish.erasure import erased_customers, without_erased
+from persona.paimon import PaimonError, PaimonWarehouse, latest_erasures
+from persona.publish.erasure import without_erased
 from persona.publish.plan import (
     MAIN,
     MARK_SNAPSHOT,
@@ -204,7 +204,7 @@ class Publisher:
         name = self.settings.pipeline.table(ERASURES_TABLE)
         if not self._exists(name):
             return {}
-        return erased_customers(self.warehouse.read_arrow(name, columns=["customer_id", "requested_at"]))
+        return latest_erasures(self.warehouse.read_arrow(name, columns=["customer_id", "requested_at"]))
 
     def _exists(self, name: str) -> bool:
         database = self.warehouse.database

@@ -31,7 +31,7 @@ from persona.contracts import DAY_MS
 from persona.decisions.rfm import COUNTED_STATUSES, RfmV1Config, tag_name
 from persona.jobs.rfm.arrow_rules import PROFILE_SCHEMA, classify_batches, epoch_day
 from persona.jobs.rfm.settings import RfmJobSettings
-from persona.paimon import PaimonError, PaimonWarehouse
+from persona.paimon import PaimonError, PaimonWarehouse, latest_erasures
 from persona.paimon.overwrite import overwrite_table, set_tag
 
 log = logging.getLogger(__name__)
@@ -104,21 +104,11 @@ ERASED_SCHEMA = pa.schema(
 )
 
 
-def erased_customers(erasures: pa.Table) -> pa.Table:
-    """Each erased customer's latest erasure instant (``customer_id``, ``erased_ms``) from rows of the
-    ``erasures`` table (``customer_id``, ``requested_at``): the instant the enrich flow keeps too."""
-    if erasures.num_rows == 0:
-        return ERASED_SCHEMA.empty_table()
-    latest = (
-        erasures.select(["customer_id", "requested_at"])
-        .group_by("customer_id")
-        .aggregate([("requested_at", "max")])
-    )
+def erased_frame(erased: dict[int, int]) -> pa.Table:
+    """Erased customers and their newest erasure instant (``latest_erasures``) as the Arrow table the
+    Spark query joins with."""
     return pa.table(
-        {
-            "customer_id": latest.column("customer_id").cast(pa.int64()),
-            "erased_ms": latest.column("requested_at_max").cast(pa.int64()),
-        },
+        {"customer_id": list(erased), "erased_ms": list(erased.values())},
         schema=ERASED_SCHEMA,
     )
 
@@ -131,7 +121,7 @@ def read_erasures(warehouse: PaimonWarehouse, table: str) -> pa.Table:
     except PaimonError as error:
         log.warning("no erasures table (%s): no erased customer to keep out", error)
         return ERASED_SCHEMA.empty_table()
-    return erased_customers(rows)
+    return erased_frame(latest_erasures(rows))
 
 
 def profiles_frame(
@@ -142,7 +132,7 @@ def profiles_frame(
     erased: pa.Table | None = None,
 ) -> Any:
     """The ``customer_profile`` rows of D as a Spark DataFrame (lazy); ``erased``: customers to keep
-    erased (``erased_customers``)."""
+    erased (``erased_frame``)."""
     from pyspark.sql import functions as F
 
     day_after = (as_of + dt.timedelta(days=1)).isoformat()
