@@ -9,7 +9,7 @@ from typing import Any
 from persona.benchkit.config import BenchConfig
 from persona.benchkit.flow_specs import FLOW_NAMES
 from persona.benchkit.report import BenchReport
-from persona.flows.common.metrics import FRESHNESS_SAMPLE_EVERY
+from persona.flows.common.spec import FRESHNESS_SAMPLE_EVERY
 from persona.localstack import SERVICES
 
 # The processes whose CPU and RSS the summary reports, in its order.

@@ -26,6 +26,8 @@ from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
+from persona.flows.common.spec import FRESHNESS_SAMPLE_EVERY
+
 FRESHNESS_BUCKETS: tuple[float, ...] = (
     0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
 )  # fmt: skip
@@ -36,8 +38,6 @@ DURATION_BUCKETS: tuple[float, ...] = (
 )  # fmt: skip
 """Seconds: Cassandra reads, Paimon commits, snapshots and restores."""
 
-FRESHNESS_SAMPLE_EVERY = 128
-"""The freshness histogram records one decision in this many (a uniform stride over the stream)."""
 
 # The histograms and their buckets (OpenTelemetry views select them by name).
 HISTOGRAM_BUCKETS: dict[str, tuple[float, ...]] = {
