@@ -7,7 +7,9 @@ does (as a new customer)."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
+import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from persona.inventory import CassandraInventory, StockLevel
 from persona.kafka import make_producer, produce_all, read_topic
 from persona.localstack.runner import FlowProcess
 from persona.paimon import PaimonWarehouse, TableWriter
+from persona.publish import Publisher, PublishSettings
 
 pytestmark = pytest.mark.integration
 
@@ -116,6 +119,9 @@ def test_erase_removes_the_customer_everywhere_and_a_comeback_starts_fresh(
 
         for name, value in s.env.items():
             monkeypatch.setenv(name, value)
+        # The erasure reaches the Iceberg publication too, on this test's own Nessie references.
+        prefix = f"erase{uuid.uuid4().hex[:8]}-"
+        monkeypatch.setenv("PERSONA_NESSIE_REF_PREFIX", prefix)
         reason = "GDPR art. 17 request #T-1"
         args = ["erase", str(ERASED), "--reason", reason, "--by", "integration-test", "--wait", "90"]
         assert main(args) == 0, flows[1].log_tail()
@@ -131,10 +137,18 @@ def test_erase_removes_the_customer_everywhere_and_a_comeback_starts_fresh(
             "segment_decisions": 2,
             "customer_profile": 1,
         }
-        # Gone from every current table; the other customer stays.
-        for table in ("marketing_segments", "segment_decisions", "customer_profile"):
-            assert _rows(warehouse, table, ERASED) == [], table
-            assert _rows(warehouse, table, KEPT), table
+        # Gone from every current table, the Iceberg publication's too; the other customer stays.
+        publisher = Publisher(PublishSettings.from_env(os.environ))
+        try:
+            for table in ("marketing_segments", "segment_decisions", "customer_profile"):
+                assert _rows(warehouse, table, ERASED) == [], table
+                assert _rows(warehouse, table, KEPT), table
+                published = publisher.read(publisher.ref("main"), table).column("customer_id").to_pylist()
+                assert ERASED not in published and KEPT in published, table
+        finally:
+            for reference in publisher.nessie.references():
+                if reference.name.startswith(prefix):
+                    publisher.nessie.delete_reference(reference.name)
 
         # The latest value of the customer's key on the compacted rt topic is a tombstone.
         def tombstoned(records: list[Any]) -> bool:

@@ -24,6 +24,7 @@ from persona.datagen.crm_history import HistoryConfig, history_customers, histor
 from persona.localstack import StackSettings
 from persona.localstack.crm_schema import LOCAL_USER_HOST, crm_endpoint, root_endpoint
 from persona.paimon import PaimonWarehouse, ensure_tables
+from persona.paimon.writer import TableWriter
 
 pytestmark = pytest.mark.integration
 
@@ -95,7 +96,13 @@ def edge_cases() -> tuple[list[CrmCustomer], list[CrmOrder]]:
 
 
 def run_job(stack: StackSettings, database: str, warehouse: Path, *args: str) -> None:
-    env = {**os.environ, "PERSONA_CRM_DATABASE": database, "PERSONA_WAREHOUSE": str(warehouse)}
+    # The tags' publication into Nessie is test_publication's; here only the job.
+    env = {
+        **os.environ,
+        "PERSONA_CRM_DATABASE": database,
+        "PERSONA_WAREHOUSE": str(warehouse),
+        "PERSONA_PUBLICATION": "off",
+    }
     result = subprocess.run(
         [sys.executable, "-m", "persona.cli.main", "rfm", "run", *args],
         env=env,
@@ -230,3 +237,46 @@ def test_the_profile_equals_plain_sql_over_the_crm_for_every_customer(
     tags = PaimonWarehouse(warehouse).list_tags("customer_profile")
     assert tags == ["rfm-20261126", "rfm-20261127"]
     assert profiles(warehouse, "rfm-20261127") == again
+
+    # Erased customers the CRM still holds stay erased (docs/erasure.md). 1009 (12 orders, one a day
+    # at 09:00 up to D) was erased on D-3 at noon and ordered again since: a comeback, a customer since
+    # D-3 with the 3 orders after the erasure only, so NEW. 1010 (all orders before its erasure on
+    # D+1) gets no profile, neither does it in a backfill of a day before its erasure.
+    record = TableWriter(PaimonWarehouse(warehouse), "erasures", "persona-erase")
+    try:
+        for customer_id, erased_ms in (
+            (1009, at(days_before(3), 12)),
+            (1010, at(D + dt.timedelta(days=1), 8)),
+        ):
+            record.add(
+                {
+                    "erasure_id": str(uuid.uuid4()),
+                    "customer_id": customer_id,
+                    "reason": "test",
+                    "requested_by": "test",
+                    "requested_at": erased_ms,
+                    "applied_at": erased_ms,
+                    "rows_deleted_json": "{}",
+                }
+            )
+        record.commit()
+    finally:
+        record.close()
+    run_job(
+        stack,
+        crm_database,
+        warehouse,
+        "--from",
+        (D - dt.timedelta(days=1)).isoformat(),
+        "--to",
+        D.isoformat(),
+    )
+    erased = profiles(warehouse)
+    assert 1010 not in erased
+    assert erased[1009] == ("NEW", 0, 3, Decimal("1249.98"), "active", D)
+    assert {k: v for k, v in erased.items() if k not in (1009, 1010)} == {
+        k: v for k, v in again.items() if k not in (1009, 1010)
+    }
+    day_before = profiles(warehouse, "rfm-20261126")
+    assert 1010 not in day_before
+    assert day_before[1009] == ("NEW", 0, 2, Decimal("833.32"), "active", D - dt.timedelta(days=1))

@@ -162,3 +162,13 @@ def test_a_cluster_process_keeps_only_its_own_recovery_partition(tmp_path: Path)
     assert [p.name for p in (tmp_path / "p1").glob("part-*")] == ["part-1.sqlite3"]
     ensure_recovery_dir(tmp_path / "all", 2)
     assert sorted(p.name for p in (tmp_path / "all").glob("part-*")) == ["part-0.sqlite3", "part-1.sqlite3"]
+
+
+def test_the_scrape_address_is_the_flows_port_on_loopback_or_its_host_and_none_without_a_port() -> None:
+    everywhere = {"PERSONA_METRICS_PORT": "31464", "PERSONA_METRICS_HOST": "0.0.0.0"}
+    assert FlowProcess("sink", Path("/s"), everywhere).scrape_address() == "127.0.0.1:31466"
+    cluster = Cluster.of(["127.0.0.1:1", "127.0.0.1:2"], 1)
+    hosted = {"PERSONA_METRICS_PORT": "31464", "PERSONA_METRICS_HOST": "10.0.0.7"}
+    # Process 1 of enrich's cluster: past the three single-process flows' ports.
+    assert FlowProcess("enrich", Path("/s"), hosted, cluster=cluster).scrape_address() == "10.0.0.7:31468"
+    assert FlowProcess("cdc", Path("/s"), {"PERSONA_METRICS_PORT": "0"}).scrape_address() is None

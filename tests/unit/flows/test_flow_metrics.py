@@ -249,3 +249,38 @@ def test_a_taken_port_is_logged_not_fatal() -> None:
     finally:
         first.shutdown()
         first.server_close()
+
+
+def _sample(registry: CollectorRegistry, name: str, labels: dict[str, str]) -> float | None:
+    for metric in registry.collect():
+        for sample in metric.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    return None
+
+
+def test_a_cumulative_counter_adds_from_many_threads_without_losing_a_count_and_exports_as_a_counter() -> (
+    None
+):
+    import threading
+
+    registry = CollectorRegistry(auto_describe=False)
+    metrics = FlowMetrics("enrich", meter_provider(registry).get_meter("test"))
+    metrics.events_in("t", 0)  # no count: no series
+    metrics.dead_letters("t", {"malformed": 0})  # a series at 0, as the flows make before the first
+    adders = [
+        threading.Thread(target=lambda: [metrics.events_in("t", 3) for _ in range(2000)]) for _ in range(4)
+    ]
+    for adder in adders:
+        adder.start()
+    for adder in adders:
+        adder.join()
+    assert _sample(registry, "persona_events_in_total", {"flow": "enrich", "topic": "t"}) == 4 * 2000 * 3
+    assert (
+        _sample(registry, "persona_events_dlq_total", {"flow": "enrich", "topic": "t", "reason": "malformed"})
+        == 0
+    )
+    exposition = generate_latest(registry).decode()
+    assert "# TYPE persona_events_in_total counter" in exposition
+    metrics.events_in("t", 1)
+    assert _sample(registry, "persona_events_in_total", {"flow": "enrich", "topic": "t"}) == 24001

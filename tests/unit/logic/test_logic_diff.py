@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from persona.logic import ABSENT, diff_segments, format_diff, load_catalog_branches
 from persona.logic.catalog import CatalogBranches
+from persona.logic.plot import diff_figure, plot_diff
 
 
 def test_counts_entered_exited_and_overlap() -> None:
@@ -62,10 +65,16 @@ def test_the_text_shows_every_segment_and_the_matrix() -> None:
     assert lines[9].split() == ["DORMANT", "0", "1"]
 
 
-def test_without_the_nessie_adapter_the_catalog_step_says_not_configured() -> None:
-    catalog, note = load_catalog_branches({})
+def test_with_the_publication_off_the_catalog_step_says_not_configured() -> None:
+    catalog, note = load_catalog_branches({"PERSONA_PUBLICATION": "off"})
     assert catalog is None
     assert note.startswith("nessie: not configured") and note.endswith("Paimon only")
+
+
+def test_the_publication_provides_the_catalog_steps_on_nessie() -> None:
+    catalog, note = load_catalog_branches({"PERSONA_NESSIE_URL": "http://nessie.example:19120"})
+    assert isinstance(catalog, CatalogBranches)
+    assert note == "nessie: nessie at http://nessie.example:19120"
 
 
 def test_a_catalog_implementation_satisfies_the_protocol() -> None:
@@ -81,9 +90,40 @@ def test_a_catalog_implementation_satisfies_the_protocol() -> None:
         def tag(self, tag: str, ref: str) -> str:
             return f"{tag} at {ref}"
 
+        def history(self, ref: str, limit: int = 10) -> list[str]:
+            return [f"{ref}: {limit} commits"]
+
     assert isinstance(Fake(), CatalogBranches)
 
 
 def test_two_empty_segmentations_print_an_empty_diff() -> None:
     text = format_diff(diff_segments({}, {}), "main", "mkt-v2")
     assert "(0 changed segment)" in text
+
+
+def test_the_plot_shows_both_sides_counts_and_the_overlap_matrix(tmp_path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    a = {1: "DORMANT", 2: "DORMANT", 3: "ACTIVE", 5: "DORMANT"}
+    b = {1: "VIP_WINBACK", 2: "DORMANT", 3: "ACTIVE", 6: "ACTIVE"}
+    diff = diff_segments(a, b)
+    fig = diff_figure(diff, "main", "mkt-v2")
+    try:
+        bars, heat = fig.axes[:2]
+        labels = [t.get_text() for t in bars.get_xticklabels()]
+        assert labels == list(diff.segments)
+        main_bars, branch_bars = bars.containers
+        assert main_bars.get_label() == "main" and branch_bars.get_label() == "mkt-v2"
+        assert [r.get_height() for r in main_bars] == [diff.counts_a.get(s, 0) for s in labels]
+        assert [r.get_height() for r in branch_bars] == [diff.counts_b.get(s, 0) for s in labels]
+        rows = [t.get_text() for t in heat.get_yticklabels()]
+        cols = [t.get_text() for t in heat.get_xticklabels()]
+        assert rows == cols == [*labels, ABSENT]
+        matrix = heat.images[0].get_array().tolist()
+        assert matrix == [[diff.overlap.get((r, c), 0) for c in cols] for r in rows]
+        assert heat.get_ylabel() == "main" and heat.get_xlabel() == "mkt-v2"
+    finally:
+        plt.close(fig)
+    path = tmp_path / "diff.png"
+    plot_diff(diff, "main", "mkt-v2", path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -20,6 +20,9 @@ Cassandra, the cdc, enrich and sink flows started as separate processes exactly 
   beginning with no processing.
 
 The last three are read back after the run (``freshness``) into a ``BenchReport`` (``report``).
+The flows' own metrics, scraped by the stack's Prometheus under the run's label, are another view of
+the same run: the report names their scrape targets, and ``prom_reader`` reads them back
+(``persona bench --plots-from prometheus``).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from persona.benchkit.freshness import measure_floor, read_paimon_commits, read_
 from persona.benchkit.monitor import Monitor
 from persona.benchkit.processes import RunFlows, give_enrich_a_core
 from persona.benchkit.producer import ProducerConfig, ProducerProcess, produced_topics
+from persona.benchkit.prom_series import RUN_LABEL, RunTargets
 from persona.benchkit.report import BenchReport, machine_info
 from persona.benchkit.scenario import Scenario
 from persona.benchkit.stats import highest_held_rate
@@ -92,7 +96,13 @@ def run_bench(cfg: BenchConfig) -> BenchReport:
             f"{ceiling:,.0f}",
         )
 
-        flows = RunFlows(scenario.state_dir, scenario.flow_env(cfg), cfg.enrich_processes)
+        flows = RunFlows(
+            scenario.state_dir,
+            scenario.flow_env(cfg),
+            cfg.enrich_processes,
+            scrape_labels={RUN_LABEL: scenario.tag},
+        )
+        targets = RunTargets(scenario.tag, flows.scrape_addresses())
         t = time.monotonic()
         flows.start(timeout=300)
         ready_s = time.monotonic() - t
@@ -158,6 +168,8 @@ def run_bench(cfg: BenchConfig) -> BenchReport:
             profile_path=str(cfg.profile) if cfg.profile else None,
             settled_s=settled_s,
             load_started_ms=load_started_ms,
+            run_end_ms=run_end_ms,
+            scrape_targets=targets.to_json(),
         )
     finally:
         if producer is not None and producer.process.is_alive():

@@ -25,30 +25,17 @@ def load_started_s(report: dict[str, Any]) -> float:
     return float(first - report["config"]["warmup_s"] - report.get("settled_s", 0.0))
 
 
-def plot_report(report: dict[str, Any], out_dir: Path, stem: str) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths: list[Path] = []
+def _bench_timeline(report: dict[str, Any], ax1: Any, ax2: Any, ax3: Any) -> None:
+    """The series the bench measured itself: freshness by event second from the read-back, the 2 s
+    samples of lag (recovery stores), CPU and RSS (/proc)."""
     series = report["series"]
     t = series["t_s"]
     load_start_s = load_started_s(report)
-    title = f"persona bench {report['started_at']} ({report['machine']['cores']} cores)"
-
-    fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(10, 10), sharex=True)
     ax1.plot(t, _nan_to_none(series["rt_p50_s"]), label="event → rt p50", lw=1)
     ax1.plot(t, _nan_to_none(series["rt_p99_s"]), label="event → rt p99", lw=1)
     ax1.plot(t, _nan_to_none(series["paimon_p50_s"]), label="event → Paimon p50", lw=1)
     ax1.plot(t, _nan_to_none(series["paimon_p99_s"]), label="event → Paimon p99", lw=1)
-    ax1.axhline(30, color="grey", ls=":", lw=1, label="30 s target (Paimon)")
     ax1.set_ylabel("freshness (s), by event second")
-    ax1.set_yscale("symlog", linthresh=1)
-    ax1.set_ylim(bottom=0)  # freshness is never negative; symlog would otherwise mirror the axis
-    ax1.legend(loc="upper left", fontsize=8)
-    ax1.set_title(title)
     ax2.plot(t, series["rt_arrivals"], lw=1, label="decisions arriving on rt (/s)")
     samples = report["samples"]
     if samples:
@@ -80,6 +67,74 @@ def plot_report(report: dict[str, Any], out_dir: Path, stem: str) -> list[Path]:
                 )
         ax3b.set_ylabel("RSS (MiB, dotted)")
         ax3b.legend(loc="upper right", fontsize=8)
+    ax2.set_ylabel("records/s")
+    ax2.legend(loc="upper left", fontsize=8)
+
+
+def _prometheus_timeline(report: dict[str, Any], ax1: Any, ax2: Any, ax3: Any) -> None:
+    """The flows' own metrics as the stack's Prometheus scraped them (``report["prometheus"]``, from
+    ``prom_reader``), with the bench's own p99s thin and grey beside them for comparison."""
+    prom = report["prometheus"]["series"]
+    window = report["prometheus"]["rate_window_s"]
+    for sink, name in (("rt", "rt (decided)"), ("paimon", "Paimon")):
+        for q in (50, 99):
+            for s in prom[f"{sink}_p{q}_s"]:
+                ax1.plot(s["t_s"], s["values"], lw=1, label=f"event → {name} p{q}, over {window:g} s")
+    own = report["series"]
+    for key, name in (("rt_p99_s", "rt"), ("paimon_p99_s", "Paimon")):
+        ax1.plot(
+            own["t_s"],
+            _nan_to_none(own[key]),
+            lw=0.6,
+            color="grey",
+            ls="-" if key.startswith("rt") else "--",
+            label=f"bench: event → {name} p99, by event second",
+        )
+    ax1.set_ylabel("freshness (s), flows' histogram")
+    for s in prom["decisions_per_s"]:
+        ax2.plot(s["t_s"], s["values"], lw=1, label="decisions (/s)")
+    for s in prom["events_in_per_s"]:
+        ax2.plot(s["t_s"], s["values"], lw=1, label=f"{s['labels'].get('flow', '?')} records in (/s)")
+    ax2.set_ylabel("records/s")
+    ax2.legend(loc="upper left", fontsize=8)
+    ax2b = ax2.twinx()
+    for s in prom["lag_records"]:
+        ax2b.plot(s["t_s"], s["values"], lw=1, ls="--", label=f"{s['labels'].get('flow', '?')} lag")
+    ax2b.set_ylabel("consumer lag (records, dashed)")
+    ax2b.legend(loc="upper right", fontsize=8)
+    for s in prom["cpu_percent"]:
+        ax3.plot(s["t_s"], s["values"], lw=1, label=f"{s['labels'].get('flow', '?')} CPU %")
+    ax3b = ax3.twinx()
+    for s in prom["rss_mib"]:
+        ax3b.plot(s["t_s"], s["values"], lw=1, ls=":", label=f"{s['labels'].get('flow', '?')} RSS")
+    ax3b.set_ylabel("RSS (MiB, dotted)")
+    ax3b.legend(loc="upper right", fontsize=8)
+
+
+def plot_report(report: dict[str, Any], out_dir: Path, stem: str, source: str = "bench") -> list[Path]:
+    """The timeline (its series from the bench's own measurements, or with ``source`` "prometheus"
+    from the report's ``prometheus`` section) and throughput against the offered rate."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    load_start_s = load_started_s(report)
+    title = f"persona bench {report['started_at']} ({report['machine']['cores']} cores)"
+
+    fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(10, 10), sharex=True)
+    if source == "prometheus":
+        title += f"\nseries from Prometheus (step {report['prometheus']['step_s']:g} s)"
+        _prometheus_timeline(report, ax1, ax2, ax3)
+    else:
+        _bench_timeline(report, ax1, ax2, ax3)
+    ax1.axhline(30, color="grey", ls=":", lw=1, label="30 s target (Paimon)")
+    ax1.set_yscale("symlog", linthresh=1)
+    ax1.set_ylim(bottom=0)  # freshness is never negative; symlog would otherwise mirror the axis
+    ax1.legend(loc="upper left", fontsize=8)
+    ax1.set_title(title, fontsize=10)
     for w in report["windows"]:
         for ax in (ax1, ax2, ax3):
             ax.axvspan(
@@ -88,8 +143,6 @@ def plot_report(report: dict[str, Any], out_dir: Path, stem: str) -> list[Path]:
                 color="green",
                 alpha=0.06,
             )
-    ax2.set_ylabel("records/s")
-    ax2.legend(loc="upper left", fontsize=8)
     ax3.set_ylabel("CPU % of one core")
     ax3.set_xlabel("seconds since load started (shaded: measured windows)")
     ax3.legend(loc="upper left", fontsize=8)

@@ -27,7 +27,13 @@ class RunFlows:
     with ``enrich_processes`` > 1, enrich is a Bytewax cluster of that many processes on local ports
     (``Cluster``), and what the run reads of enrich (progress, CPU, RSS) covers all of them."""
 
-    def __init__(self, state_dir: Path, env: Mapping[str, str], enrich_processes: int = 1) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        env: Mapping[str, str],
+        enrich_processes: int = 1,
+        scrape_labels: Mapping[str, str] | None = None,
+    ) -> None:
         self.state_dir = state_dir
         # Scraped by the local Prometheus on loopback; nothing else needs to reach them.
         env = {**env, "PERSONA_METRICS_HOST": METRICS_HOST.given({**os.environ, **env}) or "127.0.0.1"}
@@ -38,12 +44,19 @@ class RunFlows:
                 addresses = tuple(f"127.0.0.1:{port}" for port in free_ports(enrich_processes))
                 self._procs[spec.name] = [
                     FlowProcess.configured(
-                        spec.name, state_dir, env, settings, cluster=Cluster.of(addresses, i)
+                        spec.name,
+                        state_dir,
+                        env,
+                        settings,
+                        cluster=Cluster.of(addresses, i),
+                        scrape_labels=scrape_labels,
                     )
                     for i in range(enrich_processes)
                 ]
             else:
-                self._procs[spec.name] = [FlowProcess.configured(spec.name, state_dir, env, settings)]
+                self._procs[spec.name] = [
+                    FlowProcess.configured(spec.name, state_dir, env, settings, scrape_labels=scrape_labels)
+                ]
 
     def __iter__(self) -> Iterator[FlowSpec]:
         return iter(FLOWS)
@@ -63,6 +76,13 @@ class RunFlows:
     def pids(self, spec: FlowSpec) -> list[int]:
         """The pids of every process of the flow."""
         return [p.process.pid for p in self._procs[spec.name] if p.process is not None]
+
+    def scrape_addresses(self) -> dict[str, tuple[str, ...]]:
+        """Per flow, where the local Prometheus scrapes its processes (their ``instance`` labels)."""
+        return {
+            name: tuple(a for p in procs if (a := p.scrape_address()) is not None)
+            for name, procs in self._procs.items()
+        }
 
     def start(self, timeout: float) -> None:
         """Start every flow and wait until each has completed an epoch: its inputs are assigned and

@@ -71,6 +71,13 @@ class BenchReport:
     settled_s: float = 0.0
     # When the producer started offering load (epoch ms): second 0 of ``series``.
     load_started_ms: int = 0
+    # When the load stopped, before the flows did (epoch ms): the end of what Prometheus is asked for.
+    run_end_ms: int = 0
+    # The flows' Prometheus scrape targets: the run's label and each flow's instances
+    # (``prom_series.RunTargets.to_json``).
+    scrape_targets: dict[str, Any] | None = None
+    # With ``--plots-from prometheus``: what ``prom_reader.read_run`` read (queries, series, window p99s).
+    prometheus: dict[str, Any] | None = None
 
     @property
     def main(self) -> WindowResult:

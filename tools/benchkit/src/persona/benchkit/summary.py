@@ -9,6 +9,7 @@ from typing import Any
 from persona.benchkit.config import BenchConfig
 from persona.benchkit.flow_specs import FLOW_NAMES
 from persona.benchkit.report import BenchReport
+from persona.flows.common.spec import FRESHNESS_SAMPLE_EVERY
 from persona.localstack import SERVICES
 
 # The processes whose CPU and RSS the summary reports, in its order.
@@ -45,6 +46,8 @@ def summary_lines(report: BenchReport, cfg: BenchConfig) -> list[str]:
         f"floor: a bare confluent-kafka consumer drained {report.floor_records:,} input records at "
         f"{report.floor_eps:,.0f}/s; persona end to end = {main.throughput_eps / report.floor_eps:.1%} of it"
     )
+    if report.prometheus is not None:
+        lines += prometheus_lines(report)
     if cfg.step_rates:
         held = report.highest_held_eps
         lines.append(
@@ -87,6 +90,37 @@ def scaling_lines(one: BenchReport, many: BenchReport, processes: int) -> list[s
         f"enrich CPU (all its processes) in that window: {enrich_cpu(one):.0f}% vs {enrich_cpu(many):.0f}% "
         "of one core",
     ]
+
+
+def prometheus_lines(report: BenchReport) -> list[str]:
+    """Each window's p99 freshness as the bench measured it beside the flows' own histogram in
+    Prometheus: the bench reads every decision of the window's events; the histogram samples one
+    decision in ``FRESHNESS_SAMPLE_EVERY``, recorded in the window, to its buckets' resolution, and
+    its rt freshness ends at the decision, not at the broker's arrival."""
+    prom = report.prometheus
+    if prom is None:
+        return []
+    by_name = {w["name"]: w for w in prom["windows"]}
+    lines = [
+        f"Prometheus ({prom['url']}, step {prom['step_s']:g}s, rates over {prom['rate_window_s']:g}s): "
+        f"{sum(len(s) for s in prom['series'].values())} series of the run's "
+        f"{sum(len(i) for i in prom['targets']['instances'].values())} flow processes",
+        f"p99 freshness, the bench's vs the flows' histogram (1 decision in {FRESHNESS_SAMPLE_EVERY}, "
+        "buckets) in Prometheus:",
+    ]
+    for w in report.windows:
+        got = by_name.get(w.name)
+        if got is None:
+            continue
+        lines.append(
+            f"  {w.name:<15} rt {_s(w.rt_p99_s)} vs {_s(_float(got['rt_p99_s']))}; "
+            f"Paimon {_s(w.paimon_p99_s)} vs {_s(_float(got['paimon_p99_s']))}"
+        )
+    return lines
+
+
+def _float(value: float | None) -> float:
+    return math.nan if value is None else float(value)
 
 
 def warm_up_line(cfg: BenchConfig, settled_s: float) -> str:

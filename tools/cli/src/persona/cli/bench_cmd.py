@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import replace
@@ -18,6 +19,9 @@ from typing import Any
 from persona.benchkit.config import FULL, QUICK, BenchConfig, plan_run
 from persona.benchkit.flow_specs import FLOW_NAMES
 from persona.benchkit.stats import report_line
+
+# Where the timeline plot's series come from (docs/bench.md, "Plots").
+PLOT_SOURCES = ("bench", "prometheus")
 
 EPILOG = (
     "tuning: --commit-interval S, --enrich-epoch S, --partitions N, --step-seconds S.\n"
@@ -70,6 +74,14 @@ def register(subparsers: Any) -> None:
     )
     add("--plots", type=Path, metavar="DIR", help="write PNG plots into DIR")
     add(
+        "--plots-from",
+        choices=PLOT_SOURCES,
+        default="bench",
+        metavar="SOURCE",
+        help="the timeline's series: bench (its own read-back and /proc) or prometheus (the flows' "
+        "metrics in the stack's Prometheus, also kept in the report); default bench",
+    )
+    add(
         "--metrics-overhead",
         action="store_true",
         help="instead: enrich's per-record work with metrics on and off, alternating (their ratio)",
@@ -119,7 +131,6 @@ def _config(args: argparse.Namespace) -> BenchConfig:
 def _metrics_overhead(args: argparse.Namespace) -> int:
     """bench/metrics_overhead_bench.py (it runs the enrich flow's code, which no tool imports): enrich's
     per-record work with the OpenTelemetry instruments on and off, in alternating child processes."""
-    import os
     import subprocess
 
     from persona.localstack import StackSettings
@@ -139,8 +150,9 @@ def run(args: argparse.Namespace) -> int:
     if args.metrics_overhead:
         return _metrics_overhead(args)
     from persona.benchkit.harness import run_bench
+    from persona.benchkit.prom_reader import read_report_series
     from persona.benchkit.summary import scaling_lines, summary_lines
-    from persona.localstack import StackError
+    from persona.localstack import StackError, StackSettings
     from persona.settings import configure_logging
 
     configure_logging()
@@ -160,6 +172,12 @@ def run(args: argparse.Namespace) -> int:
         except StackError as error:  # the stack could not be used: a message, as `demo` and `stack` give
             print(f"bench: {error}", file=sys.stderr)
             return 1
+        unread: StackError | None = None
+        if args.plots_from == "prometheus":
+            try:
+                report.prometheus = read_report_series(StackSettings.from_env(os.environ), report)
+            except StackError as error:  # the run's report is still written, without those series
+                unread = error
         reports.append(report)
         data = report.to_json()
         args.out.mkdir(parents=True, exist_ok=True)
@@ -167,6 +185,9 @@ def run(args: argparse.Namespace) -> int:
         path.write_text(json.dumps(data, indent=1, default=str))
         for line in summary_lines(report, plan):
             print(line)
+        if unread is not None:
+            print(f"bench: --plots-from prometheus: {unread}\nreport (without them): {path}", file=sys.stderr)
+            return 1
     if len(reports) > 1:
         for line in scaling_lines(reports[0], reports[-1], args.enrich_processes):
             print(line)
@@ -179,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plots is not None:
         from persona.benchkit.plots import plot_report
 
-        for p in plot_report(data, args.plots, f"bench-{report.tag}"):
+        for p in plot_report(data, args.plots, f"bench-{report.tag}", args.plots_from):
             print(f"plot: {p}")
     print(f"report: {path} ({time.monotonic() - started:.0f}s in all)")
     main = report.main

@@ -23,6 +23,7 @@ from persona.contracts import ErasureRequest, erasure_to_json
 from persona.kafka import make_producer, produce
 from persona.localstack import StackSettings
 from persona.paimon import PaimonError, PaimonWarehouse, add_column
+from persona.publish import Publisher, PublishError, PublishSettings
 from persona.settings import PipelineSettings
 
 
@@ -45,9 +46,13 @@ def register(subparsers: Any) -> None:
     add.set_defaults(func=run_add_column)
 
 
-def _settings() -> PipelineSettings:
+def _env() -> dict[str, str]:
     stack = StackSettings.from_env(os.environ)
-    return PipelineSettings.from_env({**os.environ, **local_pipeline_env(stack)})
+    return {**os.environ, **local_pipeline_env(stack)}
+
+
+def _settings() -> PipelineSettings:
+    return PipelineSettings.from_env(_env())
 
 
 def erasure_request(customer_id: int, reason: str, by: str | None, now_ms: int) -> ErasureRequest:
@@ -75,6 +80,26 @@ def erasure_record(settings: PipelineSettings, erasure_id: str) -> dict[str, Any
     return next((row for row in rows if row["erasure_id"] == erasure_id), None)
 
 
+def publish_erasure() -> int:
+    """The erasure reaches the Iceberg publication at once: main's tables are published again without
+    the customer (README "The Iceberg publication"); 1 when that failed."""
+    publish = PublishSettings.from_env(_env())
+    if not publish.enabled:
+        return 0
+    try:
+        report = Publisher(publish).publish()
+    except PublishError as error:
+        print(
+            f"persona: the erasure is applied to the Paimon tables; publishing them into Nessie failed: {error}\n"
+            "  when Nessie is up: `persona publish`",
+            file=sys.stderr,
+        )
+        return 1
+    for line in report.lines():
+        print(line)
+    return 0
+
+
 def run_erase(args: argparse.Namespace) -> int:
     settings = _settings()
     request = erasure_request(args.customer_id, args.reason, args.by, int(time.time() * 1000))
@@ -88,8 +113,9 @@ def run_erase(args: argparse.Namespace) -> int:
     while time.monotonic() < deadline:
         record = erasure_record(settings, request.erasure_id)
         if record is not None:
+            code = publish_erasure()
             print(orjson.dumps(record, default=str).decode())
-            return 0
+            return code
         time.sleep(1.0)
     print(
         f"persona: erasure {request.erasure_id} not applied within {args.wait:.0f} s: are the enrich and "

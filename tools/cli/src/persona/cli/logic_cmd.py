@@ -2,8 +2,9 @@
 versions"). The work is ``persona.logic``'s; this module parses arguments and prints.
 
 Every step that also concerns the versioned catalog (Nessie) goes through
-``persona.logic.catalog.CatalogBranches``; until the ``persona.nessie`` adapter is installed and
-configured, each such step prints that Nessie is not configured and that only Paimon was done.
+``persona.logic.catalog.CatalogBranches`` (``persona.publish``'s): ``branch`` creates the Nessie branch,
+``merge`` publishes the branch's tables, merges its Nessie branch into main and tags the release, ``log``
+shows main's Nessie commits. With PERSONA_PUBLICATION=off each such step says that only Paimon was done.
 """
 
 from __future__ import annotations
@@ -94,8 +95,16 @@ def run_branch(args: argparse.Namespace) -> int:
     catalog, note = _catalog_note()
     if catalog is None:
         print(f"{note}: no catalog branch {args.name} was created")
-    else:
+        return 0
+    try:
         print(f"nessie: {catalog.create_branch(args.name, args.from_branch)}")
+    except Exception as error:
+        print(
+            f"persona logic: the Paimon branches are made, the Nessie branch is not: {error}\n"
+            f"  when Nessie is up: `persona publish --branch {args.name}` creates it and publishes the branch",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -187,9 +196,23 @@ def run_merge(args: argparse.Namespace) -> int:
     catalog, note = _catalog_note()
     if catalog is None or release.tag is None:
         print(f"{note}: no catalog merge or tag was done")
-    else:
-        print(f"nessie: {catalog.merge(args.name, MAIN, f'{release.tag}: {release.reason}')}")
+        return 0
+    message = (
+        f"persona logic merge {args.name}: release {release.release} {release.tag} "
+        f"(logic {release.logic_version}) by {release.released_by}: {release.reason}"
+    )
+    try:
+        for line in catalog.merge(args.name, MAIN, message).splitlines():
+            print(f"nessie: {line}")
         print(f"nessie: {catalog.tag(release.tag, MAIN)}")
+    except Exception as error:
+        print(
+            f"persona logic: the release is made in Paimon; the Nessie merge failed: {error}\n"
+            f"  when Nessie is up: `persona publish --branch {args.name}`, then merge its Nessie branch "
+            f"into main and tag it {release.tag} (`nessie merge`, `nessie tag`)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -215,4 +238,16 @@ def run_log(args: argparse.Namespace) -> int:
             f" tag {r.tag}: {r.reason}"
         )
     print("active: " + ", ".join(f"{name}={version}" for name, version in sorted(active.items())))
+    catalog, note = _catalog_note()
+    if catalog is None:
+        print(note)
+        return 0
+    try:
+        for branch in [MAIN, *sorted(b for b in active if b != MAIN)]:
+            print(f"nessie {branch}:")
+            for line in catalog.history(branch, 10):
+                print(f"  {line}")
+    except Exception as error:
+        print(f"persona logic: the Nessie side cannot be read: {error}", file=sys.stderr)
+        return 1
     return 0

@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "persona.cli.replay_cmd",
     "persona.cli.segments_cmd",
     "persona.cli.logic_cmd",
+    "persona.cli.publish_cmd",
     "persona.cli.generate_cmd",
     "persona.cli.crm_cmd",
     "persona.cli.rfm_cmd",

@@ -2,7 +2,9 @@
 
 Resolves the job's JDBC driver once per machine (infra/local/rfm/pom.xml), then runs the job app
 (``python -m persona.jobs.rfm``) as its own process against the stack's CRM and warehouse, as a
-Kubernetes CronJob would run its container. Its output is this command's.
+Kubernetes CronJob would run its container. Its output is this command's. When the job succeeds, the
+nightly tags it made are published into Nessie (``persona publish --follow-rfm-tags``: the three tables
+onto main, tagged ``rfm-YYYYMMDD`` in Nessie too) unless PERSONA_PUBLICATION=off.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from persona.cli.generate_cmd import local_pipeline_env
 from persona.localstack import StackError, StackSettings
 from persona.localstack.jars import resolve_classpath
+from persona.publish import Publisher, PublishError, PublishSettings
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,29 @@ def run_job(args: argparse.Namespace) -> int:
         print(f"rfm: {error}", file=sys.stderr)
         return 1
     jars = ",".join(str(jar) for jar in sorted(classpath.glob("*.jar")))
-    return subprocess.run(
-        job_command(args, jars), env=job_env(stack, dict(os.environ)), check=False
-    ).returncode
+    env = job_env(stack, dict(os.environ))
+    code = subprocess.run(job_command(args, jars), env=env, check=False).returncode
+    if code != 0:
+        return code
+    return publish_rfm_tags(env)
+
+
+def publish_rfm_tags(env: dict[str, str]) -> int:
+    """The nightly tags into Nessie (README "The Iceberg publication"); 1 when that failed."""
+    settings = PublishSettings.from_env(env)
+    if not settings.enabled:
+        print("rfm: PERSONA_PUBLICATION=off: the tags are not published into Nessie")
+        return 0
+    try:
+        reports = Publisher(settings).follow_rfm_tags()
+    except PublishError as error:
+        print(
+            f"rfm: customer_profile is written and tagged in Paimon, but its publication into Nessie failed: "
+            f"{error}\n  when Nessie is up: `persona publish --follow-rfm-tags`",
+            file=sys.stderr,
+        )
+        return 1
+    for report in reports:
+        for line in report.lines():
+            print(f"rfm: {line}")
+    return 0

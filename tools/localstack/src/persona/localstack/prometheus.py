@@ -73,6 +73,20 @@ def query(settings: StackSettings, promql: str, timeout: float = 5.0) -> list[Sa
     return [Sample(labels=item["metric"], value=float(item["value"][1])) for item in data["result"]]
 
 
+def query_range(
+    settings: StackSettings, promql: str, start_s: float, end_s: float, step_s: float, timeout: float = 30.0
+) -> list[dict[str, Any]]:
+    """A range query (GET /api/v1/query_range) from ``start_s`` to ``end_s`` (epoch seconds) every
+    ``step_s``: its matrix as Prometheus gives it, one ``{"metric": labels, "values": [[t, "v"], …]}``
+    per series (empty when nothing matched)."""
+    params = {"query": promql, "start": f"{start_s:.3f}", "end": f"{end_s:.3f}", "step": f"{step_s:g}"}
+    data = _api(settings, "/api/v1/query_range?" + urllib.parse.urlencode(params), timeout)
+    if data["resultType"] != "matrix":
+        raise StackError(f"range query {promql!r} returned a {data['resultType']}, not a matrix")
+    result: list[dict[str, Any]] = data["result"]
+    return result
+
+
 def rule_groups(settings: StackSettings, timeout: float = 5.0) -> list[dict[str, Any]]:
     """The rule groups Prometheus loaded (GET /api/v1/rules), each with its file, name and rules."""
     groups: list[dict[str, Any]] = _api(settings, "/api/v1/rules", timeout)["groups"]

@@ -236,6 +236,9 @@ class FlowProcess:
     # Flows sharing a host (the demo, the bench, the tests, `persona run` on the local stack) each get
     # their own metrics port from the base; a container's single flow (False) uses the base itself.
     port_per_flow: bool = True
+    # Labels the local Prometheus adds to every series of this process besides ``flow``: the bench
+    # names its run, so its queries tell this run's series from an earlier run's on the same ports.
+    scrape_labels: Mapping[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
     _pump: threading.Thread | None = field(default=None, init=False, repr=False)
 
@@ -267,6 +270,7 @@ class FlowProcess:
         cluster: Cluster | None = None,
         *,
         port_per_flow: bool = True,
+        scrape_labels: Mapping[str, str] | None = None,
     ) -> FlowProcess:
         """The flow run with ``env`` over this process's environment, at the epoch ``settings`` give it.
 
@@ -282,6 +286,7 @@ class FlowProcess:
             echo=echo,
             cluster=cluster,
             port_per_flow=port_per_flow,
+            scrape_labels=dict(scrape_labels or {}),
         )
 
     def metrics_port(self) -> int:
@@ -293,6 +298,16 @@ class FlowProcess:
             return base
         process = 0 if self.cluster is None else self.cluster.process_id
         return metrics_port(self.name, base) + len(FLOWS) * process
+
+    def scrape_address(self) -> str | None:
+        """Where the local Prometheus scrapes this process: its ``instance`` label; None: no endpoint.
+        A flow listening on every interface is scraped on loopback."""
+        port = self.metrics_port()
+        if not port:
+            return None
+        host = {**os.environ, **self.env}.get("PERSONA_METRICS_HOST", "127.0.0.1")
+        address = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+        return f"{address}:{port}"
 
     @property
     def customer_log_dir(self) -> Path:
@@ -315,8 +330,9 @@ class FlowProcess:
             env.setdefault("PERSONA_ENRICH_STATE_DIR", str(self.customer_log_dir))
         port = self.metrics_port()
         env["PERSONA_METRICS_PORT"] = str(port)
-        if port:
-            _scrape(self.name, self.label, port, env)
+        instance = self.scrape_address()
+        if instance is not None:
+            _scrape(self.name, self.label, instance, env, self.scrape_labels)
         log_file = self.log_path.open("ab")
         self.process = subprocess.Popen(
             self.command(),
@@ -399,14 +415,12 @@ class FlowProcess:
         return "\n".join(tail_lines(self.log_path, lines))
 
 
-def _scrape(name: str, label: str, port: int, env: Mapping[str, str]) -> None:
+def _scrape(name: str, label: str, instance: str, env: Mapping[str, str], labels: Mapping[str, str]) -> None:
     """Have the local Prometheus (``$PERSONA_HOME/prometheus/targets``) scrape the flow, labelled
-    ``flow=<name>``; a target file (``<label>``: one per process of a cluster), whether or not
-    Prometheus runs."""
+    ``flow=<name>`` (and ``labels``); a target file (``<label>``: one per process of a cluster),
+    whether or not Prometheus runs."""
     try:
-        host = env.get("PERSONA_METRICS_HOST", "127.0.0.1")
-        address = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
-        write_target(StackSettings.from_env(env), label, [f"{address}:{port}"], {"flow": name})
+        write_target(StackSettings.from_env(env), label, [instance], {**labels, "flow": name})
     except Exception as error:  # no scrape target is no reason not to run the flow
         log.warning("flow %s: no Prometheus scrape target written: %s", name, error)
 

@@ -1,10 +1,12 @@
 """The hook for the catalog that versions the published tables (Nessie, DESIGN §6).
 
 ``persona logic`` creates, merges and tags the Paimon branches itself; the same steps on the catalog
-go through ``CatalogBranches``, which the ``persona.nessie`` adapter implements. This package does not
-import it: ``load_catalog_branches`` looks for ``persona.nessie.catalog_branches(env)`` at run time and
-returns None when the adapter is not installed or says the catalog is not configured, so every command
-can say plainly that the Nessie step was not done.
+go through ``CatalogBranches``, which the publication (``persona.publish``, over the ``persona.nessie``
+adapter) implements: a branch is a Nessie branch, a merge publishes the branch's tables as Iceberg and
+merges the Nessie branch into main, a release is a Nessie tag. This package does not import it:
+``load_catalog_branches`` looks for ``persona.publish.catalog_branches(env)`` at run time and returns
+None when it is not installed or the publication is switched off (PERSONA_PUBLICATION=off), so every
+command can say plainly that the Nessie step was not done.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ class CatalogBranches(Protocol):
 
     def tag(self, tag: str, ref: str) -> str: ...
 
+    def history(self, ref: str, limit: int = 10) -> list[str]: ...
+
 
 NOT_CONFIGURED = "not configured"
 
@@ -34,15 +38,15 @@ NOT_CONFIGURED = "not configured"
 def load_catalog_branches(env: Mapping[str, str]) -> tuple[CatalogBranches | None, str]:
     """The catalog's branches, or None and why not (for the command to print)."""
     try:
-        module = importlib.import_module("persona.nessie")
+        module = importlib.import_module("persona.publish")
     except ImportError:
-        return None, f"nessie: {NOT_CONFIGURED} (the persona.nessie adapter is not installed); Paimon only"
+        return None, f"nessie: {NOT_CONFIGURED} (persona.publish is not installed); Paimon only"
     factory = getattr(module, "catalog_branches", None)
     if factory is None:
-        return None, f"nessie: {NOT_CONFIGURED} (persona.nessie has no catalog_branches); Paimon only"
+        return None, f"nessie: {NOT_CONFIGURED} (persona.publish has no catalog_branches); Paimon only"
     catalog = factory(env)
     if catalog is None:
-        return None, f"nessie: {NOT_CONFIGURED} (no Nessie endpoint set); Paimon only"
+        return None, f"nessie: {NOT_CONFIGURED} (PERSONA_PUBLICATION=off); Paimon only"
     if not isinstance(catalog, CatalogBranches):
         return (
             None,

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from persona.logic.diff import ABSENT, SegmentDiff
 
 
 def plot_diff(diff: SegmentDiff, name_a: str, name_b: str, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = diff_figure(diff, name_a, name_b)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def diff_figure(diff: SegmentDiff, name_a: str, name_b: str) -> Any:
+    """The figure: customers per segment of both sides (bars), and the overlap matrix (rows: ``name_a``'s
+    segment, columns: ``name_b``'s, ``(absent)`` for a customer one side does not have)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -37,5 +48,4 @@ def plot_diff(diff: SegmentDiff, name_a: str, name_b: str, path: Path) -> None:
             if value:
                 heat.text(j, i, str(value), ha="center", va="center", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig

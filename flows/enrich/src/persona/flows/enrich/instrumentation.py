@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from opentelemetry.metrics import CallbackOptions, Observation
 
 from persona.contracts import DecisionAudit
-from persona.flows.common.metrics import FlowMetrics
+from persona.flows.common.metrics import CumulativeCounter, FlowMetrics
 from persona.inventory import InventoryReadError
 from persona.inventory.protocol import InventoryReader, RefreshCallback, StockLevel
 
@@ -64,10 +64,13 @@ class EnrichMetrics:
         meter = metrics.meter
         if meter is None:
             return
-        self._decisions = meter.create_counter(
-            "persona_decisions_total", description="segment decisions made, by segment and logic version"
+        self._decisions = CumulativeCounter(
+            meter,
+            "persona_decisions_total",
+            description="segment decisions made, by segment and logic version",
         )
-        self._suppressed = meter.create_counter(
+        self._suppressed = CumulativeCounter(
+            meter,
             "persona_recommendations_suppressed_total",
             description="recommendation candidates left out for stock (not sellable, or stock unknown)",
         )

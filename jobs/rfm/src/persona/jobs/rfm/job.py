@@ -1,6 +1,14 @@
 """The nightly RFM job (DESIGN §4b): the CRM over JDBC -> Spark aggregates -> the pure rules in
 ``mapInArrow`` -> Arrow -> one Paimon overwrite of ``customer_profile`` -> tag ``rfm-YYYYMMDD``.
 
+Erased customers stay erased (docs/erasure.md): the CRM may still hold a customer ``persona erase``
+removed, so the job applies the erasure rule (``persona.decisions.erasure``) to what it reads. An order
+at or before the customer's latest erasure is the erased past and not counted; an erased customer gets
+a profile only from orders after the erasure (a comeback, with the erasure's day as the day they
+became a customer, so no earlier history shows), and none without such an order. Every erasure
+recorded when the job runs applies to every day it computes, a backfill of a day before the erasure
+included: a tagged past profile must not bring the customer's data back.
+
 No Paimon connector for Spark 4 exists here, so Spark hands the profiles over as Arrow record batches
 (``toArrow``) and pypaimon writes them; no row ever becomes a Python object outside the rules.
 """
@@ -19,10 +27,11 @@ from typing import Any
 
 import pyarrow as pa
 
+from persona.contracts import DAY_MS
 from persona.decisions.rfm import COUNTED_STATUSES, RfmV1Config, tag_name
 from persona.jobs.rfm.arrow_rules import PROFILE_SCHEMA, classify_batches, epoch_day
 from persona.jobs.rfm.settings import RfmJobSettings
-from persona.paimon import PaimonWarehouse
+from persona.paimon import PaimonError, PaimonWarehouse, latest_erasures
 from persona.paimon.overwrite import overwrite_table, set_tag
 
 log = logging.getLogger(__name__)
@@ -90,8 +99,40 @@ def _jdbc(spark: Any, settings: RfmJobSettings, table: str, **options: Any) -> A
     return reader.load()
 
 
-def profiles_frame(spark: Any, settings: RfmJobSettings, as_of: dt.date, rules: RfmV1Config) -> Any:
-    """The ``customer_profile`` rows of D as a Spark DataFrame (lazy)."""
+ERASED_SCHEMA = pa.schema(
+    [pa.field("customer_id", pa.int64(), nullable=False), pa.field("erased_ms", pa.int64(), nullable=False)]
+)
+
+
+def erased_frame(erased: dict[int, int]) -> pa.Table:
+    """Erased customers and their newest erasure instant (``latest_erasures``) as the Arrow table the
+    Spark query joins with."""
+    return pa.table(
+        {"customer_id": list(erased), "erased_ms": list(erased.values())},
+        schema=ERASED_SCHEMA,
+    )
+
+
+def read_erasures(warehouse: PaimonWarehouse, table: str) -> pa.Table:
+    """The erased customers the job must keep erased; none when the warehouse has no erasures table
+    (said in the log: no erasure was ever applied there)."""
+    try:
+        rows = warehouse.read_arrow(table, columns=["customer_id", "requested_at"])
+    except PaimonError as error:
+        log.warning("no erasures table (%s): no erased customer to keep out", error)
+        return ERASED_SCHEMA.empty_table()
+    return erased_frame(latest_erasures(rows))
+
+
+def profiles_frame(
+    spark: Any,
+    settings: RfmJobSettings,
+    as_of: dt.date,
+    rules: RfmV1Config,
+    erased: pa.Table | None = None,
+) -> Any:
+    """The ``customer_profile`` rows of D as a Spark DataFrame (lazy); ``erased``: customers to keep
+    erased (``erased_frame``)."""
     from pyspark.sql import functions as F
 
     day_after = (as_of + dt.timedelta(days=1)).isoformat()
@@ -103,8 +144,10 @@ def profiles_frame(spark: Any, settings: RfmJobSettings, as_of: dt.date, rules: 
     )
     statuses = ", ".join(f"'{status}'" for status in sorted(COUNTED_STATUSES))
     # Pushed down: only counted orders of D or before leave the database (DESIGN §4b, 1.).
+    # order_ms: the order's instant in epoch ms (UTC, as stored), for the erasure rule.
     orders_sql = (
-        "(SELECT customer_id, total_amount, DATEDIFF(order_time, '1970-01-01') AS order_day "
+        "(SELECT customer_id, total_amount, DATEDIFF(order_time, '1970-01-01') AS order_day, "
+        "TIMESTAMPDIFF(MICROSECOND, '1970-01-01', order_time) DIV 1000 AS order_ms "
         f"FROM orders WHERE status IN ({statuses}) AND order_time < '{day_after}') AS o"
     )
     bounds = _jdbc(
@@ -115,13 +158,38 @@ def profiles_frame(spark: Any, settings: RfmJobSettings, as_of: dt.date, rules: 
     partitioned = {"partitionColumn": "customer_id", "lowerBound": lo or 0, "upperBound": (hi or 0) + 1}
     customers = _jdbc(spark, settings, customers_sql, numPartitions=partitions, **partitioned)
     orders = _jdbc(spark, settings, orders_sql, numPartitions=partitions, **partitioned)
+    if erased is not None and erased.num_rows:
+        gone = F.broadcast(spark.createDataFrame(erased))
+        # The erased past is not counted; a comeback is a customer since the erasure's day.
+        orders = (
+            orders.join(gone, "customer_id", "left")
+            .where(F.col("erased_ms").isNull() | (F.col("order_ms") > F.col("erased_ms")))
+            .drop("erased_ms")
+        )
+        customers = (
+            customers.join(gone, "customer_id", "left")
+            .withColumn(
+                "created_day",
+                F.when(F.col("erased_ms").isNull(), F.col("created_day")).otherwise(
+                    F.greatest(F.col("created_day"), F.floor(F.col("erased_ms") / DAY_MS).cast("int"))
+                ),
+            )
+            .withColumn("erased", F.col("erased_ms").isNotNull())
+            .drop("erased_ms")
+        )
+    else:
+        customers = customers.withColumn("erased", F.lit(False))
     in_window = F.col("order_day") >= epoch_day(rules.window_start(as_of))
     aggregates = orders.groupBy("customer_id").agg(
         F.sum(F.when(in_window, 1).otherwise(0)).cast("long").alias("frequency"),
         F.sum(F.when(in_window, F.col("total_amount"))).cast("decimal(22,2)").alias("monetary"),
         F.max("order_day").cast("int").alias("last_day"),
     )
-    joined = customers.join(aggregates, "customer_id", "left").select(
+    joined = (
+        customers.join(aggregates, "customer_id", "left")
+        # An erased customer with no order since the erasure has no profile: nothing came back.
+        .where(~F.col("erased") | F.col("last_day").isNotNull())
+    ).select(
         F.col("customer_id").cast("long"),
         F.col("created_day").cast("int"),
         "frequency",
@@ -133,13 +201,16 @@ def profiles_frame(spark: Any, settings: RfmJobSettings, as_of: dt.date, rules: 
 
 def run_day(spark: Any, settings: RfmJobSettings, as_of: dt.date) -> RfmRun:
     started = time.monotonic()
-    frame = profiles_frame(spark, settings, as_of, settings.rules)
+    warehouse = PaimonWarehouse(settings.warehouse)
+    erased = read_erasures(warehouse, settings.erasures_table)
+    if erased.num_rows:
+        log.info("%s: %d erased customers kept out (orders since their erasure only)", as_of, erased.num_rows)
+    frame = profiles_frame(spark, settings, as_of, settings.rules, erased)
     table: pa.Table = frame.toArrow()
     spark_seconds = time.monotonic() - started
     log.info("%s: %d profiles computed by Spark in %.1f s", as_of, table.num_rows, spark_seconds)
     written = time.monotonic()
     batches = (batch.cast(PROFILE_SCHEMA) for batch in table.to_batches(max_chunksize=WRITE_BATCH_ROWS))
-    warehouse = PaimonWarehouse(settings.warehouse)
     rows, snapshot = overwrite_table(warehouse, settings.profile_table, batches, COMMIT_USER)
     tag = tag_name(as_of)
     moved = set_tag(warehouse, settings.profile_table, tag, snapshot)

@@ -20,6 +20,8 @@ class RfmJobSettings:
     crm_password: Secret
     warehouse: str
     profile_table: str
+    # The sink's record of GDPR erasures (docs/erasure.md): the job keeps erased customers erased.
+    erasures_table: str = "erasures"
     # local[*]: Spark in this process's JVM with a thread per core; any master URL by --master.
     master: str = "local[*]"
     rules: RfmV1Config = field(default_factory=lambda: DEFAULT_RFM_CONFIG)
@@ -35,6 +37,7 @@ class RfmJobSettings:
             crm_password=CRM_PASSWORD.get(env),
             warehouse=pipeline.warehouse,
             profile_table=pipeline.table("customer_profile"),
+            erasures_table=pipeline.table("erasures"),
             master=master,
         )
 

@@ -15,6 +15,7 @@ from persona.iceberg.publication import (
     replace_contents,
     rest_catalog,
     row_count,
+    table_properties,
     tag_snapshot,
 )
 
@@ -27,5 +28,6 @@ __all__ = [
     "replace_contents",
     "rest_catalog",
     "row_count",
+    "table_properties",
     "tag_snapshot",
 ]

@@ -78,34 +78,55 @@ def replace_contents(
     *,
     properties: Mapping[str, str] | None = None,
 ) -> PublishResult:
-    """Make ``identifier`` hold exactly ``data`` in one new snapshot (created with its schema if missing).
+    """Make ``identifier`` hold exactly ``data`` in one new snapshot (created with its schema if missing),
+    and set the table ``properties`` in the same commit.
 
     An overwrite, not an append of a delta: the Paimon snapshot being published is the truth, so rows
     deleted there (a GDPR erasure, a customer leaving) disappear here too, and the work is one write
-    of the table whatever happened between two publishes.
+    of the table whatever happened between two publishes. Columns ``data`` has and the table lacks are
+    added first (schema evolution: the older publication reads them as null). The properties are table
+    properties, not snapshot summary properties: Nessie 0.99's catalog keeps a snapshot's operation
+    but drops the rest of its summary.
     """
     namespace = identifier.split(".", 1)[0]
     ensure_namespace(catalog, namespace)
     created = False
+    wanted = dict(properties or {})
     try:
         table = catalog.load_table(identifier)
     except NoSuchTableError:
-        table = catalog.create_table(identifier, schema=data.schema, properties=dict(properties or {}))
+        table = catalog.create_table(identifier, schema=data.schema, properties=wanted)
         created = True
     try:
-        if table.current_snapshot() is None:
-            # Nothing to replace yet (pyiceberg warns when an overwrite deletes nothing).
-            table.append(data, snapshot_properties=dict(properties or {}))
-        else:
-            table.overwrite(data, snapshot_properties=dict(properties or {}))
+        missing = [name for name in data.schema.names if name not in table.schema().column_names]
+        if missing:
+            with table.update_schema() as update:
+                update.union_by_name(data.schema)
+        with table.transaction() as transaction:
+            if wanted and not created:
+                transaction.set_properties(wanted)
+            if table.current_snapshot() is None:
+                # Nothing to replace yet (pyiceberg warns when an overwrite deletes nothing).
+                transaction.append(data)
+            else:
+                transaction.overwrite(data)
     except Exception as error:
         raise IcebergError(f"overwriting {identifier} failed: {error}") from error
+    table = catalog.load_table(identifier)
     snapshot = table.current_snapshot()
     if snapshot is None:
         raise IcebergError(f"{identifier} has no snapshot after an overwrite")
     return PublishResult(
         identifier=identifier, snapshot_id=snapshot.snapshot_id, rows=data.num_rows, created=created
     )
+
+
+def table_properties(catalog: Catalog, identifier: str) -> dict[str, str] | None:
+    """The table's properties, or None when the catalog has no such table."""
+    try:
+        return dict(catalog.load_table(identifier).properties)
+    except NoSuchTableError:
+        return None
 
 
 def tag_snapshot(table: Table, tag: str, snapshot_id: int | None = None) -> None:

@@ -7,6 +7,7 @@ from their settings.
 from __future__ import annotations
 
 from persona.nessie.client import (
+    NO_ANCESTOR,
     Entry,
     LogEntry,
     NessieCatalog,
@@ -21,6 +22,7 @@ from persona.nessie.client import (
 )
 
 __all__ = [
+    "NO_ANCESTOR",
     "Entry",
     "LogEntry",
     "NessieCatalog",

@@ -22,6 +22,9 @@ ReferenceKind = Literal["BRANCH", "TAG"]
 # does not end with "." or "/".
 _REF_NAME = re.compile(r"^[A-Za-z](((?![.][.])[A-Za-z0-9./_-])*[A-Za-z0-9_-])?$")
 DEFAULT_AUTHOR = "persona"
+# The hash of the empty root every branch of a fresh Nessie starts at. Nessie 0.99 cannot merge into a
+# branch still at it ("no common ancestor"); such a branch is fast-forwarded instead.
+NO_ANCESTOR = "2e1cfa82b035c26cbbbdae632cea070514eb8b773f616aaeaf668e2f0be8f10d"
 
 
 class NessieError(Exception):
@@ -104,7 +107,11 @@ class NessieCatalog(Protocol):
 
     def log(self, ref: str, limit: int = 20) -> list[LogEntry]: ...
 
-    def merge(self, from_branch: str, into: str | None = None, message: str | None = None) -> Reference: ...
+    def merge(
+        self, from_branch: str, into: str | None = None, message: str | None = None, *, force: bool = False
+    ) -> Reference: ...
+
+    def assign(self, name: str, to_hash: str) -> Reference: ...
 
 
 def _reference(body: Mapping[str, Any]) -> Reference:
@@ -254,15 +261,31 @@ class NessieRest:
             )
         return entries
 
-    def merge(self, from_branch: str, into: str | None = None, message: str | None = None) -> Reference:
-        """Merge ``from_branch``'s head into ``into`` (the default branch); ``into``'s new head."""
+    def merge(
+        self, from_branch: str, into: str | None = None, message: str | None = None, *, force: bool = False
+    ) -> Reference:
+        """Merge ``from_branch``'s head into ``into`` (the default branch) as one commit; ``into``'s new
+        head. ``force``: a key changed on both sides takes ``from_branch``'s content (Nessie's FORCE
+        merge mode) instead of failing with ReferenceConflict. A target still at the empty root is
+        fast-forwarded to ``from_branch`` (Nessie 0.99 finds no common ancestor to merge from)."""
         source = self.reference(from_branch)
         target = self.reference(into or self.server_config().default_branch)
+        if target.hash == NO_ANCESTOR:
+            return self.assign(target.name, source.hash)
         body: dict[str, Any] = {"fromRefName": source.name, "fromHash": source.hash}
         if message is not None:
-            body["message"] = message
+            body["commitMeta"] = {"message": message, "authors": [self._author]}
+        if force:
+            body["defaultKeyMergeMode"] = "FORCE"
         self._call("POST", f"/trees/{_path_ref(target.name, target.hash)}/history/merge", body=body)
         return self.reference(target.name)
+
+    def assign(self, name: str, to_hash: str) -> Reference:
+        """Point the branch or tag ``name`` at commit ``to_hash`` (move a tag, fast-forward a branch)."""
+        current = self.reference(name)
+        body = {"type": current.kind, "name": current.name, "hash": to_hash}
+        path = f"/trees/{_path_ref(current.name, current.hash)}"
+        return _reference(self._call("PUT", path, body=body, query={"type": current.kind})["reference"])
 
 
 def _http_error(method: str, path: str, status: int, raw: bytes) -> NessieError:

@@ -5,6 +5,7 @@ see ``schema.NATIVE_OPTIONS``.
 """
 
 from persona.paimon.catalog import PaimonError, PaimonWarehouse
+from persona.paimon.erasures import latest_erasures
 from persona.paimon.evolution import add_column, erase_customer, schema_id
 from persona.paimon.explain import decision_in_force, explanation_lines
 from persona.paimon.schema import (
@@ -34,5 +35,6 @@ __all__ = [
     "ensure_tables",
     "erase_customer",
     "explanation_lines",
+    "latest_erasures",
     "schema_id",
 ]

@@ -179,6 +179,33 @@ S3_SECRET_KEY = Setting(
     "the S3 secret key of the local object store (never logged); the default is for the local stack only",
     shown_default="`persona-local-secret`",
 )
+# The Iceberg publication into Nessie (`persona publish`, README "The Iceberg publication").
+NESSIE_URL: Setting[str | None] = Setting(
+    "PERSONA_NESSIE_URL",
+    text,
+    None,
+    "the Nessie server the publication and `persona logic` use (its root: `/api/v2` and `/iceberg` under it)",
+    shown_default=f"`http://{LOCALHOST}:$PERSONA_NESSIE_PORT` (the local stack's)",
+)
+S3_ENDPOINT: Setting[str | None] = Setting(
+    "PERSONA_S3_ENDPOINT",
+    text,
+    None,
+    "the S3 endpoint of the Iceberg publication's data files (path-style; credentials: PERSONA_S3_ACCESS_KEY/_SECRET_KEY)",
+    shown_default=f"`http://{LOCALHOST}:$PERSONA_S3_PORT` (the local stack's s3proxy)",
+)
+NESSIE_REF_PREFIX = Setting(
+    "PERSONA_NESSIE_REF_PREFIX",
+    text,
+    "",
+    "prefix of every Nessie branch and tag persona makes (Paimon's main: `<prefix>main`): private ones (tests)",
+)
+PUBLICATION = Setting(
+    "PERSONA_PUBLICATION",
+    one_of("on", "off"),
+    "on",
+    "`off`: no Iceberg publication into Nessie: `persona logic`, `rfm run` and `erase` do their Paimon part only",
+)
 TRINO_PORT = Setting(
     "PERSONA_TRINO_PORT", port, 8080, f"the local Trino coordinator (`stack up --with trino`) on {LOCALHOST}"
 )
