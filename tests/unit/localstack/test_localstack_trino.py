@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
+import io
+import tarfile
 from pathlib import Path
 
 import pytest
 
 from persona.localstack import StackError, StackSettings, configs
-from persona.localstack.jars import trino_member_wanted
+from persona.localstack.jars import RESOLVED_MARKER, classpath_dir, trino_member_wanted, unpack_trino
 from persona.localstack.sqlengine import reference_catalog_name
-from persona.localstack.stack import ALL_SERVICES, JAVA25_SERVICES, OPTIONAL_SERVICES, SERVICES, service_port
+from persona.localstack.stack import (
+    ALL_SERVICES,
+    JAVA25_SERVICES,
+    OPTIONAL_SERVICES,
+    SERVICES,
+    check_java25,
+    service_port,
+)
 from persona.settings.secret import Secret
 
 
@@ -122,3 +132,52 @@ def test_only_the_server_and_the_iceberg_connector_are_unpacked() -> None:
     assert not trino_member_wanted(f"{top}/plugin/hive/trino-hive-476.jar", top)
     assert not trino_member_wanted(f"{top}/plugin/iceberg-extra/x.jar", top)
     assert not trino_member_wanted(f"{top}/bin/launcher", top)
+
+
+def _resolved_dir(settings: StackSettings) -> Path:
+    """The jar-cache directory of the pinned Trino pom, marked resolved as Maven would leave it."""
+    resolved = classpath_dir(settings, "trino")
+    resolved.mkdir(parents=True)
+    (resolved / RESOLVED_MARKER).write_text("mvn …\n")
+    return resolved
+
+
+@pytest.fixture
+def repo_settings(settings: StackSettings) -> StackSettings:
+    repo = Path(__file__).resolve().parents[3]
+    assert (repo / "infra" / "local" / "trino" / "pom.xml").is_file()
+    return dataclasses.replace(settings, repo_root=repo)
+
+
+def test_the_tarball_is_unpacked_once_without_the_other_plugins(repo_settings: StackSettings) -> None:
+    resolved = _resolved_dir(repo_settings)
+    top = configs.TRINO_SERVER_DIR
+    with tarfile.open(resolved / f"{top}.tar.gz", "w:gz") as archive:
+        for name in ("lib/trino-main.jar", "plugin/iceberg/trino-iceberg.jar", "plugin/hive/trino-hive.jar"):
+            data = b"jar"
+            member = tarfile.TarInfo(f"{top}/{name}")
+            member.size = len(data)
+            archive.addfile(member, io.BytesIO(data))
+    progress: list[str] = []
+    install = unpack_trino(repo_settings, progress.append)
+    assert install == resolved / top
+    assert (install / "lib" / "trino-main.jar").is_file()
+    assert (install / "plugin" / "iceberg" / "trino-iceberg.jar").is_file()
+    assert not (install / "plugin" / "hive").exists()
+    assert not (resolved / f"{top}.tar.gz").exists(), (
+        "Maven's repository keeps the tarball; the cache does not"
+    )
+    assert len(progress) == 1
+    assert unpack_trino(repo_settings, progress.append) == install
+    assert len(progress) == 1, "unpacked once per machine"
+
+
+def test_a_missing_tarball_says_how_to_resolve_it_again(repo_settings: StackSettings) -> None:
+    resolved = _resolved_dir(repo_settings)
+    with pytest.raises(StackError, match=f"tarball is missing from {resolved}; delete that directory"):
+        unpack_trino(repo_settings, lambda message: None)
+
+
+def test_no_java_25_is_a_clear_error(settings: StackSettings) -> None:
+    with pytest.raises(StackError, match="Java 25\\+ is required to run Nessie and Trino"):
+        check_java25(dataclasses.replace(settings, java25="/nonexistent/jdk/bin/java"))
