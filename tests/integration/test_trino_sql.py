@@ -78,7 +78,7 @@ def _profile_rows(customers: int) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def paimon_and_iceberg(
     trino_stack: StackSettings, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Path, str]:
+) -> Iterator[tuple[Path, str]]:
     """A private Paimon warehouse with marketing_segments and customer_profile, and the Iceberg
     publication of their current snapshot under the same table names in a namespace of its own on
     Nessie's main (as `persona publish` writes them)."""
@@ -97,7 +97,10 @@ def paimon_and_iceberg(
     catalog = iceberg_catalog(trino_stack)
     for name in ("marketing_segments", "customer_profile"):
         replace_contents(catalog, f"{namespace}.{name}", warehouse.read_arrow(name))
-    return warehouse_dir, namespace
+    yield warehouse_dir, namespace
+    for name in ("marketing_segments", "customer_profile"):
+        catalog.drop_table(f"{namespace}.{name}")
+    catalog.drop_namespace(namespace)
 
 
 def test_the_stack_runs_trino_healthy(trino_stack: StackSettings) -> None:
