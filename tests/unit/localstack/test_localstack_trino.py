@@ -11,7 +11,7 @@ import pytest
 
 from persona.localstack import StackError, StackSettings, configs
 from persona.localstack.jars import RESOLVED_MARKER, classpath_dir, trino_member_wanted, unpack_trino
-from persona.localstack.sqlengine import reference_catalog_name
+from persona.localstack.sqlengine import reference_catalog_name, run_sql
 from persona.localstack.stack import (
     ALL_SERVICES,
     JAVA25_SERVICES,
@@ -181,3 +181,9 @@ def test_a_missing_tarball_says_how_to_resolve_it_again(repo_settings: StackSett
 def test_no_java_25_is_a_clear_error(settings: StackSettings) -> None:
     with pytest.raises(StackError, match="Java 25\\+ is required to run Nessie and Trino"):
         check_java25(dataclasses.replace(settings, java25="/nonexistent/jdk/bin/java"))
+
+
+def test_sql_without_a_running_trino_says_how_to_start_it(settings: StackSettings) -> None:
+    # Nothing listens on the fixture's port 28080.
+    with pytest.raises(StackError, match="Trino is not running on 127.0.0.1:28080: start it with"):
+        run_sql(settings, "SELECT 1")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from persona.localstack import procs
 from persona.localstack.catalog import nessie_client
 from persona.localstack.configs import TRINO_CATALOG, trino_iceberg_properties
 from persona.localstack.errors import StackError
@@ -45,15 +46,14 @@ def ensure_reference_catalog(settings: StackSettings, reference: str) -> str:
     each reference as its own catalog (``/iceberg/<ref>``): a branch or tag is a catalog here.
     """
     name = reference_catalog_name(reference)
-    if reference != "main":
-        try:
-            known = {ref.name for ref in nessie_client(settings).references()}
-        except NessieError as error:
-            raise StackError(f"cannot list Nessie's references: {error}") from None
-        if reference not in known:
-            raise StackError(
-                f"Nessie has no branch or tag {reference!r} (it has: {', '.join(sorted(known))})"
-            )
+    if reference == "main":
+        return name  # etc/catalog/iceberg.properties, there from the start
+    try:
+        known = {ref.name for ref in nessie_client(settings).references()}
+    except NessieError as error:
+        raise StackError(f"cannot list Nessie's references: {error}") from None
+    if reference not in known:
+        raise StackError(f"Nessie has no branch or tag {reference!r} (it has: {', '.join(sorted(known))})")
     endpoint = trino_endpoint(settings)
     try:
         existing = {str(row["Catalog"]) for row in query(endpoint, "SHOW CATALOGS").rows}
@@ -75,6 +75,11 @@ def run_sql(
 ) -> QueryResult:
     """Run ``sql`` on the local Trino with the session on ``reference``'s catalog and ``schema``, so
     unqualified names (``marketing_segments``) are the publication's tables on that branch or tag."""
+    if not procs.tcp_accepts(settings.trino_port):
+        raise StackError(
+            f"Trino is not running on {LOCALHOST}:{settings.trino_port}: start it with "
+            "`persona stack up --with trino`"
+        )
     catalog = ensure_reference_catalog(settings, reference)
     try:
         return query(trino_endpoint(settings, schema, catalog), sql)
