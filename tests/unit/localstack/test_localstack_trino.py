@@ -185,5 +185,5 @@ def test_no_java_25_is_a_clear_error(settings: StackSettings) -> None:
 
 def test_sql_without_a_running_trino_says_how_to_start_it(settings: StackSettings) -> None:
     # Nothing listens on the fixture's port 28080.
-    with pytest.raises(StackError, match="Trino is not running on 127.0.0.1:28080: start it with"):
+    with pytest.raises(StackError, match=r"Trino is not running on 127\.0\.0\.1:28080: start it with"):
         run_sql(settings, "SELECT 1")
