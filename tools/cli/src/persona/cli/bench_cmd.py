@@ -129,20 +129,23 @@ def _config(args: argparse.Namespace) -> BenchConfig:
 
 
 def _metrics_overhead(args: argparse.Namespace) -> int:
-    """bench/metrics_overhead_bench.py (it runs the enrich flow's code, which no tool imports): enrich's
-    per-record work with the OpenTelemetry instruments on and off, in alternating child processes."""
+    """bench/metrics_overhead_interleaved.py (it runs the enrich flow's code, which no tool imports):
+    enrich's per-record work with the OpenTelemetry instruments on and off, alternating batch by batch in
+    one process (the neighbours of a shared machine weigh on both sides alike), five rounds."""
     import subprocess
 
     from persona.localstack import StackSettings
 
     root = StackSettings.from_env(os.environ).repo_root
-    script = None if root is None else root / "bench" / "metrics_overhead_bench.py"
+    script = None if root is None else root / "bench" / "metrics_overhead_interleaved.py"
     if script is None or not script.exists():
-        print("bench: --metrics-overhead runs bench/metrics_overhead_bench.py of a checkout", file=sys.stderr)
+        print(
+            "bench: --metrics-overhead runs bench/metrics_overhead_interleaved.py of a checkout",
+            file=sys.stderr,
+        )
         return 1
-    command = [sys.executable, str(script)]
-    if args.customers:
-        command += ["--customers", str(args.customers)]
+    customers = args.customers or 10_000
+    command = [sys.executable, str(script), str(customers), str(8 * customers), "5"]
     return subprocess.run(command, check=False).returncode
 
 

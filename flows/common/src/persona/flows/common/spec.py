@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from persona.contracts import Topics
 
-FRESHNESS_SAMPLE_EVERY = 128
+FRESHNESS_SAMPLE_EVERY = 256
 """The flows' freshness histogram (``persona_segment_freshness_seconds``) records one decision in this
 many (a uniform stride over the stream): what a reader of the histogram (the bench) must know of it."""
 
