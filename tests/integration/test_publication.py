@@ -255,6 +255,8 @@ def test_a_branch_publishes_beside_main_and_logic_merge_makes_main_the_branchs(
     release = store.releases("main")[-1]
     assert release.tag is not None
     assert f"nessie: tag {p.prefix}{release.tag}" in out
+    # Main moved on since the fork: a real merge commit, each line said once.
+    assert f"nessie: merged {branch} into {main}: commit " in out and "nessie: nessie" not in out
     assert p.iceberg("marketing_segments") == p.paimon("marketing_segments", "mkt-v2")
     assert p.iceberg("segment_decisions") == p.paimon("segment_decisions", "mkt-v2")
     # What the branch did not publish stays main's.

@@ -203,7 +203,8 @@ def run_merge(args: argparse.Namespace) -> int:
     )
     try:
         for line in catalog.merge(args.name, MAIN, message).splitlines():
-            print(f"nessie: {line}")
+            # The publication's own lines name their Nessie branch already ("nessie mkt-v2: ...").
+            print(line if line.startswith("nessie") else f"nessie: {line}")
         print(f"nessie: {catalog.tag(release.tag, MAIN)}")
     except Exception as error:
         print(

@@ -43,7 +43,14 @@ class NessieBranches:
         source = self.publisher.ref(branch)
         target = self.publisher.ensure_ref(into)
         head = self.publisher.nessie.merge(source, into=target.name, message=message, force=True)
-        return "\n".join([*lines, f"merged {source} into {target.name}: commit {head.hash[:12]} {message}"])
+        if head.hash == self.publisher.nessie.reference(source).hash:
+            # Nessie 0.99 cannot merge into a branch with no commit of its own since the fork: the
+            # adapter fast-forwards it, so no merge commit carries the message (the release tag and
+            # Paimon's logic_releases do).
+            done = f"{target.name} fast-forwarded to {source} at {head.hash[:12]} (release: {message})"
+        else:
+            done = f"merged {source} into {target.name}: commit {head.hash[:12]} {message}"
+        return "\n".join([*lines, done])
 
     def tag(self, tag: str, ref: str) -> str:
         made = self.publisher.set_tag(self.publisher.ref(tag), self.publisher.ensure_ref(ref).name)
