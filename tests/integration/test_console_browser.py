@@ -259,6 +259,22 @@ def test_console_shows_what_paimon_and_prometheus_hold(scenario: Scenario, tmp_p
                 120,
                 flows,
             )
+            # Orders reach enrich through cdc (order_facts) and are decided too: under load they can
+            # arrive after the events, so the decisions counted next must include theirs.
+            sent_orders = sum(end_offsets(s.stack.kafka_bootstrap, s.topics.orders_cdc).values())
+            wait_for(
+                "cdc to normalize every order sent",
+                lambda n=sent_orders: True if flows[0].committed_offsets(s.topics.orders_cdc) >= n else None,
+                120,
+                flows,
+            )
+            facts = sum(end_offsets(s.stack.kafka_bootstrap, s.topics.order_facts).values())
+            wait_for(
+                "enrich to take every order fact",
+                lambda n=facts: True if flows[1].committed_offsets(s.topics.order_facts) >= n else None,
+                120,
+                flows,
+            )
             decided = sum(end_offsets(s.stack.kafka_bootstrap, s.topics.segment_decisions).values())
             wait_for(
                 "the sink to commit every decision",

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from persona.benchkit.report import BenchReport, WindowResult
 from persona.benchkit.summary import prometheus_lines
+from persona.flows.common.spec import FRESHNESS_SAMPLE_EVERY
 
 
 def _report() -> BenchReport:
@@ -47,7 +48,8 @@ def test_each_windows_p99_is_the_benchs_beside_the_histograms() -> None:
     lines = prometheus_lines(replace(_report(), prometheus=PROMETHEUS))
     assert lines == [
         "Prometheus (http://127.0.0.1:9090, step 5s, rates over 20s): 4 series of the run's 3 flow processes",
-        "p99 freshness, the bench's vs the flows' histogram (1 decision in 128, buckets) in Prometheus:",
+        "p99 freshness, the bench's vs the flows' histogram "
+        f"(1 decision in {FRESHNESS_SAMPLE_EVERY}, buckets) in Prometheus:",
         "  measure         rt 0.31s vs 0.42s; Paimon 12.50s vs n/a",
     ]
 
