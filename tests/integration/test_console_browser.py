@@ -32,6 +32,7 @@ from playwright.sync_api import Page, sync_playwright
 from persona.console.views import topic_matcher
 from persona.contracts import Ok, parse_decision_message
 from persona.datagen import DataGenerator, GeneratorConfig
+from persona.flows.common.recovery import committed_input
 from persona.kafka import end_offsets, make_producer, produce_all, read_topic
 from persona.localstack import StackSettings
 from persona.localstack.runner import FlowProcess
@@ -224,6 +225,35 @@ def _check_metrics(stack: StackSettings, topics: set[str], state: dict[str, Any]
     assert dict(state["lag"]) == {"cdc": 0, "enrich": 0, "sink": 0}
 
 
+def _waiting_decisions(enrich: FlowProcess) -> float | None:
+    """``persona_enrich_waiting_decisions`` as the enrich process serves it now (its /metrics)."""
+    body = _get(f"http://{enrich.scrape_address()}/metrics") or b""
+    for line in body.decode().splitlines():
+        if line.startswith("persona_enrich_waiting_decisions{"):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def _wait_for_every_decision_written(flows: list[FlowProcess]) -> None:
+    """Enrich may hold decisions of inputs it has committed, waiting for inventory reads (slow
+    Cassandra under load): wait until none waits, then until an epoch begun after that is durable
+    (its outputs, those decisions included, are on Kafka by then)."""
+    enrich = flows[1]
+
+    def epoch() -> int:
+        return committed_input(enrich.recovery_dir, enrich.spec.input_step_id).epoch or 0
+
+    seen = wait_for(
+        "enrich to hold no decision waiting for inventory",
+        lambda: epoch() if _waiting_decisions(enrich) == 0 else None,
+        120,
+        flows,
+    )
+    wait_for(
+        "enrich to make an epoch after that durable", lambda: True if epoch() >= seen + 2 else None, 60, flows
+    )
+
+
 def test_console_shows_what_paimon_and_prometheus_hold(scenario: Scenario, tmp_path: Path) -> None:
     s = scenario
     chromium = _chromium()
@@ -275,6 +305,7 @@ def test_console_shows_what_paimon_and_prometheus_hold(scenario: Scenario, tmp_p
                 120,
                 flows,
             )
+            _wait_for_every_decision_written(flows)
             decided = sum(end_offsets(s.stack.kafka_bootstrap, s.topics.segment_decisions).values())
             wait_for(
                 "the sink to commit every decision",

@@ -156,7 +156,17 @@ def test_the_exposition_has_the_contract_names_and_labels() -> None:
     # above the 300 s bound; the next (enrich's) decision is sampled too.
     metrics.freshness("rt", now_ms, [now_ms - 400_000] * (2 * FRESHNESS_SAMPLE_EVERY))
     enrich.decided([_audit("ACTIVE", (CandidateSku("B", 0),), ())], now_ms)
+
+    class Shard:  # what the enrich gauges read of a CustomerShard
+        def __init__(self) -> None:
+            self.customers = {1: None, 2: None}
+            self.snapshot_bytes = 10
+            self.waiting = [None, None, None]
+
+    enrich.shards.append(Shard())  # type: ignore[arg-type]
     text = _exposition(registry)
+    assert 'persona_enrich_waiting_decisions{flow="enrich"} 3.0' in text
+    assert 'persona_enrich_state_customers{flow="enrich"} 2.0' in text
     assert 'persona_events_in_total{flow="enrich",topic="behavior_events"} 5.0' in text
     assert 'persona_events_out_total{flow="enrich",topic="marketing_segments_rt"} 4.0' in text
     assert 'persona_events_dlq_total{flow="enrich",reason="malformed",topic="behavior_events"} 1.0' in text

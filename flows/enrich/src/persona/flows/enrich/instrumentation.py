@@ -94,6 +94,11 @@ class EnrichMetrics:
             description="customers held in memory by the enrich shards",
         )
         meter.create_observable_gauge(
+            "persona_enrich_waiting_decisions",
+            [self._observe(lambda: sum(len(s.waiting) for s in self.shards))],
+            description="decisions waiting for inventory reads from Cassandra (made when the reads land)",
+        )
+        meter.create_observable_gauge(
             "persona_enrich_state_bytes",
             [self._observe(lambda: sum(s.snapshot_bytes for s in self.shards))],
             description="size of the shards' last snapshots",
