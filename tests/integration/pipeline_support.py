@@ -4,6 +4,7 @@ inventory table and warehouse per test, flow processes, and polling with a deadl
 from __future__ import annotations
 
 import datetime as dt
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -155,3 +156,26 @@ def load_stores(gen: DataGenerator, s: Scenario, start_ms: int) -> None:
         )
     finally:
         store.close()
+
+
+def free_port_block(count: int = 3) -> int:
+    """A loopback port with the ``count - 1`` after it free too: the metrics ports the runner gives
+    cdc, enrich and sink (base, base + 1, base + 2)."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = int(probe.getsockname()[1])
+        if base + count >= 65536:
+            continue
+        sockets: list[socket.socket] = []
+        try:
+            for port in range(base, base + count):
+                sockets.append(socket.socket())
+                sockets[-1].bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+        return base
+    raise RuntimeError(f"no {count} consecutive free ports")

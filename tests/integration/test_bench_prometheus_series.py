@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from pipeline_support import Scenario, load_stores, wait_for
+from pipeline_support import Scenario, free_port_block, load_stores, wait_for
 
 from persona.benchkit.plots import plot_report
 from persona.benchkit.prom_reader import read_run
@@ -33,29 +33,6 @@ FLOWS = ("cdc", "enrich", "sink")
 SINKS = ("rt", "paimon")
 
 
-def _free_base(count: int = 3) -> int:
-    """A loopback port with the ``count - 1`` after it free too (cdc, enrich and sink's ports)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base + count >= 65536:
-            continue
-        sockets = []
-        try:
-            for port in range(base, base + count):
-                s = socket.socket()
-                sockets.append(s)
-                s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
-        return base
-    raise RuntimeError("no three consecutive free ports")
-
-
 def _total(promql: str, stack: StackSettings) -> float | None:
     samples = query(stack, promql)
     return sum(s.value for s in samples) if samples else None
@@ -70,7 +47,7 @@ def test_a_runs_series_read_from_prometheus_match_what_was_sent_and_plot(
     events_ms = int(time.time() * 1000) - 120_000
     gen = DataGenerator(GeneratorConfig(seed=5, customers=30, skus=20, order_fraction=0.1))
     load_stores(gen, s, events_ms)
-    env = {**s.env, "PERSONA_METRICS_PORT": str(_free_base()), "PERSONA_METRICS_HOST": "127.0.0.1"}
+    env = {**s.env, "PERSONA_METRICS_PORT": str(free_port_block()), "PERSONA_METRICS_HOST": "127.0.0.1"}
     flows = [
         FlowProcess(name, s.state_dir, env, snapshot_seconds=1, scrape_labels={RUN_LABEL: tag})
         for name in FLOWS

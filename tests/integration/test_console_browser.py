@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pipeline_support import Scenario, load_stores, wait_for
+from pipeline_support import Scenario, free_port_block, load_stores, wait_for
 from playwright.sync_api import Page, sync_playwright
 
 from persona.console.views import topic_matcher
@@ -101,24 +101,6 @@ def _console(env: dict[str, str], port: int, log: Path) -> Iterator[str]:
 def _scalar(stack: StackSettings, promql: str) -> float | None:
     result = _prometheus(stack, promql, time.time())
     return float(result[0]["value"][1]) if result else None
-
-
-def _free_ports(count: int) -> int:
-    """A loopback port with the ``count - 1`` after it free too."""
-    for _ in range(50):
-        base = _free_port()
-        probes: list[socket.socket] = []
-        try:
-            for port in range(base, base + count):
-                probes.append(socket.socket())
-                probes[-1].bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        finally:
-            for probe in probes:
-                probe.close()
-        return base
-    raise RuntimeError(f"no {count} consecutive free ports")
 
 
 def _free_port() -> int:
@@ -271,7 +253,7 @@ def test_console_shows_what_paimon_and_prometheus_hold(scenario: Scenario, tmp_p
 
     # Each flow serves its metrics on its own port and the runner makes it a target of the stack's
     # Prometheus (cdc base, enrich base + 1, sink base + 2).
-    env = {**s.env, "PERSONA_METRICS_PORT": str(_free_ports(3)), "PERSONA_METRICS_HOST": "127.0.0.1"}
+    env = {**s.env, "PERSONA_METRICS_PORT": str(free_port_block(3)), "PERSONA_METRICS_HOST": "127.0.0.1"}
     flows = [FlowProcess(name, s.state_dir, env, snapshot_seconds=1) for name in ("cdc", "enrich", "sink")]
     for f in flows:
         f.start()

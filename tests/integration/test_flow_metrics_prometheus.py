@@ -5,14 +5,13 @@ runner wrote), events through them, and the contract's series queried over Prome
 from __future__ import annotations
 
 import json
-import socket
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 
 import pytest
-from pipeline_support import Scenario, load_stores, wait_for
+from pipeline_support import Scenario, free_port_block, load_stores, wait_for
 
 from persona.datagen import DataGenerator, GeneratorConfig
 from persona.kafka import make_producer, produce_all
@@ -24,30 +23,6 @@ pytestmark = pytest.mark.integration
 # Prometheus discovers a target file within file_sd's refresh (10 s), scrapes every 5 s; the flows
 # commit every second here. Generous: a deadline on a loaded machine, not a timing.
 TIMEOUT = 240.0
-
-
-def _free_base(count: int = 3) -> int:
-    """A port with the ``count - 1`` after it free too, on loopback (the runner gives cdc, enrich and
-    sink base, base + 1, base + 2)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base + count >= 65536:
-            continue
-        sockets = []
-        try:
-            for port in range(base, base + count):
-                s = socket.socket()
-                sockets.append(s)
-                s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
-        return base
-    raise RuntimeError("no three consecutive free ports")
 
 
 def _get(url: str) -> tuple[int, bytes]:
@@ -71,7 +46,7 @@ def test_flow_metrics_reach_prometheus_and_health_answers(scenario: Scenario) ->
     start_ms = int(time.time() * 1000) - 60_000
     gen = DataGenerator(GeneratorConfig(seed=5, customers=30, skus=20, order_fraction=0.1))
     load_stores(gen, s, start_ms)
-    base = _free_base()
+    base = free_port_block()
     env = {**s.env, "PERSONA_METRICS_PORT": str(base), "PERSONA_METRICS_HOST": "127.0.0.1"}
     flows = [FlowProcess(name, s.state_dir, env, snapshot_seconds=1) for name in ("cdc", "enrich", "sink")]
     ports = {f.name: f.metrics_port() for f in flows}
