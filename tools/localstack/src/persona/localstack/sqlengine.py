@@ -10,7 +10,7 @@ import hashlib
 import re
 
 from persona.localstack import procs
-from persona.localstack.catalog import nessie_client
+from persona.localstack.catalog import PUBLICATION_NAMESPACE, nessie_client
 from persona.localstack.configs import TRINO_CATALOG, trino_iceberg_properties
 from persona.localstack.errors import StackError
 from persona.localstack.settings import StackSettings
@@ -19,7 +19,7 @@ from persona.settings.registry import LOCALHOST
 from persona.trino import QueryResult, TrinoEndpoint, TrinoError, query, server_info
 
 # The namespace the publication writes persona's tables into, so `FROM marketing_segments` names it.
-DEFAULT_SCHEMA = "persona"
+DEFAULT_SCHEMA = PUBLICATION_NAMESPACE
 # Nessie's reference names (a safe subset: they are spliced into a catalog name and a URI).
 _REFERENCE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
 
