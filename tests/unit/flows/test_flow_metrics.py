@@ -3,15 +3,14 @@ the exposition carries (through the real OpenTelemetry SDK and exporter), and th
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import time
 import urllib.error
 import urllib.request
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from decision_samples import sample_audit
 from prometheus_client import CollectorRegistry, generate_latest
 
 from persona.contracts import DEFAULT_TIME_WINDOW, CandidateSku, DecisionAudit, Err, parse_behavior_event
@@ -100,30 +99,16 @@ def test_the_stride_sample_is_every_kth_item_of_the_stream_whatever_the_batches(
 def _audit(
     segment: str, candidates: tuple[CandidateSku, ...], recommendation: tuple[str, ...]
 ) -> DecisionAudit:
-    return DecisionAudit(
+    return sample_audit(
         event_id="e",
         event_time_ms=1_700_000_000_000,
-        event_type="view",
-        event_sku_id="A",
         customer_id=1,
-        profile_found=True,
-        profile_segment="VIP",
-        profile_recency=3,
-        profile_frequency=7,
-        profile_monetary=Decimal("50.00"),
-        profile_rfm_as_of=dt.date(2026, 11, 17),
         profile_snapshot=None,
-        adjusting_order_ids=(),
-        recency=1,
-        frequency=9,
-        monetary=Decimal("75.25"),
-        event_sku_sellable=40,
         candidates=candidates,
         rule="r",
         segment=segment,
         recommendation=recommendation,
         score=None,
-        logic_version="v1",
         decided_at_ms=1_700_000_001_000,
     )
 
