@@ -25,14 +25,16 @@ tools/publish names it too (a test keeps the two equal)."""
 
 def ensure_nessie_main(settings: StackSettings) -> bool:
     """Give Nessie's ``main`` a first commit, the publication's namespace, while it is still at the
-    empty root; True if this made it.
+    empty root (or lacks the namespace); True if this made it.
 
     Nessie 0.99 cannot merge into a branch at the root (no common ancestor): a logic branch made from
     an empty main could only be fast-forwarded into it, and a fast-forward has no merge commit to carry
     the release's message. With this commit, every branch made from main shares an ancestor with it.
     """
     client = nessie_client(settings)
-    if client.reference("main").hash != NO_ANCESTOR:
+    main = client.reference("main")
+    # A main with commits of its own may still lack the namespace (made by other tools): add it then too.
+    if main.hash != NO_ANCESTOR and (PUBLICATION_NAMESPACE,) in {e.key for e in client.entries("main")}:
         return False
     client.create_namespace("main", [PUBLICATION_NAMESPACE], f"persona: namespace {PUBLICATION_NAMESPACE}")
     return True
