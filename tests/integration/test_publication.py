@@ -278,6 +278,13 @@ def test_a_branch_publishes_beside_main_and_logic_merge_makes_main_the_branchs(
     assert p.iceberg("customer_profile") == p.paimon("customer_profile")
     tag = p.publisher.nessie.reference(p.publisher.ref(release.tag))
     assert (tag.kind, tag.hash) == ("TAG", p.publisher.nessie.reference(main).hash)
+    # The history catalog's main follows: the branch's tables appended, tagged with the release.
+    assert f"history main: {p.table('marketing_segments')}: appended snapshot" in out
+    branch_snapshot = p.warehouse.latest_snapshot_id(on_branch(p.table("marketing_segments"), "mkt-v2"))
+    assert _history_tag(p, "marketing_segments", release.tag) == branch_snapshot
+    assert _history_tag(p, "customer_profile", release.tag) == p.warehouse.latest_snapshot_id(
+        p.table("customer_profile")
+    )
     merge_commit = p.publisher.nessie.log(main, 1)[0]
     assert (
         "persona logic merge mkt-v2" in merge_commit.message

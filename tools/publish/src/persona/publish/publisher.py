@@ -34,6 +34,7 @@ from persona.publish.plan import (
     MAIN,
     MARK_SNAPSHOT,
     MARK_TABLE,
+    MARK_TAG,
     MARK_WAREHOUSE,
     NAMESPACE,
     PUBLISHED_TABLES,
@@ -391,6 +392,40 @@ class Publisher:
                 "(the next `persona publish` catches it up)"
             ) from None
         return replace(report, history=outcomes)
+
+    def mirror_history(self, tag: str | None = None) -> list[HistoryOutcome]:
+        """Make the history catalog hold what Nessie's main holds now, tagged ``tag``: after a logic
+        merge, main holds the branch's published tables (their Paimon snapshots on the branch), and the
+        release tag names that state. Each table's source is read back from main's table properties."""
+        if self.history is None:
+            return []
+        try:
+            self.check_reachable()
+            catalog = self.catalog(self.ensure_ref(MAIN).name)
+            sources: list[Source] = []
+            for table in PUBLISHED_TABLES:
+                base = self.settings.pipeline.table(table)
+                held = self._properties(catalog, base)
+                if held is None or not held.get(MARK_SNAPSHOT, "").isdigit():
+                    continue
+                paimon_table = held.get(MARK_TABLE, base)
+                branch = paimon_table.split("$branch_", 1)[1] if "$branch_" in paimon_table else MAIN
+                sources.append(
+                    Source(
+                        base,
+                        branch,
+                        int(held[MARK_SNAPSHOT]),
+                        held.get(MARK_TAG) or None,
+                        held.get(MARK_WAREHOUSE, ""),
+                    )
+                )
+            erased = self.erasures()
+            report = self._with_history(
+                PublishReport(MAIN, []), MAIN, sources, erased, erasures_mark(erased), tag, {}
+            )
+        except (NessieError, IcebergError, PaimonError) as error:
+            raise PublishError(str(error)) from None
+        return report.history
 
     def _rows(self, source: Source, erased: Mapping[int, int]) -> tuple[pa.Table, int]:
         """A source's rows from Paimon with the erased customers' rows left out, and how many were."""
