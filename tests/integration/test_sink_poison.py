@@ -5,19 +5,16 @@ Paimon, the others are dead letters on segment_decisions.dlq, and the flow keeps
 from __future__ import annotations
 
 import base64
-import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
-import msgspec
 import orjson
 import pytest
 from bytewax.testing import TestingSource, run_main
+from decision_samples import sample_audit
 
 from persona.contracts import (
-    CandidateSku,
-    DecisionAudit,
     DecisionEnvelope,
     Topics,
     decode_decisions,
@@ -36,33 +33,14 @@ T0 = 1_795_000_000_000  # 2026-11-18T...Z
 
 
 def _envelope(event_id: str, customer_id: int, version: int, **changes: object) -> DecisionEnvelope:
-    audit = DecisionAudit(
-        event_id=event_id,
-        event_time_ms=T0 + version * 1000,
-        event_type="view",
-        event_sku_id="A",
-        customer_id=customer_id,
-        profile_found=True,
-        profile_segment="VIP",
-        profile_recency=3,
-        profile_frequency=7,
-        profile_monetary=Decimal("50.00"),
-        profile_rfm_as_of=dt.date(2026, 11, 17),
-        profile_snapshot="rfm-20261117",
-        adjusting_order_ids=(),
-        recency=1,
-        frequency=9,
-        monetary=Decimal("75.25"),
-        event_sku_sellable=40,
-        candidates=(CandidateSku("A", 40),),
-        rule="vip_and_event_sku_sellable_above_min",
-        segment="VIP_HIGH_INVENTORY",
-        recommendation=("sku:A",),
-        score=10.5,
-        logic_version="v1",
-        decided_at_ms=T0 + version * 1000 + 500,
-    )
-    return DecisionEnvelope(version, msgspec.structs.replace(audit, **changes))
+    at = T0 + version * 1000
+    fields = {
+        "event_id": event_id,
+        "event_time_ms": at,
+        "customer_id": customer_id,
+        "decided_at_ms": at + 500,
+    }
+    return DecisionEnvelope(version, sample_audit(**{**fields, **changes}))
 
 
 def test_unwritable_decisions_are_dead_letters_and_the_rest_reach_paimon(

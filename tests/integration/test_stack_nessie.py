@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 
 from persona.localstack import StackSettings, down, probe, status, up
-from persona.localstack.catalog import nessie_client
+from persona.localstack.catalog import PUBLICATION_NAMESPACE, ensure_nessie_main, nessie_client
 from persona.localstack.configs import ICEBERG_BUCKET
 from persona.localstack.objectstore import list_buckets, s3_request
 from persona.nessie import NessieRest, ReferenceExists, ReferenceNotFound
+from persona.nessie.client import NO_ANCESTOR
 from persona.settings.secret import Secret
 
 pytestmark = pytest.mark.integration
@@ -162,3 +163,20 @@ def test_branches_survive_a_nessie_restart(
     report = up(stack, run_init=False, timeout=600.0)
     assert report.started == ("nessie",)
     assert nessie.reference(name) == created
+
+
+def test_stack_init_gives_main_a_first_commit_so_branches_from_it_merge_with_a_message(
+    stack: StackSettings, nessie: NessieRest, branch_name: Callable[[str], str]
+) -> None:
+    # The session's stack ran `stack init` (the fixture): main holds the publication's namespace.
+    assert nessie.reference("main").hash != NO_ANCESTOR
+    assert (PUBLICATION_NAMESPACE,) in {entry.key for entry in nessie.entries("main")}
+    assert ensure_nessie_main(stack) is False  # once only: main is not at the root any more
+    # A branch from main shares that ancestor: it merges (Nessie 0.99 merges nothing into the root),
+    # and the merge commit carries its message. Into a copy of main, so the shared main never changes.
+    target = nessie.create_branch(branch_name("target"), from_ref="main")
+    work = nessie.create_branch(branch_name("work"), from_ref="main")
+    own = (PUBLICATION_NAMESPACE, work.name.replace("-", "_"))
+    nessie.create_namespace(work.name, own, f"namespace for {work.name}")
+    nessie.merge(work.name, into=target.name, message=f"release of {work.name}")
+    assert nessie.log(target.name, limit=1)[0].message == f"release of {work.name}"

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from decimal import Decimal
-
 import msgspec
+from decision_samples import sample_audit
 
 from persona.contracts import (
     CandidateSku,
-    DecisionAudit,
     DecisionEnvelope,
     decode_decisions,
     encode_decisions,
@@ -22,30 +19,14 @@ LONG = "x" * 256  # the parsers' longest id
 
 def _envelope(i: int, candidates: int) -> DecisionEnvelope:
     """A decision with ids at their longest and ``candidates`` examined SKUs."""
-    audit = DecisionAudit(
+    audit = sample_audit(
         event_id=f"{LONG[:250]}{i:06d}",
         event_time_ms=EVENT_MS,
-        event_type="view",
         event_sku_id=LONG,
         customer_id=i + 1,
-        profile_found=True,
-        profile_segment="VIP",
-        profile_recency=3,
-        profile_frequency=7,
-        profile_monetary=Decimal("50.00"),
-        profile_rfm_as_of=dt.date(2026, 11, 17),
         profile_snapshot=LONG,
-        adjusting_order_ids=(),
-        recency=1,
-        frequency=9,
-        monetary=Decimal("75.25"),
-        event_sku_sellable=40,
         candidates=tuple(CandidateSku(f"{LONG[:250]}{c:06d}", c) for c in range(candidates)),
-        rule="vip_and_event_sku_sellable_above_min",
-        segment="VIP_HIGH_INVENTORY",
         recommendation=tuple(f"sku:{LONG[:250]}{c:06d}" for c in range(min(candidates, 5))),
-        score=10.5,
-        logic_version="v1",
         decided_at_ms=EVENT_MS + 1_500,
     )
     return DecisionEnvelope(i, audit)

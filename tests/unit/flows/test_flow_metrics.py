@@ -3,21 +3,20 @@ the exposition carries (through the real OpenTelemetry SDK and exporter), and th
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import time
 import urllib.error
 import urllib.request
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from decision_samples import sample_audit
 from prometheus_client import CollectorRegistry, generate_latest
 
 from persona.contracts import DEFAULT_TIME_WINDOW, CandidateSku, DecisionAudit, Err, parse_behavior_event
-from persona.flows.common.lag import consumer_lag, readiness, recovery_dir_of
+from persona.flows.common.lag import LagWatcher, consumer_lag, readiness, recovery_dir_of
 from persona.flows.common.metrics import FRESHNESS_SAMPLE_EVERY, FlowMetrics, StrideSample, dlq_reason
-from persona.flows.common.observability import meter_provider, serve
+from persona.flows.common.observability import _lag_observations, meter_provider, serve
 from persona.flows.common.recovery import CommittedInput
 from persona.flows.enrich.instrumentation import EnrichMetrics, decision_counts
 from persona.localstack.runner import Cluster, FlowProcess, metrics_port
@@ -100,30 +99,16 @@ def test_the_stride_sample_is_every_kth_item_of_the_stream_whatever_the_batches(
 def _audit(
     segment: str, candidates: tuple[CandidateSku, ...], recommendation: tuple[str, ...]
 ) -> DecisionAudit:
-    return DecisionAudit(
+    return sample_audit(
         event_id="e",
         event_time_ms=1_700_000_000_000,
-        event_type="view",
-        event_sku_id="A",
         customer_id=1,
-        profile_found=True,
-        profile_segment="VIP",
-        profile_recency=3,
-        profile_frequency=7,
-        profile_monetary=Decimal("50.00"),
-        profile_rfm_as_of=dt.date(2026, 11, 17),
         profile_snapshot=None,
-        adjusting_order_ids=(),
-        recency=1,
-        frequency=9,
-        monetary=Decimal("75.25"),
-        event_sku_sellable=40,
         candidates=candidates,
         rule="r",
         segment=segment,
         recommendation=recommendation,
         score=None,
-        logic_version="v1",
         decided_at_ms=1_700_000_001_000,
     )
 
@@ -294,3 +279,25 @@ def test_a_cumulative_counter_adds_from_many_threads_without_losing_a_count_and_
     assert "# TYPE persona_events_in_total counter" in exposition
     metrics.events_in("t", 1)
     assert _sample(registry, "persona_events_in_total", {"flow": "enrich", "topic": "t"}) == 24001
+
+
+def test_the_lag_gauge_shows_the_last_measurement_and_nothing_while_measuring_fails() -> None:
+    registry = CollectorRegistry(auto_describe=False)
+    metrics = FlowMetrics("sink", meter_provider(registry).get_meter("test"))
+    answers: list[object] = [CommittedInput(3, {"0-segment_decisions": 15}), OSError("Kafka unreachable")]
+
+    def read_committed() -> CommittedInput:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer  # type: ignore[return-value]
+
+    watcher = LagWatcher(read_committed, lambda: {"segment_decisions": {0: 20}})
+    assert metrics.meter is not None
+    metrics.meter.create_observable_gauge("persona_consumer_lag", [_lag_observations(metrics, watcher)])
+    series = 'persona_consumer_lag{flow="sink",partition="0",topic="segment_decisions"}'
+    watcher.measure()
+    assert f"{series} 5.0" in _exposition(registry)
+    watcher.measure()  # fails: the 5 it measured before is not current any more
+    assert watcher.state.error == "OSError: Kafka unreachable"
+    assert "persona_consumer_lag{" not in _exposition(registry)

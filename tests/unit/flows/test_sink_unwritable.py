@@ -4,17 +4,14 @@ errors) becomes a dead letter of its own; every other decision of its batch is w
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import logging
 from decimal import Decimal
 
-import msgspec
 import orjson
 import pytest
+from decision_samples import sample_audit
 
 from persona.contracts import (
-    CandidateSku,
-    DecisionAudit,
     DecisionEnvelope,
     decode_decisions,
     encode_decisions,
@@ -30,33 +27,12 @@ YEAR_10000_MS = 253_402_300_800_000  # 10000-01-01T00:00:00Z: no ISO date, no Py
 
 
 def _envelope(event_id: str, version: int = 1, **changes: object) -> DecisionEnvelope:
-    audit = DecisionAudit(
-        event_id=event_id,
-        event_time_ms=EVENT_MS,
-        event_type="view",
-        event_sku_id="A",
-        customer_id=42,
-        profile_found=True,
-        profile_segment="VIP",
-        profile_recency=3,
-        profile_frequency=7,
-        profile_monetary=Decimal("50.00"),
-        profile_rfm_as_of=dt.date(2026, 11, 17),
-        profile_snapshot="rfm-20261117",
-        adjusting_order_ids=(),
-        recency=1,
-        frequency=9,
-        monetary=Decimal("75.25"),
-        event_sku_sellable=40,
-        candidates=(CandidateSku("A", 40),),
-        rule="vip_and_event_sku_sellable_above_min",
-        segment="VIP_HIGH_INVENTORY",
-        recommendation=("sku:A",),
-        score=10.5,
-        logic_version="v1",
-        decided_at_ms=EVENT_MS + 1_500,
+    return DecisionEnvelope(
+        version,
+        sample_audit(
+            **{"event_id": event_id, "event_time_ms": EVENT_MS, "decided_at_ms": EVENT_MS + 1_500, **changes}
+        ),
     )
-    return DecisionEnvelope(version, msgspec.structs.replace(audit, **changes))
 
 
 UNWRITABLE = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import re
 import tarfile
 from pathlib import Path
 
@@ -113,10 +114,18 @@ def test_trino_is_an_optional_java25_service_on_its_own_port(settings: StackSett
 
 @pytest.mark.parametrize(
     ("reference", "catalog"),
-    [("main", "iceberg"), ("marketing-v2", "iceberg_marketing_v2"), ("rfm-2026.12", "iceberg_rfm_2026_12")],
+    [("main", "iceberg"), ("marketing-v2", "iceberg_marketing_v2"), ("rfm-20261207", "iceberg_rfm_20261207")],
 )
 def test_each_nessie_reference_is_a_catalog(reference: str, catalog: str) -> None:
     assert reference_catalog_name(reference) == catalog
+
+
+def test_references_that_fold_to_one_readable_name_are_distinct_catalogs() -> None:
+    names = [reference_catalog_name(r) for r in ("a-b", "a_b", "a.b", "A-b", "A_B")]
+    assert len(set(names)) == len(names)
+    assert names[0] == "iceberg_a_b"
+    assert all(re.fullmatch(r"iceberg_a_b_[0-9a-f]{8}", name) for name in names[1:])
+    assert reference_catalog_name("rfm-2026.12") == reference_catalog_name("rfm-2026.12")  # stable
 
 
 @pytest.mark.parametrize("reference", ["", "2fast", "a/b", "x'; DROP", "-x"])

@@ -8,7 +8,10 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
+from persona.localstack.catalog import PUBLICATION_NAMESPACE
+from persona.localstack.sqlengine import DEFAULT_SCHEMA
 from persona.paimon import latest_erasures
+from persona.publish import plan
 from persona.publish.erasure import without_erased
 from persona.publish.plan import (
     MARK_ERASURES,
@@ -170,3 +173,7 @@ def test_a_profile_is_judged_by_its_rfm_as_of_day() -> None:
         {"customer_id": 3, "rfm_as_of": dt.date(2026, 12, 3)},
         {"customer_id": 4, "rfm_as_of": dt.date(2026, 12, 1)},
     ]
+
+
+def test_the_publication_namespace_is_the_one_the_stack_creates_and_trino_reads() -> None:
+    assert plan.NAMESPACE == PUBLICATION_NAMESPACE == DEFAULT_SCHEMA

@@ -18,13 +18,13 @@ import logging
 import os
 import shutil
 import signal
-import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from persona.localstack.procs import process_alive, read_pid
 from persona.localstack.runner import FLOWS
+from persona.localstack.supervised import SupervisedFlows as Supervised
 from persona.localstack.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,9 @@ POLL_S = 0.05
 
 
 class SupervisedFlows:
+    """The three flows of a row, supervised (``persona.localstack.supervised.SupervisedFlows``, the
+    demo's too), with what the faults need: pids, kills, signals and the recovery procedure."""
+
     def __init__(
         self,
         make: SupervisorFactory,
@@ -50,42 +53,25 @@ class SupervisedFlows:
         self._make = make
         self._state_dir = state_dir
         self._env = {name: {**env, **(flow_env or {}).get(name, {})} for name in FLOW_NAMES}
-        self._supervisors: dict[str, Supervisor] = {}
-        self._threads: dict[str, threading.Thread] = {}
-        self._exits: dict[str, int] = {}
-        # Restarts made by supervisions that were replaced (a recovery procedure started a new one).
-        self._retired_restarts = 0
+        self._supervised: Supervised | None = None
         # Wall-clock time of the last kill -9: a targeted kill comes a while after its injection began.
         self.last_kill_at: float | None = None
 
     # --- supervision ----------------------------------------------------------------------------------
 
-    def _supervise(self, name: str) -> None:
-        supervisor = self._make(name, self._env[name], self._state_dir)
-        self._supervisors[name] = supervisor
-        self._exits.pop(name, None)
+    def _supervisor(self, name: str) -> Supervisor:
+        return self._make(name, self._env[name], self._state_dir)
 
-        def run() -> None:
-            code = supervisor.run()
-            if not supervisor.stopping:
-                log.error("the supervisor of flow %s ended on its own (exit %d)", name, code)
-            self._exits[name] = code
-
-        thread = threading.Thread(target=run, name=f"chaos-supervise-{name}", daemon=True)
-        self._threads[name] = thread
-        thread.start()
-
-    def _end_supervision(self, name: str) -> None:
-        supervisor = self._supervisors.get(name)
-        if supervisor is None:
-            return
-        supervisor.request_stop()
-        self._threads[name].join(supervisor.stop_timeout + 30)
+    @property
+    def _flows(self) -> Supervised:
+        if self._supervised is None:
+            raise RuntimeError("the flows are not started")
+        return self._supervised
 
     def start(self, timeout: float) -> None:
         """Supervise every flow; wait until each has completed an epoch (inputs assigned, steps built)."""
-        for name in FLOW_NAMES:
-            self._supervise(name)
+        self._supervised = Supervised([self._supervisor(name) for name in FLOW_NAMES])
+        self._supervised.start()
         deadline = time.monotonic() + timeout
         while not all(self.committed(n) for n in FLOW_NAMES):
             ended = self.gave_up()
@@ -100,35 +86,34 @@ class SupervisedFlows:
 
     def gave_up(self) -> dict[str, int]:
         """Flows whose supervision ended without being asked to (too many failures): name -> exit."""
-        return {n: c for n, c in self._exits.items() if not self._supervisors[n].stopping}
+        return {} if self._supervised is None else self._supervised.gave_up()
 
     def restart_fresh(self, name: str) -> None:
         """The documented recovery from a corrupt flow state: stop the flow's supervision, remove
         its recovery directory (the enrich customer log inside it), supervise it again."""
-        supervisor = self._supervisors[name]
-        self._end_supervision(name)
-        self._retired_restarts += max(supervisor.starts - 1, 0) + 1
-        shutil.rmtree(supervisor.flow.recovery_dir, ignore_errors=True)
-        self._supervise(name)
+        recovery_dir = self.recovery_dir(name)
+        self._flows.end(name)
+        shutil.rmtree(recovery_dir, ignore_errors=True)
+        self._flows.replace(self._supervisor(name))
 
     def stop(self) -> None:
         # Upstream first, the sink last: it commits what the others sent before they stopped.
-        for name in FLOW_NAMES:
-            self._end_supervision(name)
+        if self._supervised is not None:
+            self._supervised.stop()
 
     # --- the flow processes -----------------------------------------------------------------------------
 
     def supervisor(self, name: str) -> Supervisor:
-        return self._supervisors[name]
+        return self._flows.supervisor(name)
 
     @property
     def restarts(self) -> int:
         """Flow processes started again after one died (by a supervisor, or by a recovery)."""
-        return self._retired_restarts + sum(max(s.starts - 1, 0) for s in self._supervisors.values())
+        return 0 if self._supervised is None else self._supervised.restarts()
 
     def pid(self, name: str) -> int | None:
         """The running flow's pid, from its supervisor's pid file (None: not running)."""
-        pid = read_pid(self._supervisors[name].pid_file)
+        pid = read_pid(self.supervisor(name).pid_file)
         return pid if pid is not None and process_alive(pid) else None
 
     def kill(self, name: str) -> None:
@@ -156,13 +141,13 @@ class SupervisedFlows:
 
     def committed(self, name: str) -> dict[str, int]:
         """``"<partition>-<topic>" -> next offset`` the flow has durably processed."""
-        return self._supervisors[name].flow.input_offsets()
+        return self.supervisor(name).flow.input_offsets()
 
     def recovery_dir(self, name: str) -> Path:
-        return self._supervisors[name].flow.recovery_dir
+        return self.supervisor(name).flow.recovery_dir
 
     def customer_log_dir(self) -> Path:
-        return self._supervisors["enrich"].flow.customer_log_dir
+        return self.supervisor("enrich").flow.customer_log_dir
 
     def log_tail(self, name: str, lines: int = 30) -> str:
-        return self._supervisors[name].flow.log_tail(lines)
+        return self.supervisor(name).flow.log_tail(lines)

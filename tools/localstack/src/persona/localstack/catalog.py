@@ -16,6 +16,26 @@ from persona.iceberg import S3Options, rest_catalog
 from persona.localstack.configs import NESSIE_WAREHOUSE, S3_REGION
 from persona.localstack.settings import StackSettings
 from persona.nessie import NessieError, NessieRest
+from persona.nessie.client import NO_ANCESTOR
+
+PUBLICATION_NAMESPACE = "persona"
+"""The Iceberg namespace the publication writes persona's tables into (``persona.marketing_segments``);
+tools/publish names it too (a test keeps the two equal)."""
+
+
+def ensure_nessie_main(settings: StackSettings) -> bool:
+    """Give Nessie's ``main`` a first commit, the publication's namespace, while it is still at the
+    empty root; True if this made it.
+
+    Nessie 0.99 cannot merge into a branch at the root (no common ancestor): a logic branch made from
+    an empty main could only be fast-forwarded into it, and a fast-forward has no merge commit to carry
+    the release's message. With this commit, every branch made from main shares an ancestor with it.
+    """
+    client = nessie_client(settings)
+    if client.reference("main").hash != NO_ANCESTOR:
+        return False
+    client.create_namespace("main", [PUBLICATION_NAMESPACE], f"persona: namespace {PUBLICATION_NAMESPACE}")
+    return True
 
 
 def iceberg_rest_uri(settings: StackSettings, branch: str = "main") -> str:

@@ -11,11 +11,13 @@ from pathlib import Path
 
 from persona.contracts import Topics
 from persona.kafka import KafkaAdminError, topic_configs
+from persona.localstack.catalog import PUBLICATION_NAMESPACE, ensure_nessie_main
 from persona.localstack.clients import cassandra_session, create_topic, kafka_admin
 from persona.localstack.connect import default_connector, ensure_running_connector
 from persona.localstack.crm_schema import ensure_crm_schema
 from persona.localstack.errors import StackError
 from persona.localstack.settings import StackSettings
+from persona.nessie import NessieError
 from persona.settings import registry
 
 # What the flows read unless told otherwise: the stack creates it.
@@ -134,8 +136,8 @@ def paimon_table_presence(warehouse: Path) -> dict[str, bool]:
 
 
 def init_schema(settings: StackSettings, *, crm: bool = True) -> InitReport:
-    """Create every missing topic, keyspace, table, CRM table and user, and register the CDC
-    connector; needs the services up. ``crm=False`` skips the CRM and its connector (a stack of Kafka
+    """Create every missing topic, keyspace, table, CRM table and user, register the CDC connector and
+    give Nessie's main its first commit (``ensure_nessie_main``); needs the services up. ``crm=False`` skips the CRM and its connector (a stack of Kafka
     and Cassandra only, such as the secured one of the security tests)."""
     kafka_created, kafka_existing = ensure_kafka_topics(settings)
     cassandra_created, cassandra_existing = ensure_cassandra_schema(settings)
@@ -149,6 +151,11 @@ def init_schema(settings: StackSettings, *, crm: bool = True) -> InitReport:
     # After the CRM's users exist: the connector logs in as the CDC user.
     connector_created, state = ensure_running_connector(settings)
     label = [f"debezium connector {state.name} -> {default_connector(settings).target_topic}"]
+    main_label = [f"nessie main: namespace {PUBLICATION_NAMESPACE}"]
+    try:
+        main_created = ensure_nessie_main(settings)
+    except NessieError as error:
+        raise StackError(f"cannot give Nessie's main its first commit: {error}") from None
     return InitReport(
         created=(
             *kafka_created,
@@ -156,6 +163,7 @@ def init_schema(settings: StackSettings, *, crm: bool = True) -> InitReport:
             *paimon_created,
             *crm_created,
             *(label if connector_created else []),
+            *(main_label if main_created else []),
         ),
         existing=(
             *kafka_existing,
@@ -163,5 +171,6 @@ def init_schema(settings: StackSettings, *, crm: bool = True) -> InitReport:
             *paimon_existing,
             *crm_existing,
             *([] if connector_created else label),
+            *([] if main_created else main_label),
         ),
     )

@@ -8,10 +8,11 @@ snapshots and tags: what ``FOR VERSION AS OF``/``FOR TIMESTAMP AS OF`` read).
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from persona.localstack import procs
-from persona.localstack.catalog import nessie_client
+from persona.localstack.catalog import PUBLICATION_NAMESPACE, nessie_client
 from persona.localstack.configs import TRINO_CATALOG, TRINO_HISTORY_CATALOG, trino_iceberg_properties
 from persona.localstack.errors import StackError
 from persona.localstack.settings import StackSettings
@@ -20,7 +21,7 @@ from persona.settings.registry import LOCALHOST
 from persona.trino import QueryResult, TrinoEndpoint, TrinoError, query, server_info
 
 # The namespace the publication writes persona's tables into, so `FROM marketing_segments` names it.
-DEFAULT_SCHEMA = "persona"
+DEFAULT_SCHEMA = PUBLICATION_NAMESPACE
 # Nessie's reference names (a safe subset: they are spliced into a catalog name and a URI).
 _REFERENCE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
 
@@ -32,13 +33,21 @@ def trino_endpoint(
 
 
 def reference_catalog_name(reference: str) -> str:
-    """The Trino catalog of a Nessie reference: ``iceberg`` for main, ``iceberg_<ref>`` (lower case,
-    other characters as ``_``) for any other branch or tag."""
+    """The Trino catalog of a Nessie reference: ``iceberg`` for main, ``iceberg_<ref>`` with ``-`` as
+    ``_`` for a branch or tag of lower-case letters, digits and dashes (``iceberg_rfm_20261207``).
+
+    Any other name (capitals, ``_`` or ``.``) gets the first 8 hex digits of its SHA-256 as a suffix:
+    Trino folds catalog names to lower case and allows no punctuation but ``_``, so ``a-b``, ``a_b``,
+    ``a.b`` and ``A-b`` would otherwise be one catalog reading whichever reference made it first.
+    """
     if not _REFERENCE.fullmatch(reference):
         raise StackError(f"{reference!r} is not a Nessie branch or tag name")
     if reference == "main":
         return TRINO_CATALOG
-    return f"{TRINO_CATALOG}_{re.sub(r'[^a-z0-9]', '_', reference.lower())}"
+    readable = f"{TRINO_CATALOG}_{re.sub(r'[^a-z0-9]', '_', reference.lower())}"
+    if re.fullmatch(r"[a-z0-9-]+", reference):
+        return readable
+    return f"{readable}_{hashlib.sha256(reference.encode()).hexdigest()[:8]}"
 
 
 def ensure_reference_catalog(settings: StackSettings, reference: str) -> str:

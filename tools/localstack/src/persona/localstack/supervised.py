@@ -40,14 +40,28 @@ class SupervisedFlows:
 
     def _supervise(self, supervisor: Supervisor) -> None:
         try:
-            self.exit_codes[supervisor.flow.name] = supervisor.run()
+            code = supervisor.run()
         except Exception:
             log.exception("supervision of flow %s failed", supervisor.flow.name)
-            self.exit_codes[supervisor.flow.name] = EXIT_GAVE_UP
+            code = EXIT_GAVE_UP
+        if not supervisor.stopping:
+            log.error("the supervisor of flow %s ended on its own (exit %d)", supervisor.flow.name, code)
+        self.exit_codes[supervisor.flow.name] = code
+
+    def _index(self, name: str) -> int:
+        return next(i for i, s in enumerate(self.supervisors) if s.flow.name == name)
+
+    def supervisor(self, name: str) -> Supervisor:
+        """The current supervision of flow ``name`` (its flow process, pid file, starts)."""
+        return self.supervisors[self._index(name)]
 
     def start(self) -> None:
         for thread in self._threads:
             thread.start()
+
+    def gave_up(self) -> dict[str, int]:
+        """``ended()`` with each flow's exit code: ``name -> code``."""
+        return {f.name: self.exit_codes.get(f.name, EXIT_GAVE_UP) for f in self.ended()}
 
     def ended(self) -> list[FlowProcess]:
         """Flows whose supervision ended without being asked to: given up, or never started."""
@@ -70,7 +84,7 @@ class SupervisedFlows:
     def replace(self, supervisor: Supervisor) -> None:
         """Supervise ``supervisor``'s flow anew, in place of an ended supervision of the same flow (what
         an orchestrator does when ``persona run`` gives up); started at once."""
-        index = next(i for i, s in enumerate(self.supervisors) if s.flow.name == supervisor.flow.name)
+        index = self._index(supervisor.flow.name)
         if self._threads[index].is_alive():
             raise RuntimeError(f"the supervision of flow {supervisor.flow.name} is still running")
         self._retired_starts += self.supervisors[index].starts
@@ -78,13 +92,19 @@ class SupervisedFlows:
         self._threads[index] = self._thread(supervisor)
         self._threads[index].start()
 
+    def end(self, name: str) -> None:
+        """Stop flow ``name``'s supervision and wait for it (its flow stopped): it may be ``replace``d."""
+        index = self._index(name)
+        supervisor, thread = self.supervisors[index], self._threads[index]
+        supervisor.request_stop()
+        if thread.ident is None:
+            return
+        thread.join(supervisor.stop_timeout + STOP_GRACE_SECONDS)
+        if thread.is_alive():
+            log.error("flow %s did not stop within %.0f s", name, supervisor.stop_timeout)
+
     def stop(self) -> None:
         """Stop the flows one after the other in pipeline order, each stopped before the next is
         asked: the sink stops last, so it commits what the others finished."""
-        for supervisor, thread in zip(self.supervisors, self._threads, strict=True):
-            supervisor.request_stop()
-            if thread.ident is None:
-                continue
-            thread.join(supervisor.stop_timeout + STOP_GRACE_SECONDS)
-            if thread.is_alive():
-                log.error("flow %s did not stop within %.0f s", supervisor.flow.name, supervisor.stop_timeout)
+        for supervisor in list(self.supervisors):
+            self.end(supervisor.flow.name)

@@ -32,7 +32,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from persona.flows.common.lag import LagWatcher, Readiness, readiness, recovery_dir_of
 from persona.flows.common.metrics import HISTOGRAM_BUCKETS, FlowMetrics
-from persona.flows.common.recovery import CommittedInput, committed_input
+from persona.flows.common.recovery import CommittedInputReader
 from persona.flows.common.spec import FlowSpec
 from persona.kafka import EndOffsets
 from persona.settings import PipelineSettings
@@ -84,9 +84,8 @@ def start_observability(spec: FlowSpec, settings: PipelineSettings) -> Observabi
         topics = list(spec.inputs(settings.topics))
         ends = EndOffsets(settings.kafka_bootstrap, settings.kafka_security.client_config())
 
-        def read_committed() -> CommittedInput:
-            return committed_input(recovery_dir, spec.input_step_id)
-
+        # Read by a child process: Bytewax writes the store through its own SQLite (see the reader).
+        read_committed = CommittedInputReader(recovery_dir, spec.input_step_id)
         watcher = LagWatcher(read_committed, lambda: {topic: ends.end(topic) for topic in topics}).start()
         if metrics.meter is not None:
             metrics.meter.create_observable_gauge(
@@ -107,7 +106,12 @@ def _lag_observations(
     metrics: FlowMetrics, watcher: LagWatcher
 ) -> Callable[[CallbackOptions], Iterable[Observation]]:
     def callback(options: CallbackOptions) -> Iterable[Observation]:
-        lag = watcher.state.lag or {}
+        state = watcher.state
+        if state.error is not None:
+            # The last measurement failed (logged; /readyz gives the reason): an earlier lag would be
+            # reported as current, so no series until a measurement succeeds again.
+            return []
+        lag = state.lag or {}
         return [
             Observation(records, metrics.attrs(topic=topic, partition=str(partition)))
             for (topic, partition), records in lag.items()
