@@ -99,6 +99,18 @@ def wait_for(
         time.sleep(0.2)  # poll interval of the deadline loop, not a fixed wait for a result
 
 
+def wait_for_audit(
+    warehouse: PaimonWarehouse, count: int, timeout: float, flows: list[FlowProcess]
+) -> list[dict[str, Any]]:
+    """The rows of ``segment_decisions`` once the sink has committed at least ``count`` of them."""
+
+    def committed() -> list[dict[str, Any]] | None:
+        rows: list[dict[str, Any]] = warehouse.read_arrow("segment_decisions").to_pylist()
+        return rows if len(rows) >= count else None
+
+    return wait_for("segment_decisions committed", committed, timeout, flows)
+
+
 @dataclass
 class Scenario:
     topics: Topics

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 import pytest
-from pipeline_support import Scenario, load_stores, produce_in_time_order, wait_for
+from pipeline_support import Scenario, load_stores, produce_in_time_order, wait_for, wait_for_audit
 
 from persona.contracts import Ok, Topics, parse_decision_message, parse_dlq_record
 from persona.datagen import DataGenerator, GeneratorConfig
@@ -110,16 +110,7 @@ def test_streaming_output_equals_replay(scenario: Scenario, tmp_path: Path) -> N
             assert row["segment"] == want["segment"]
             assert row["recommendation"] == want["recommendation"]
 
-        audit = wait_for(
-            "segment_decisions committed",
-            lambda: (
-                rows
-                if len(rows := warehouse.read_arrow("segment_decisions").to_pylist()) >= len(expected)
-                else None
-            ),
-            60,
-            flows,
-        )
+        audit = wait_for_audit(warehouse, len(expected), 60, flows)
         assert sorted(r["event_id"] for r in audit) == sorted(d["event_id"] for d in expected)
 
         # Bad events went to the DLQ with their reasons and original bytes, as many as replay rejected.

@@ -1,7 +1,8 @@
 """The Iceberg publication of the Paimon tables into the real Nessie + s3proxy (DESIGN §6): content equal
 to the Paimon snapshot, idempotent, on the matching Nessie branch only, merged by `persona logic merge`
-(main's tables become the branch's), erased customers left out, nightly rfm tags followed as Nessie tags;
-main also appended into the history catalog, each rfm tag an Iceberg tag there.
+(main's tables become the branch's), published by `persona logic replay` onto the replayed branch, erased
+customers left out, nightly rfm tags followed as Nessie tags; main also appended into the history
+catalog, each rfm or release tag an Iceberg tag there.
 
 Each test has its own warehouse, table suffix and Nessie reference prefix (PERSONA_NESSIE_REF_PREFIX):
 its "main" is ``<prefix>main``, so the shared Nessie main never changes."""
@@ -20,11 +21,14 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from pipeline_support import Scenario, load_stores
 from pyiceberg.exceptions import NoSuchTableError
 
 from persona.cli.main import main as persona_main
 from persona.cli.rfm_cmd import publish_rfm_tags
+from persona.datagen import DataGenerator, GeneratorConfig
 from persona.decisions import V2
+from persona.kafka import make_producer, produce_all
 from persona.localstack import StackSettings
 from persona.nessie import NessieError
 from persona.paimon import PaimonWarehouse, TableWriter
@@ -294,6 +298,99 @@ def test_a_branch_publishes_beside_main_and_logic_merge_makes_main_the_branchs(
     assert persona_main(["logic", "log"]) == 0
     out = capsys.readouterr().out
     assert "nessie main:" in out and "persona logic merge mkt-v2" in out and release.tag in out
+
+
+def test_logic_replay_publishes_the_replayed_branch_onto_its_nessie_branch(
+    scenario: Scenario,
+    stack: StackSettings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`persona logic replay` publishes the branch it replayed (no `persona publish --branch` by hand), so
+    Trino `--ref BRANCH` reads the dry run; a publication that fails says the replay itself succeeded;
+    PERSONA_PUBLICATION=off says the branch was not published. Nessie's main stays as it was."""
+    s = scenario
+    tag = uuid.uuid4().hex[:10]
+    env = {
+        **s.env,
+        "PERSONA_NESSIE_REF_PREFIX": f"r{tag}-",
+        "PERSONA_NESSIE_URL": stack.nessie_url,
+        "PERSONA_S3_ENDPOINT": stack.s3_endpoint,
+        "PERSONA_S3_ACCESS_KEY": stack.s3_access_key,
+        "PERSONA_S3_SECRET_KEY": stack.s3_secret_key.reveal(),
+        "PERSONA_PUBLICATION": "on",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    start_ms = int(dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC).timestamp() * 1000)
+    gen = DataGenerator(
+        GeneratorConfig(seed=11, customers=30, skus=20, order_fraction=0.0, malformed_fraction=0.0)
+    )
+    load_stores(gen, s, start_ms)
+    produce_all(
+        make_producer(s.stack.kafka_bootstrap),
+        s.topics.behavior_events,
+        ((r.key, r.value) for r in gen.records(150, start_ms, 60_000)),
+    )
+    publisher = Publisher(PublishSettings.from_env(env))
+    branch, main = publisher.ref("mkt-v2"), publisher.ref("main")
+    replay = ["logic", "replay", "mkt-v2", "--logic", "v2", "--timeout", "60"]
+    try:
+        assert persona_main(["logic", "branch", "mkt-v2"]) == 0
+        assert f"nessie: branch {branch} from {main}" in capsys.readouterr().out
+        main_head = publisher.nessie.reference(main).hash
+
+        # Nessie unreachable: the replay is done, the command says so and what to run later.
+        monkeypatch.setenv("PERSONA_NESSIE_URL", "http://127.0.0.1:9")  # the discard port
+        assert persona_main(replay) == 1
+        out, err = capsys.readouterr()
+        assert "with logic v2 into branch mkt-v2: " in out and "main is untouched" in out
+        assert "the replay into branch mkt-v2 succeeded" in err
+        assert "Nessie at http://127.0.0.1:9/api/v2 is unreachable" in err
+        assert "`persona publish --branch mkt-v2`" in err
+        replayed = publisher.warehouse.read_arrow(on_branch("marketing_segments", "mkt-v2")).to_pylist()
+        assert replayed and {r["logic_version"] for r in replayed} == {"v2"}
+        assert publisher.published(branch, "marketing_segments") is None
+
+        # The publication off: the Paimon part only, said plainly.
+        monkeypatch.setenv("PERSONA_NESSIE_URL", env["PERSONA_NESSIE_URL"])
+        monkeypatch.setenv("PERSONA_PUBLICATION", "off")
+        assert persona_main(replay) == 0
+        out = capsys.readouterr().out
+        assert (
+            "nessie: not configured (PERSONA_PUBLICATION=off); Paimon only: branch mkt-v2 was not published"
+            in out
+        )
+        assert publisher.published(branch, "marketing_segments") is None
+
+        # On: the replayed tables are published onto the Nessie branch in one commit.
+        monkeypatch.setenv("PERSONA_PUBLICATION", "on")
+        assert persona_main(replay) == 0
+        out = capsys.readouterr().out
+        segments = publisher.warehouse.latest_snapshot_id(on_branch("marketing_segments", "mkt-v2"))
+        decisions = publisher.warehouse.latest_snapshot_id(on_branch("segment_decisions", "mkt-v2"))
+        rows = publisher.warehouse.read_arrow(on_branch("marketing_segments", "mkt-v2")).num_rows
+        assert f"nessie {branch}: marketing_segments@mkt-v2 snapshot {segments}: published {rows} rows" in out
+        assert f"nessie {branch}: segment_decisions@mkt-v2 snapshot {decisions}: published" in out
+        assert f"nessie {branch}: customer_profile: skipped (no Paimon branch mkt-v2)" in out
+        assert f"nessie {branch}: commit " in out
+        for name, keys in (
+            ("marketing_segments", ["customer_id"]),
+            ("segment_decisions", KEYS["segment_decisions"]),
+        ):
+            paimon = publisher.warehouse.read_arrow(on_branch(name, "mkt-v2"))
+            iceberg = publisher.read(branch, name)
+            order = [(k, "ascending") for k in keys]
+            assert iceberg.sort_by(order).to_pylist() == paimon.sort_by(order).to_pylist(), name
+        assert publisher.nessie.log(branch, 1)[0].message.startswith(f"persona publish to {branch}: ")
+        # Nothing on Nessie's main changed.
+        assert publisher.nessie.reference(main).hash == main_head
+        assert publisher.published(main, "marketing_segments") is None
+    finally:
+        for reference in publisher.nessie.references():
+            if reference.name.startswith(env["PERSONA_NESSIE_REF_PREFIX"]):
+                with contextlib.suppress(NessieError):
+                    publisher.nessie.delete_reference(reference.name)
 
 
 def test_an_erased_customer_is_left_out_of_the_publication(publication: Publication) -> None:

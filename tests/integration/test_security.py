@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 import pytest
 from cassandra.cluster import NoHostAvailable
-from pipeline_support import produce_in_time_order, wait_for
+from pipeline_support import produce_in_time_order, wait_for, wait_for_audit
 
 from persona.contracts import Ok, Topics, parse_decision_message
 from persona.datagen import DataGenerator, GeneratorConfig
@@ -157,16 +157,7 @@ def test_the_flows_decide_on_the_secured_stack(secure: SecureStack, tmp_path: Pa
 
         # The sink read segment_decisions through SASL_SSL too: the audit is in Paimon.
         warehouse = PaimonWarehouse(s.warehouse)
-        audit = wait_for(
-            "segment_decisions committed",
-            lambda: (
-                rows
-                if len(rows := warehouse.read_arrow("segment_decisions").to_pylist()) >= len(expected)
-                else None
-            ),
-            120,
-            flows,
-        )
+        audit = wait_for_audit(warehouse, len(expected), 120, flows)
         assert sorted(r["event_id"] for r in audit) == sorted(d["event_id"] for d in expected)
     finally:
         for f in flows:

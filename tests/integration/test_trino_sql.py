@@ -1,8 +1,10 @@
 """Trino 476 (`stack up --with trino`) over the Iceberg publication in Nessie: the stack runs it, the
 embedded DataFusion engine (over Paimon) and Trino (over the Iceberg copy of the same Paimon snapshot)
 give the same rows and counts, `persona sql --engine trino` reads main, a Nessie branch and a Nessie
-tag by name; Nessie 0.99's catalog cannot time-travel to an older publication, the history catalog
-(`--history`, Apache Iceberg's REST catalog server) can: by snapshot id, by timestamp, by tag name."""
+tag by name; that a column added to a Paimon table (`persona schema add-column`) reaches the Iceberg
+table and Trino at the next publication; Nessie 0.99's catalog cannot time-travel to an older
+publication, the history catalog (`--history`, Apache Iceberg's REST catalog server) can: by snapshot
+id, by timestamp, by tag name."""
 
 from __future__ import annotations
 
@@ -21,12 +23,13 @@ import pyarrow as pa
 import pytest
 from pyiceberg.exceptions import NoSuchTableError
 
+from persona.cli.main import main as persona_main
 from persona.iceberg import replace_contents
 from persona.localstack import StackError, StackSettings, status
 from persona.localstack.catalog import history_catalog, iceberg_catalog, nessie_client
 from persona.localstack.sqlengine import run_sql
 from persona.nessie import NessieError, ReferenceNotFound
-from persona.paimon import PaimonWarehouse, TableWriter, ensure_tables
+from persona.paimon import PaimonWarehouse, TableWriter, ensure_tables, schema_id
 from persona.paimon.overwrite import overwrite_table, set_tag
 from persona.paimon.schema import MARKETING_SEGMENTS
 from persona.publish import Publisher, PublishSettings
@@ -309,3 +312,100 @@ def test_trino_reads_older_publications_from_the_history_catalog(
     nessie = _persona("sql", "--engine", "trino", "--json", counts, env=dict(os.environ))
     assert nessie.returncode == 1
     assert "add --history" in nessie.stderr
+
+
+def test_an_added_column_reaches_the_iceberg_publication_and_trino(
+    trino_stack: StackSettings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`persona schema add-column marketing_segments channel_preference STRING`, new rows that fill it,
+    then `persona publish`: the Iceberg table on Nessie gains the column, and Trino reads null for the
+    rows written before the change and the value for the rows written after it."""
+    tag = os.urandom(5).hex()
+    env = {
+        "PERSONA_WAREHOUSE": str(tmp_path / "warehouse"),
+        "PERSONA_TABLE_SUFFIX": f"_s{tag}",
+        "PERSONA_NESSIE_REF_PREFIX": f"s{tag}-",
+        "PERSONA_NESSIE_URL": trino_stack.nessie_url,
+        "PERSONA_ICEBERG_REST_URL": trino_stack.iceberg_rest_url,
+        "PERSONA_S3_ENDPOINT": trino_stack.s3_endpoint,
+        "PERSONA_S3_ACCESS_KEY": trino_stack.s3_access_key,
+        "PERSONA_S3_SECRET_KEY": trino_stack.s3_secret_key.reveal(),
+        "PERSONA_PUBLICATION": "on",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    table = f"marketing_segments{env['PERSONA_TABLE_SUFFIX']}"
+    ref = f"{env['PERSONA_NESSIE_REF_PREFIX']}main"
+    ensure_tables(env["PERSONA_WAREHOUSE"], name_suffix=env["PERSONA_TABLE_SUFFIX"])
+    warehouse = PaimonWarehouse(env["PERSONA_WAREHOUSE"])
+    publisher = Publisher(PublishSettings.from_env(env))
+
+    def write(rows: list[dict[str, Any]]) -> None:
+        writer = TableWriter(warehouse, table, commit_user="schema-test")
+        try:
+            writer.extend(rows)
+            assert writer.commit() is not None
+        finally:
+            writer.close()
+
+    def trino(sql: str) -> list[dict[str, Any]]:
+        return [dict(row) for row in run_sql(trino_stack, sql, reference=ref, schema="persona").rows]
+
+    columns = (
+        "SELECT column_name FROM information_schema.columns "
+        f"WHERE table_schema = 'persona' AND table_name = '{table}' ORDER BY ordinal_position"
+    )
+    try:
+        old = _segment_rows(30, SEGMENTS)
+        write(old)
+        assert persona_main(["publish", "--tables", "marketing_segments"]) == 0
+        assert f"{table} snapshot 1: published 30 rows" in capsys.readouterr().out
+        before = [r["column_name"] for r in trino(columns)]
+        assert before[0] == "customer_id" and "channel_preference" not in before
+
+        was = schema_id(warehouse, table)
+        assert (
+            persona_main(["schema", "add-column", "marketing_segments", "channel_preference", "STRING"]) == 0
+        )
+        assert "channel_preference STRING added" in capsys.readouterr().out
+        assert schema_id(warehouse, table) == was + 1
+        # After the change: customers 31..40 are new, 5 and 6 are decided again; all fill the column.
+        channels = {c: ("app", "email", "web")[c % 3] for c in (5, 6, *range(31, 41))}
+        new = [
+            {**row, "version": row["version"] + 1, "channel_preference": channels[row["customer_id"]]}
+            for row in _segment_rows(40, SEGMENTS)
+            if row["customer_id"] in channels
+        ]
+        write(new)
+        assert persona_main(["publish", "--tables", "marketing_segments"]) == 0
+        assert f"{table} snapshot 2: published 40 rows" in capsys.readouterr().out
+
+        # The Iceberg table gained the column, after the columns it had, and holds Paimon's rows.
+        iceberg = publisher.read(ref, "marketing_segments")
+        assert iceberg.schema.names == [*before, "channel_preference"]
+        paimon = warehouse.read_arrow(table)
+        assert iceberg.sort_by("customer_id").to_pylist() == paimon.sort_by("customer_id").to_pylist()
+        # Trino reads it: null before the change, the value after it.
+        assert [r["column_name"] for r in trino(columns)] == [*before, "channel_preference"]
+        rows = trino(
+            "SELECT customer_id, channel_preference, version FROM " + table + " ORDER BY customer_id"
+        )
+        expected_versions = {r["customer_id"]: r["version"] for r in old + new}
+        assert rows == [
+            {"customer_id": c, "channel_preference": channels.get(c), "version": expected_versions[c]}
+            for c in range(1, 41)
+        ]
+        assert trino(f"SELECT count(*) AS n FROM {table} WHERE channel_preference IS NULL") == [{"n": 28}]
+        # The history catalog's copy of main evolved alike: the new column, and the older snapshot.
+        history = [r["column_name"] for r in run_sql(trino_stack, columns, history=True).rows]
+        assert history == [*before, "channel_preference"]
+    finally:
+        for reference in publisher.nessie.references():
+            if reference.name.startswith(env["PERSONA_NESSIE_REF_PREFIX"]):
+                with contextlib.suppress(NessieError):
+                    publisher.nessie.delete_reference(reference.name)
+        with contextlib.suppress(NoSuchTableError):
+            history_catalog(trino_stack).drop_table(f"persona.{table}")

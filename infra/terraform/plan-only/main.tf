@@ -35,6 +35,8 @@ module "persona" {
   kafka_ca_certificate = "plan-only-placeholder"
   cassandra_password   = "plan-only-placeholder"
   crm_password         = "plan-only-placeholder"
+  s3_access_key        = "plan-only-placeholder"
+  s3_secret_key        = "plan-only-placeholder"
 }
 
 output "objects" {

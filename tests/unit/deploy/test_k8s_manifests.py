@@ -5,6 +5,7 @@ printed when skipped, and the parts of them persona relies on are checked here b
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -76,13 +77,32 @@ def by_kind(rendered: list[dict[str, Any]], kind: str) -> dict[str, dict[str, An
     return {d["metadata"]["name"]: d for d in rendered if d["kind"] == kind}
 
 
+def generated(rendered: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    """The one object a generator made as ``name`` (Kustomize appends a hash of its content)."""
+    (found,) = [d for n, d in by_kind(rendered, kind).items() if n.rsplit("-", 1)[0] == name]
+    return found
+
+
+def flows(rendered: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The flows' StatefulSets (Nessie's is one too, with another component label)."""
+    return {
+        name: s
+        for name, s in by_kind(rendered, "StatefulSet").items()
+        if s["metadata"]["labels"].get("app.kubernetes.io/component") == "flow"
+    }
+
+
+def settings_map(rendered: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ConfigMap of PERSONA_* settings every persona pod reads."""
+    return generated(rendered, "ConfigMap", "persona-settings")
+
+
 @pytest.mark.parametrize("overlay", ["overlays/local", "overlays/prod"])
 def test_each_flow_is_a_probed_statefulset_with_its_recovery_volume(overlay: str) -> None:
     rendered = objects(RENDERED[overlay])
-    statefulsets = by_kind(rendered, "StatefulSet")
+    statefulsets = flows(rendered)
     assert set(statefulsets) == {f"persona-{flow}" for flow in FLOWS}
-    settings = by_kind(rendered, "ConfigMap")
-    (config,) = settings.values()
+    config = settings_map(rendered)
     home = config["data"]["PERSONA_HOME"]
     for flow in FLOWS:
         pod = statefulsets[f"persona-{flow}"]["spec"]["template"]["spec"]
@@ -119,8 +139,7 @@ def test_enrich_gets_a_whole_cpu_in_guaranteed_qos() -> None:
 def test_secrets_are_referenced_never_rendered() -> None:
     for name in RENDERED:
         assert not [d for d in objects(RENDERED[name]) if d["kind"] == "Secret"], f"{name} renders a Secret"
-    prod = by_kind(objects(RENDERED["overlays/prod"]), "ConfigMap")
-    (config,) = prod.values()
+    config = settings_map(objects(RENDERED["overlays/prod"]))
     data = config["data"]
     assert data["PERSONA_KAFKA_SASL_PASSWORD_FILE"].startswith("/etc/persona/kafka/")
     assert data["PERSONA_CASSANDRA_PASSWORD_FILE"].startswith("/etc/persona/cassandra/")
@@ -134,7 +153,7 @@ def test_every_setting_in_the_configmaps_is_a_registered_setting() -> None:
     # Declared by the flows' health/metrics endpoint work (issue 21), merged separately.
     known.add("PERSONA_METRICS_PORT")
     for overlay in ("overlays/local", "overlays/prod"):
-        (config,) = by_kind(objects(RENDERED[overlay]), "ConfigMap").values()
+        config = settings_map(objects(RENDERED[overlay]))
         assert set(config["data"]) <= known, set(config["data"]) - known
 
 
@@ -166,10 +185,17 @@ def test_the_pod_monitor_scrapes_the_flows_as_job_persona() -> None:
     (monitor,) = by_kind(rendered, "PodMonitor").values()
     # The alert rules read up{job="persona"}: the job name comes from the pods' part-of label.
     job_label = monitor["spec"]["jobLabel"]
-    for statefulset in by_kind(rendered, "StatefulSet").values():
+    selected = monitor["spec"]["selector"]["matchLabels"]
+    for statefulset in flows(rendered).values():
         labels = statefulset["spec"]["template"]["metadata"]["labels"]
         assert labels[job_label] == "persona"
-        assert all(labels.get(k) == v for k, v in monitor["spec"]["selector"]["matchLabels"].items())
+        assert all(labels.get(k) == v for k, v in selected.items())
+    # Only the flows: Nessie, Trino and the console are not scraped as job "persona".
+    for kind in ("StatefulSet", "Deployment"):
+        for name, workload in by_kind(rendered, kind).items():
+            labels = workload["spec"]["template"]["metadata"]["labels"]
+            if name not in flows(rendered):
+                assert not all(labels.get(k) == v for k, v in selected.items()), name
     assert [e["port"] for e in monitor["spec"]["podMetricsEndpoints"]] == ["metrics"]
 
 
@@ -191,3 +217,191 @@ def test_each_argo_application_deploys_an_overlay_that_exists() -> None:
     for path in paths:
         assert (ROOT / path / "kustomization.yaml").is_file()
         assert Path(ROOT / path).is_relative_to(K8S)
+
+
+# --- the Iceberg publication (components/publication, components/publication-s3proxy) -----------------
+
+
+def _properties(text: str) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#"))
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def _container(workload: dict[str, Any]) -> dict[str, Any]:
+    (container,) = workload["spec"]["template"]["spec"]["containers"]
+    return container
+
+
+def _env_names(container: dict[str, Any]) -> set[str]:
+    return {e["name"] for e in container.get("env", [])}
+
+
+def _service_port(rendered: list[dict[str, Any]], name: str, port_name: str) -> int:
+    service = by_kind(rendered, "Service")[name]
+    (port,) = [p["port"] for p in service["spec"]["ports"] if p["name"] == port_name]
+    return int(port)
+
+
+@pytest.mark.parametrize("overlay", ["overlays/local", "overlays/prod"])
+def test_the_publication_runs_nessie_on_a_persistent_rocksdb_and_the_settings_point_at_it(
+    overlay: str,
+) -> None:
+    rendered = objects(RENDERED[overlay])
+    nessie = by_kind(rendered, "StatefulSet")["persona-nessie"]
+    container = _container(nessie)
+    assert container["image"] == "ghcr.io/projectnessie/nessie:0.99.0"
+    assert nessie["spec"]["replicas"] == 1, "RocksDB has one writer"
+    properties = _properties(
+        generated(rendered, "ConfigMap", "persona-nessie")["data"]["application.properties"]
+    )
+    assert properties["nessie.version.store.type"] == "ROCKSDB"
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    # The version store is on the volume claim, not in the container.
+    assert [t["metadata"]["name"] for t in nessie["spec"]["volumeClaimTemplates"]] == ["rocksdb"]
+    assert properties["nessie.version.store.persist.rocks.database-path"].startswith(mounts["rocksdb"] + "/")
+    # Quarkus reads config/application.properties from the image's working directory, /deployments.
+    assert mounts["config"] == "/deployments/config"
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert str(ports["http"]) == properties["quarkus.http.port"]
+    assert str(ports["management"]) == properties["quarkus.management.port"]
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"]["port"] == "management"
+        assert container[probe]["httpGet"]["path"].startswith("/q/health/")
+    # Every ${NAME} the properties expand is in the container's environment.
+    wanted = set(re.findall(r"\$\{([A-Z0-9_]+)\}", "\n".join(properties.values())))
+    assert wanted and wanted <= _env_names(container), wanted - _env_names(container)
+
+    data = settings_map(rendered)["data"]
+    assert data["PERSONA_PUBLICATION"] == "on"
+    assert (
+        data["PERSONA_NESSIE_URL"]
+        == f"http://persona-nessie:{_service_port(rendered, 'persona-nessie', 'http')}"
+    )
+    assert data["PERSONA_S3_ENDPOINT"].startswith(("http://", "https://"))
+    # The RFM job publishes its nightly tag: it gets the object store's key pair by reference.
+    rfm = by_kind(rendered, "CronJob")["persona-rfm"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    env = {e["name"]: e.get("valueFrom", {}) for e in rfm["containers"][0]["env"]}
+    for name, key in (("PERSONA_S3_ACCESS_KEY", "access-key"), ("PERSONA_S3_SECRET_KEY", "secret-key")):
+        assert env[name] == {"secretKeyRef": {"name": "persona-s3", "key": key}}
+
+
+@pytest.mark.parametrize("overlay", ["overlays/local", "overlays/prod"])
+def test_trinos_iceberg_catalog_is_nessies_rest_catalog(overlay: str) -> None:
+    rendered = objects(RENDERED[overlay])
+    trino = by_kind(rendered, "Deployment")["persona-trino"]
+    container = _container(trino)
+    assert container["image"] == "trinodb/trino:476"
+    files = generated(rendered, "ConfigMap", "persona-trino")["data"]
+    catalog = _properties(files["iceberg.properties"])
+    port = _service_port(rendered, "persona-nessie", "http")
+    assert catalog["connector.name"] == "iceberg"
+    assert catalog["iceberg.catalog.type"] == "rest"
+    assert catalog["iceberg.rest-catalog.uri"] == f"http://persona-nessie:{port}/iceberg/main"
+    nessie = _properties(generated(rendered, "ConfigMap", "persona-nessie")["data"]["application.properties"])
+    assert catalog["iceberg.rest-catalog.warehouse"] == nessie["nessie.catalog.default-warehouse"]
+    config = _properties(files["config.properties"])
+    assert config["catalog.management"] == "dynamic"
+    assert config["http-server.http.port"] == str(
+        {p["name"]: p["containerPort"] for p in container["ports"]}["http"]
+    )
+    # Every ${ENV:NAME} of its files is in the container's environment; the S3 key pair is the AWS
+    # SDK's, from the secret, and no file names it.
+    wanted = set(re.findall(r"\$\{ENV:([A-Z0-9_]+)\}", "\n".join(files.values())))
+    env = {e["name"]: e.get("valueFrom", {}) for e in container["env"]}
+    assert wanted and wanted <= set(env), wanted - set(env)
+    assert env["AWS_SECRET_ACCESS_KEY"] == {"secretKeyRef": {"name": "persona-s3", "key": "secret-key"}}
+    assert not any("secret" in key or "aws-access-key" in key for key in catalog)
+    # The etc volume the init container fills is where Trino reads etc/ and writes new catalogs.
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert mounts["etc"] == "/etc/trino"
+    (init,) = trino["spec"]["template"]["spec"]["initContainers"]
+    assert "/etc/trino/catalog/" in init["command"][-1]
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """Whether a label selector (matchLabels, matchExpressions with In) selects a pod of ``labels``."""
+    if not all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        assert expression["operator"] == "In", expression
+        if labels.get(expression["key"]) not in expression["values"]:
+            return False
+    return True
+
+
+def _admits(policy: dict[str, Any], direction: str, peer: dict[str, str], port: int) -> bool:
+    """Whether a policy's ``direction`` rules admit a pod of this namespace labelled ``peer`` on ``port``
+    (a rule without peers admits any; a namespaceSelector peer is another namespace's)."""
+    for rule in policy["spec"].get(direction, []):
+        if not any(p["port"] == port for p in rule.get("ports", [])):
+            continue
+        peers = rule.get("from" if direction == "ingress" else "to")
+        if peers is None or any(
+            "podSelector" in p and "namespaceSelector" not in p and _selects(p["podSelector"], peer)
+            for p in peers
+        ):
+            return True
+    return False
+
+
+def _pod_labels(rendered: list[dict[str, Any]], name: str) -> dict[str, str]:
+    for kind in ("StatefulSet", "Deployment"):
+        if name in by_kind(rendered, kind):
+            labels: dict[str, str] = by_kind(rendered, kind)[name]["spec"]["template"]["metadata"]["labels"]
+            return labels
+    cron = by_kind(rendered, "CronJob")[name]
+    labels = cron["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+    return labels
+
+
+def _allowed(rendered: list[dict[str, Any]], source: str, target: str, port: int) -> bool:
+    """Whether the policies let pod ``source`` connect to pod ``target`` on ``port``: some policy
+    selecting the source admits it as egress, and some policy selecting the target as ingress."""
+    src, dst = _pod_labels(rendered, source), _pod_labels(rendered, target)
+    policies = list(by_kind(rendered, "NetworkPolicy").values())
+    egress = any(
+        "Egress" in p["spec"]["policyTypes"]
+        and _selects(p["spec"]["podSelector"], src)
+        and _admits(p, "egress", dst, port)
+        for p in policies
+    )
+    ingress = any(
+        "Ingress" in p["spec"]["policyTypes"]
+        and _selects(p["spec"]["podSelector"], dst)
+        and _admits(p, "ingress", src, port)
+        for p in policies
+    )
+    return egress and ingress
+
+
+def test_the_network_policies_admit_the_publications_connections_and_no_others() -> None:
+    local = objects(RENDERED["overlays/local"])
+    for source, target, port in (
+        ("persona-rfm", "persona-nessie", 19120),
+        ("persona-trino", "persona-nessie", 19120),
+        ("persona-nessie", "persona-s3proxy", 9000),
+        ("persona-trino", "persona-s3proxy", 9000),
+        ("persona-rfm", "persona-s3proxy", 9000),
+    ):
+        assert _allowed(local, source, target, port), f"{source} -> {target}:{port}"
+    for source, target, port in (
+        ("persona-sink", "persona-nessie", 19120),
+        ("persona-console", "persona-s3proxy", 9000),
+        ("persona-enrich", "persona-trino", 8080),
+    ):
+        assert not _allowed(local, source, target, port), f"{source} -> {target}:{port}"
+    # The check can fail: without the egress rule to Nessie the RFM job cannot publish.
+    without = [d for d in local if d["metadata"]["name"] != "persona-allow-to-nessie"]
+    assert not _allowed(without, "persona-rfm", "persona-nessie", 19120)
+
+
+def test_without_the_component_the_publication_stays_off() -> None:
+    """base alone deploys no Nessie, so the RFM CronJob must not try to publish."""
+    base = objects(K8S / "base")
+    assert settings_map(base)["data"]["PERSONA_PUBLICATION"] == "off"
+    assert "persona-nessie" not in by_kind(base, "StatefulSet")
+    local = objects(RENDERED["overlays/local"])
+    assert settings_map(local)["data"]["PERSONA_S3_ENDPOINT"] == (
+        f"http://persona-s3proxy:{_service_port(local, 'persona-s3proxy', 's3')}"
+    )
+    assert "persona-s3proxy" not in by_kind(objects(RENDERED["overlays/prod"]), "Deployment")

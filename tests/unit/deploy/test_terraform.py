@@ -2,7 +2,7 @@
 (infra/terraform/providers/build-mirror.sh, once per machine), then `terraform init` installs them
 from that mirror alone, and `terraform validate` and `terraform plan` run on the plan-only
 configuration (infra/terraform/plan-only: a cluster address where nothing listens). The plan must
-create the namespace, the three secrets and one object per object of the rendered prod overlay."""
+create the namespace, the four secrets and one object per object of the rendered prod overlay."""
 
 from __future__ import annotations
 
@@ -67,6 +67,6 @@ def test_init_validate_and_plan_offline(workdir: tuple[Path, dict[str, str]]) ->
     for change in created:
         types[change["type"]] = types.get(change["type"], 0) + 1
     assert types.pop("kubernetes_namespace_v1") == 1
-    assert types.pop("kubernetes_secret_v1") == 3
+    assert types.pop("kubernetes_secret_v1") == 4
     assert types == {"kustomization_resource": len(objects(K8S / "overlays" / "prod"))}
     assert len(created) == len(plan["resource_changes"]), "the plan only creates"

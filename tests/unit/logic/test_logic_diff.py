@@ -84,6 +84,9 @@ def test_a_catalog_implementation_satisfies_the_protocol() -> None:
         def create_branch(self, branch: str, from_ref: str) -> str:
             return f"{branch} from {from_ref}"
 
+        def publish(self, branch: str) -> list[str]:
+            return [f"{branch} published"]
+
         def merge(self, branch: str, into: str, message: str) -> str:
             return f"{branch} into {into}"
 
@@ -94,6 +97,23 @@ def test_a_catalog_implementation_satisfies_the_protocol() -> None:
             return [f"{ref}: {limit} commits"]
 
     assert isinstance(Fake(), CatalogBranches)
+
+    class NoPublish:
+        name = "a catalog that cannot publish a replayed branch"
+
+        def create_branch(self, branch: str, from_ref: str) -> str:
+            return branch
+
+        def merge(self, branch: str, into: str, message: str) -> str:
+            return branch
+
+        def tag(self, tag: str, ref: str) -> str:
+            return tag
+
+        def history(self, ref: str, limit: int = 10) -> list[str]:
+            return []
+
+    assert not isinstance(NoPublish(), CatalogBranches)
 
 
 def test_two_empty_segmentations_print_an_empty_diff() -> None:

@@ -46,6 +46,19 @@ resource "kubernetes_secret_v1" "crm" {
   }
 }
 
+# The Iceberg publication's object store (k8s/components/publication): Nessie, Trino and the RFM job
+# read the key pair from it (and s3proxy, where the cluster runs one).
+resource "kubernetes_secret_v1" "s3" {
+  metadata {
+    name      = "persona-s3"
+    namespace = kubernetes_namespace_v1.persona.metadata[0].name
+  }
+  data = {
+    "access-key" = var.s3_access_key
+    "secret-key" = var.s3_secret_key
+  }
+}
+
 # The overlay, rendered by the provider's built-in Kustomize at plan time.
 data "kustomization_build" "overlay" {
   path = var.overlay_path
@@ -69,6 +82,7 @@ resource "kustomization_resource" "p1" {
     kubernetes_secret_v1.kafka_sasl,
     kubernetes_secret_v1.cassandra,
     kubernetes_secret_v1.crm,
+    kubernetes_secret_v1.s3,
   ]
 }
 

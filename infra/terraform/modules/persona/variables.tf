@@ -38,3 +38,15 @@ variable "crm_password" {
   type        = string
   sensitive   = true
 }
+
+variable "s3_access_key" {
+  description = "The access key id of the Iceberg publication's object store (S3): Nessie, Trino and the RFM job (secret persona-s3)."
+  type        = string
+  sensitive   = true
+}
+
+variable "s3_secret_key" {
+  description = "That access key's secret."
+  type        = string
+  sensitive   = true
+}

@@ -3,6 +3,7 @@ versions"). The work is ``persona.logic``'s; this module parses arguments and pr
 
 Every step that also concerns the versioned catalog (Nessie) goes through
 ``persona.logic.catalog.CatalogBranches`` (``persona.publish``'s): ``branch`` creates the Nessie branch,
+``replay`` publishes the replayed branch's tables onto it (so Trino ``--ref NAME`` reads the dry run),
 ``merge`` publishes the branch's tables, merges its Nessie branch into main and tags the release, ``log``
 shows main's Nessie commits. With PERSONA_PUBLICATION=off each such step says that only Paimon was done.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 import os
 import sys
 from pathlib import Path
@@ -20,6 +22,8 @@ from persona.contracts import time_to_ms
 from persona.logic import LogicError, LogicWorkspace, diff_segments, format_diff, load_catalog_branches
 from persona.paimon.branches import MAIN
 from persona.settings import PipelineSettings
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: Any) -> None:
@@ -131,6 +135,29 @@ def run_replay(args: argparse.Namespace) -> int:
         f"{report.customers} customers (duplicates {report.duplicates}), profiles {report.profile_label}, "
         f"{report.seconds:.1f}s; main is untouched"
     )
+    return _publish_replayed(args.name)
+
+
+def _publish_replayed(branch: str) -> int:
+    """The replayed branch's tables published onto its Nessie branch (PERSONA_PUBLICATION=on), so a
+    catalog reader (Trino ``--ref BRANCH``) sees the dry run; a failure says the replay itself is done."""
+    catalog, note = _catalog_note()
+    if catalog is None:
+        print(f"{note}: branch {branch} was not published")
+        return 0
+    log.info("publishing branch %s onto Nessie (%s)", branch, catalog.name)
+    try:
+        lines = catalog.publish(branch)
+    except Exception as error:
+        print(
+            f"persona logic: the replay into branch {branch} succeeded (its Paimon tables hold the decisions); "
+            f"publishing them to Nessie failed: {error}\n"
+            f"  when Nessie is up: `persona publish --branch {branch}`",
+            file=sys.stderr,
+        )
+        return 1
+    for line in lines:
+        print(line)
     return 0
 
 

@@ -2,8 +2,8 @@
 
 ``persona logic`` creates, merges and tags the Paimon branches itself; the same steps on the catalog
 go through ``CatalogBranches``, which the publication (``persona.publish``, over the ``persona.nessie``
-adapter) implements: a branch is a Nessie branch, a merge publishes the branch's tables as Iceberg and
-merges the Nessie branch into main, a release is a Nessie tag. This package does not import it:
+adapter) implements: a branch is a Nessie branch, a replay publishes the branch's tables as Iceberg onto
+it, a merge publishes them and merges the Nessie branch into main, a release is a Nessie tag. This package does not import it:
 ``load_catalog_branches`` looks for ``persona.publish.catalog_branches(env)`` at run time and returns
 None when it is not installed or the publication is switched off (PERSONA_PUBLICATION=off), so every
 command can say plainly that the Nessie step was not done.
@@ -24,6 +24,8 @@ class CatalogBranches(Protocol):
     name: str
 
     def create_branch(self, branch: str, from_ref: str) -> str: ...
+
+    def publish(self, branch: str) -> list[str]: ...
 
     def merge(self, branch: str, into: str, message: str) -> str: ...
 

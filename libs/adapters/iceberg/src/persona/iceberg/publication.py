@@ -9,6 +9,7 @@ tag or point in time.
 from __future__ import annotations
 
 import contextlib
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,8 @@ from pyiceberg.catalog.rest import RestCatalog
 from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Operation
+
+from persona.iceberg.compat import LastColumnIdAdapter
 
 
 class IcebergError(Exception):
@@ -62,9 +65,13 @@ def rest_catalog(uri: str, s3: S3Options, *, name: str = "persona", warehouse: s
     if warehouse is not None:
         properties["warehouse"] = warehouse
     try:
-        return RestCatalog(name, **properties)
+        catalog = RestCatalog(name, **properties)
     except Exception as error:  # pyiceberg raises many types for an unreachable or refusing catalog
         raise IcebergError(f"cannot open the Iceberg REST catalog {uri}: {error}") from error
+    # Schema changes as Nessie 0.99 reads them (persona.iceberg.compat), on every URL of the server.
+    parts = urllib.parse.urlsplit(uri)
+    catalog._session.mount(f"{parts.scheme}://{parts.netloc}/", LastColumnIdAdapter())
+    return catalog
 
 
 def ensure_namespace(catalog: Catalog, namespace: str) -> None:
