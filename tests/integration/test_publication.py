@@ -1,7 +1,8 @@
 """The Iceberg publication of the Paimon tables into the real Nessie + s3proxy (DESIGN §6): content equal
 to the Paimon snapshot, idempotent, on the matching Nessie branch only, merged by `persona logic merge`
 (main's tables become the branch's), published by `persona logic replay` onto the replayed branch, erased
-customers left out, nightly rfm tags followed as Nessie tags.
+customers left out, nightly rfm tags followed as Nessie tags; main also appended into the history
+catalog, each rfm or release tag an Iceberg tag there.
 
 Each test has its own warehouse, table suffix and Nessie reference prefix (PERSONA_NESSIE_REF_PREFIX):
 its "main" is ``<prefix>main``, so the shared Nessie main never changes."""
@@ -21,6 +22,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from pipeline_support import Scenario, load_stores
+from pyiceberg.exceptions import NoSuchTableError
 
 from persona.cli.main import main as persona_main
 from persona.cli.rfm_cmd import publish_rfm_tags
@@ -35,7 +37,7 @@ from persona.paimon.logic_store import LogicStore
 from persona.paimon.overwrite import overwrite_table, set_tag
 from persona.paimon.schema import CUSTOMER_PROFILE, TABLES, ensure_tables
 from persona.publish import Publisher, PublishError, PublishSettings
-from persona.publish.plan import MARK_SNAPSHOT
+from persona.publish.plan import MARK_SNAPSHOT, PUBLISHED_TABLES
 
 pytestmark = pytest.mark.integration
 
@@ -86,6 +88,14 @@ class Publication:
         return _sorted(name, self.publisher.read(self.publisher.ref(ref), name))
 
 
+def _history_tag(p: Publication, name: str, tag: str) -> int:
+    """The Paimon snapshot that the history catalog's Iceberg tag ``tag`` of ``name`` holds."""
+    history = p.publisher.history
+    assert history is not None
+    table = history.catalog.load_table(f"persona.{p.table(name)}")
+    return history.paimon_snapshots(p.table(name))[table.metadata.refs[tag].snapshot_id]
+
+
 def _sorted(name: str, rows: pa.Table) -> list[dict[str, Any]]:
     return rows.sort_by([(k, "ascending") for k in KEYS[name]]).to_pylist()
 
@@ -99,6 +109,7 @@ def publication(stack: StackSettings, tmp_path: Path) -> Iterator[Publication]:
         "PERSONA_TABLE_SUFFIX": f"_p{tag}",
         "PERSONA_NESSIE_REF_PREFIX": f"t{tag}-",
         "PERSONA_NESSIE_URL": stack.nessie_url,
+        "PERSONA_ICEBERG_REST_URL": stack.iceberg_rest_url,
         "PERSONA_S3_ENDPOINT": stack.s3_endpoint,
         "PERSONA_S3_ACCESS_KEY": stack.s3_access_key,
         "PERSONA_S3_SECRET_KEY": stack.s3_secret_key.reveal(),
@@ -112,6 +123,10 @@ def publication(stack: StackSettings, tmp_path: Path) -> Iterator[Publication]:
         if reference.name.startswith(env["PERSONA_NESSIE_REF_PREFIX"]):
             with contextlib.suppress(NessieError):
                 publisher.nessie.delete_reference(reference.name)
+    assert publisher.history is not None
+    for table in PUBLISHED_TABLES:
+        with contextlib.suppress(NoSuchTableError):
+            publisher.history.catalog.drop_table(f"persona.{table}{env['PERSONA_TABLE_SUFFIX']}")
 
 
 def _segments(
@@ -267,6 +282,13 @@ def test_a_branch_publishes_beside_main_and_logic_merge_makes_main_the_branchs(
     assert p.iceberg("customer_profile") == p.paimon("customer_profile")
     tag = p.publisher.nessie.reference(p.publisher.ref(release.tag))
     assert (tag.kind, tag.hash) == ("TAG", p.publisher.nessie.reference(main).hash)
+    # The history catalog's main follows: the branch's tables appended, tagged with the release.
+    assert f"history main: {p.table('marketing_segments')}: appended snapshot" in out
+    branch_snapshot = p.warehouse.latest_snapshot_id(on_branch(p.table("marketing_segments"), "mkt-v2"))
+    assert _history_tag(p, "marketing_segments", release.tag) == branch_snapshot
+    assert _history_tag(p, "customer_profile", release.tag) == p.warehouse.latest_snapshot_id(
+        p.table("customer_profile")
+    )
     merge_commit = p.publisher.nessie.log(main, 1)[0]
     assert (
         "persona logic merge mkt-v2" in merge_commit.message
@@ -433,6 +455,9 @@ def test_a_nightly_rfm_tag_becomes_a_nessie_tag(
     assert p.iceberg("customer_profile") == p.paimon("customer_profile", tag="rfm-20261206")
     assert p.iceberg("marketing_segments", "rfm-20261206") == p.paimon("marketing_segments")
     assert p.publisher.follow_rfm_tags() == []
+    # The history catalog has both days as snapshots of main, each tagged with the day's name.
+    assert _history_tag(p, "customer_profile", "rfm-20261205") == day1
+    assert _history_tag(p, "customer_profile", "rfm-20261206") == day2
 
     # The day re-run: its Paimon tag moves, and so does the Nessie tag.
     rerun = p.replace_profiles(_profiles(range(1, 71), "VIP", dt.date(2026, 12, 6)))
@@ -440,12 +465,16 @@ def test_a_nightly_rfm_tag_becomes_a_nessie_tag(
     (moved,) = p.publisher.follow_rfm_tags()
     assert moved.tag == p.publisher.ref("rfm-20261206")
     assert len(p.iceberg("customer_profile", "rfm-20261206")) == 70
+    assert _history_tag(p, "customer_profile", "rfm-20261206") == rerun
 
     # An older day published late tags its own publication and leaves the branch as it is.
     head = p.publisher.nessie.reference(p.publisher.ref("main")).hash
     late = p.publisher.publish(["customer_profile"], tag="rfm-20261205")
     assert late.commit is None
     assert p.publisher.nessie.reference(p.publisher.ref("main")).hash == head
+    # In the history too: the tag stays on that day's snapshot, nothing is appended.
+    assert [o.action for o in late.history] == ["unchanged"]
+    assert _history_tag(p, "customer_profile", "rfm-20261205") == day1
 
 
 def test_clear_errors_when_nessie_or_the_object_store_is_down(publication: Publication) -> None:
@@ -460,6 +489,13 @@ def test_clear_errors_when_nessie_or_the_object_store_is_down(publication: Publi
     no_s3 = Publisher(PublishSettings.from_env({**p.env, "PERSONA_S3_ENDPOINT": closed}))
     with pytest.raises(PublishError, match=r"S3 endpoint .* http://127.0.0.1:9 is unreachable.*s3proxy"):
         no_s3.publish()
+    no_history = Publisher(PublishSettings.from_env({**p.env, "PERSONA_ICEBERG_REST_URL": closed}))
+    with pytest.raises(PublishError, match=r"history catalog http://127.0.0.1:9 is unreachable"):
+        no_history.publish()
+    # Switched off, the publication writes Nessie only.
+    off = Publisher(PublishSettings.from_env({**p.env, "PERSONA_HISTORY_CATALOG": "off"}))
+    assert off.history is None
+    assert off.publish().history == []
 
 
 def test_the_publish_command(

@@ -74,7 +74,9 @@ def test_logs_prints_the_requested_tail(stack: StackSettings) -> None:
 
 def test_errors_are_one_message_without_traceback(tmp_path: Path) -> None:
     # No services needed: the missing Java is detected before anything starts.
-    kafka, controller, cassandra, storage, mariadb, connect, prometheus, s3, nessie, trino = _free_ports(10)
+    kafka, controller, cassandra, storage, mariadb, connect, prometheus, s3, nessie, trino, history = (
+        _free_ports(11)
+    )
     env = dict(
         os.environ,
         PERSONA_HOME=str(tmp_path / "home"),
@@ -89,6 +91,7 @@ def test_errors_are_one_message_without_traceback(tmp_path: Path) -> None:
         PERSONA_S3_PORT=str(s3),
         PERSONA_NESSIE_PORT=str(nessie),
         PERSONA_TRINO_PORT=str(trino),
+        PERSONA_ICEBERG_REST_PORT=str(history),
     )
     result = _persona("stack", "up", env=env)
     assert result.returncode == 1

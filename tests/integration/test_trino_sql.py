@@ -1,8 +1,10 @@
 """Trino 476 (`stack up --with trino`) over the Iceberg publication in Nessie: the stack runs it, the
 embedded DataFusion engine (over Paimon) and Trino (over the Iceberg copy of the same Paimon snapshot)
 give the same rows and counts, `persona sql --engine trino` reads main, a Nessie branch and a Nessie
-tag by name, which Iceberg-level time travel Nessie 0.99's catalog allows, and that a column added to a
-Paimon table (`persona schema add-column`) reaches the Iceberg table and Trino at the next publication."""
+tag by name; that a column added to a Paimon table (`persona schema add-column`) reaches the Iceberg
+table and Trino at the next publication; Nessie 0.99's catalog cannot time-travel to an older
+publication, the history catalog (`--history`, Apache Iceberg's REST catalog server) can: by snapshot
+id, by timestamp, by tag name."""
 
 from __future__ import annotations
 
@@ -19,14 +21,17 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from pyiceberg.exceptions import NoSuchTableError
 
 from persona.cli.main import main as persona_main
-from persona.iceberg import replace_contents, tag_snapshot
+from persona.iceberg import replace_contents
 from persona.localstack import StackError, StackSettings, status
-from persona.localstack.catalog import iceberg_catalog, nessie_client
+from persona.localstack.catalog import history_catalog, iceberg_catalog, nessie_client
 from persona.localstack.sqlengine import run_sql
 from persona.nessie import NessieError, ReferenceNotFound
 from persona.paimon import PaimonWarehouse, TableWriter, ensure_tables, schema_id
+from persona.paimon.overwrite import overwrite_table, set_tag
+from persona.paimon.schema import MARKETING_SEGMENTS
 from persona.publish import Publisher, PublishSettings
 
 pytestmark = pytest.mark.integration
@@ -177,10 +182,7 @@ def test_trino_reads_a_nessie_branch_and_a_nessie_tag_by_name(
     namespace = nessie_branch.replace("-", "_")
     table = f"{namespace}.marketing_segments"
     first = replace_contents(catalog, table, pa.Table.from_pylist(_segment_rows(30, ("VIP",))))
-    # An Iceberg tag (a table-level ref, what `FOR VERSION AS OF 'rfm-1'` reads), as well as the Nessie tag.
-    tag_snapshot(catalog.load_table(table), "rfm-1")
     release = nessie_client(trino_stack).create_tag(f"{nessie_branch}-rfm-1", from_ref=nessie_branch)
-    between = dt.datetime.now(dt.UTC)
     second = replace_contents(catalog, table, pa.Table.from_pylist(_segment_rows(12, ("AT_RISK",))))
     counts = "SELECT segment, count(*) AS n FROM marketing_segments GROUP BY segment"
 
@@ -207,35 +209,109 @@ def test_trino_reads_a_nessie_branch_and_a_nessie_tag_by_name(
     # Main never saw the branch's namespace.
     with pytest.raises(StackError, match="does not exist"):
         rows(counts, "main")
-    # Iceberg-level time travel inside one reference. Nessie 0.99's catalog keeps only the current
-    # snapshot in the table metadata (the history is Nessie's commits): the current snapshot id and a
-    # time after its commit resolve; the previous publication's snapshot id and a time before the
-    # current commit do not. The previous publication is read through its Nessie tag (above).
+    # Nessie 0.99's own limit (why the history catalog exists): its catalog serves a table with the
+    # current snapshot only, so the previous publication's snapshot id does not resolve there (nor a
+    # time before the current publication, nor an Iceberg tag). The history catalog reads them all:
+    # test_trino_reads_older_publications_from_the_history_catalog.
     assert rows(
         f"SELECT count(*) AS n FROM marketing_segments FOR VERSION AS OF {second.snapshot_id}", nessie_branch
     ) == [{"n": 12}]
-    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-    assert rows(
-        f"SELECT count(*) AS n FROM marketing_segments FOR TIMESTAMP AS OF TIMESTAMP '{now} UTC'",
-        nessie_branch,
-    ) == [{"n": 12}]
     with pytest.raises(StackError, match="does not exists"):
         rows(f"SELECT count(*) FROM marketing_segments FOR VERSION AS OF {first.snapshot_id}", nessie_branch)
-    at_first = between.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-    with pytest.raises(StackError, match="No version history"):
-        rows(
-            f"SELECT count(*) FROM marketing_segments FOR TIMESTAMP AS OF TIMESTAMP '{at_first} UTC'",
-            nessie_branch,
-        )
-    # Nessie 0.99 keeps no Iceberg ref of a table but `main`: the Iceberg tag made above is already
-    # gone, so `FOR VERSION AS OF '<tag>'` names the Nessie tag through --ref instead.
-    with pytest.raises(StackError, match="Cannot find snapshot with reference name: rfm-1"):
-        rows("SELECT count(*) FROM marketing_segments FOR VERSION AS OF 'rfm-1'", nessie_branch)
     unknown = _persona(
         "sql", "--engine", "trino", "--ref", f"{nessie_branch}-nope", "SELECT 1", env=dict(os.environ)
     )
     assert unknown.returncode == 1
     assert "Nessie has no branch or tag" in unknown.stderr
+
+
+SEGMENT_COLUMNS = (
+    "customer_id, segment, recommendation, score, updated_at, event_time, logic_version, version"
+)
+
+
+@pytest.fixture
+def history_publication(trino_stack: StackSettings, tmp_path: Path) -> Iterator[tuple[Publisher, str]]:
+    """A Publisher of a private warehouse with a private table suffix and Nessie prefix (its main is
+    ``<prefix>main``), writing main also into the stack's history catalog; its tables and references
+    are dropped afterwards."""
+    tag = os.urandom(5).hex()
+    env = {
+        **os.environ,
+        "PERSONA_WAREHOUSE": str(tmp_path / "warehouse"),
+        "PERSONA_TABLE_SUFFIX": f"_h{tag}",
+        "PERSONA_NESSIE_REF_PREFIX": f"h{tag}-",
+        "PERSONA_NESSIE_URL": trino_stack.nessie_url,
+        "PERSONA_ICEBERG_REST_URL": trino_stack.iceberg_rest_url,
+        "PERSONA_S3_ENDPOINT": trino_stack.s3_endpoint,
+        "PERSONA_S3_ACCESS_KEY": trino_stack.s3_access_key,
+        "PERSONA_S3_SECRET_KEY": trino_stack.s3_secret_key.reveal(),
+    }
+    ensure_tables(env["PERSONA_WAREHOUSE"], name_suffix=env["PERSONA_TABLE_SUFFIX"])
+    publisher = Publisher(PublishSettings.from_env(env))
+    yield publisher, env["PERSONA_TABLE_SUFFIX"]
+    for reference in publisher.nessie.references():
+        if reference.name.startswith(env["PERSONA_NESSIE_REF_PREFIX"]):
+            with contextlib.suppress(NessieError):
+                publisher.nessie.delete_reference(reference.name)
+    history = history_catalog(trino_stack)
+    with contextlib.suppress(NoSuchTableError):
+        history.drop_table(f"persona.marketing_segments{env['PERSONA_TABLE_SUFFIX']}")
+
+
+def test_trino_reads_older_publications_from_the_history_catalog(
+    trino_stack: StackSettings, history_publication: tuple[Publisher, str]
+) -> None:
+    publisher, suffix = history_publication
+    warehouse = publisher.warehouse
+    name = f"marketing_segments{suffix}"
+
+    def replace(rows: list[dict[str, Any]]) -> int:
+        table = pa.Table.from_pylist(rows, schema=MARKETING_SEGMENTS.schema)
+        return overwrite_table(warehouse, name, table.to_batches(), "history-test")[1]
+
+    # Two publications of different data; the first by the nightly tag's name.
+    older = replace(_segment_rows(30, ("VIP",)))
+    set_tag(warehouse, name, "rfm-20261201", older)
+    first = publisher.publish(("marketing_segments",), tag="rfm-20261201")
+    assert [(o.action, o.tag) for o in first.history] == [("appended", "rfm-20261201")]
+    first_id = first.history[0].snapshot_id
+    between = dt.datetime.now(dt.UTC)
+    newer = replace(_segment_rows(12, ("AT_RISK", "LOYAL")))
+    second = publisher.publish(("marketing_segments",))
+    assert [o.action for o in second.history] == ["appended"]
+    # Idempotent: the same Paimon snapshot is not appended again.
+    again = publisher.publish(("marketing_segments",))
+    assert [(o.action, o.snapshot_id) for o in again.history] == [
+        ("unchanged", second.history[0].snapshot_id)
+    ]
+    assert publisher.history is not None
+    assert set(publisher.history.paimon_snapshots(name).values()) == {older, newer}
+
+    def trino(clause: str) -> list[dict[str, Any]]:
+        sql = f"SELECT {SEGMENT_COLUMNS} FROM {name} {clause} ORDER BY customer_id"
+        return [dict(row) for row in run_sql(trino_stack, sql, schema="persona", history=True).rows]
+
+    def paimon(snapshot: int | None) -> list[dict[str, Any]]:
+        at = "" if snapshot is None else f"VERSION AS OF {snapshot}"
+        return warehouse.sql(f"SELECT {SEGMENT_COLUMNS} FROM {name} {at} ORDER BY customer_id").to_pylist()
+
+    old_rows, new_rows = paimon(older), paimon(newer)
+    assert len(old_rows) == 30 and len(new_rows) == 12
+    assert trino("") == new_rows == paimon(None)
+    assert trino(f"FOR VERSION AS OF {first_id}") == old_rows
+    assert trino("FOR VERSION AS OF 'rfm-20261201'") == old_rows
+    at = between.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    assert trino(f"FOR TIMESTAMP AS OF TIMESTAMP '{at} UTC'") == old_rows
+    # Through the CLI, as a SQL user types it.
+    counts = f"SELECT segment, count(*) AS n FROM {name} FOR VERSION AS OF 'rfm-20261201' GROUP BY segment"
+    cli = _persona("sql", "--engine", "trino", "--history", "--json", counts, env=dict(os.environ))
+    assert cli.returncode == 0, cli.stderr
+    assert [json.loads(line) for line in cli.stdout.splitlines()] == [{"segment": "VIP", "n": 30}]
+    # Without --history the same query goes to Nessie's catalog, which has no such table history.
+    nessie = _persona("sql", "--engine", "trino", "--json", counts, env=dict(os.environ))
+    assert nessie.returncode == 1
+    assert "add --history" in nessie.stderr
 
 
 def test_an_added_column_reaches_the_iceberg_publication_and_trino(
@@ -253,6 +329,7 @@ def test_an_added_column_reaches_the_iceberg_publication_and_trino(
         "PERSONA_TABLE_SUFFIX": f"_s{tag}",
         "PERSONA_NESSIE_REF_PREFIX": f"s{tag}-",
         "PERSONA_NESSIE_URL": trino_stack.nessie_url,
+        "PERSONA_ICEBERG_REST_URL": trino_stack.iceberg_rest_url,
         "PERSONA_S3_ENDPOINT": trino_stack.s3_endpoint,
         "PERSONA_S3_ACCESS_KEY": trino_stack.s3_access_key,
         "PERSONA_S3_SECRET_KEY": trino_stack.s3_secret_key.reveal(),
@@ -322,8 +399,13 @@ def test_an_added_column_reaches_the_iceberg_publication_and_trino(
             for c in range(1, 41)
         ]
         assert trino(f"SELECT count(*) AS n FROM {table} WHERE channel_preference IS NULL") == [{"n": 28}]
+        # The history catalog's copy of main evolved alike: the new column, and the older snapshot.
+        history = [r["column_name"] for r in run_sql(trino_stack, columns, history=True).rows]
+        assert history == [*before, "channel_preference"]
     finally:
         for reference in publisher.nessie.references():
             if reference.name.startswith(env["PERSONA_NESSIE_REF_PREFIX"]):
                 with contextlib.suppress(NessieError):
                     publisher.nessie.delete_reference(reference.name)
+        with contextlib.suppress(NoSuchTableError):
+            history_catalog(trino_stack).drop_table(f"persona.{table}")

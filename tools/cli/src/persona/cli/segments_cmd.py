@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import re
 import sys
 from typing import Any
 
@@ -60,10 +61,20 @@ def register(subparsers: Any) -> None:
     )
     sql.add_argument("--ref", default="main", help="trino: the Nessie branch or tag to read (default: main)")
     sql.add_argument(
+        "--history",
+        action="store_true",
+        help="trino: read main's publication history (the `history` catalog), where FOR VERSION AS OF "
+        "<snapshot id | 'rfm-…' | 'release-…'> and FOR TIMESTAMP AS OF reach older publications",
+    )
+    sql.add_argument(
         "--schema", default=None, help="trino: the Iceberg namespace of unqualified tables (default: persona)"
     )
     sql.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     sql.set_defaults(func=run_sql)
+
+
+# A Trino time-travel clause: on Nessie's catalog it fails for anything but the current snapshot.
+_TIME_TRAVEL = re.compile(r"\bFOR\s+(VERSION|TIMESTAMP)\s+AS\s+OF\b", re.IGNORECASE)
 
 
 def _warehouse() -> PaimonWarehouse:
@@ -107,9 +118,16 @@ def _trino_rows(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[st
             args.query,
             reference=args.ref,
             schema=args.schema or DEFAULT_SCHEMA,
+            history=args.history,
         )
     except StackError as error:
         print(f"persona: trino: {error}", file=sys.stderr)
+        if not args.history and _TIME_TRAVEL.search(args.query):
+            print(
+                "persona: Nessie's catalog serves only each table's current snapshot: add --history to "
+                "read older publications (snapshot ids, tags, timestamps) from the history catalog",
+                file=sys.stderr,
+            )
         return None
     return list(result.rows), list(result.columns)
 
@@ -121,9 +139,9 @@ def run_sql(args: argparse.Namespace) -> int:
             return 1
         rows, columns = found
     else:
-        if args.ref != "main" or args.schema is not None:
+        if args.ref != "main" or args.schema is not None or args.history:
             print(
-                "persona: --ref and --schema are Trino's; the embedded engine reads Paimon branches as "
+                "persona: --ref, --schema and --history are Trino's; the embedded engine reads Paimon branches as "
                 "`table$branch_NAME` and tags with `VERSION AS OF`",
                 file=sys.stderr,
             )

@@ -94,3 +94,25 @@ def iceberg_catalog(settings: StackSettings, branch: str = "main") -> Catalog:
     return rest_catalog(
         iceberg_rest_uri(settings, branch), iceberg_s3_options(settings), warehouse=NESSIE_WAREHOUSE
     )
+
+
+def history_probe(settings: StackSettings, timeout: float = 3.0) -> tuple[bool, str]:
+    """Health of the history catalog (Apache Iceberg's REST catalog server): ``/v1/config`` answers
+    and ``/v1/namespaces`` lists (the second goes through its SQLite catalog)."""
+    base = settings.iceberg_rest_url
+    try:
+        with urllib.request.urlopen(f"{base}/v1/config", timeout=timeout) as response:
+            config = json.loads(response.read())
+        with urllib.request.urlopen(f"{base}/v1/namespaces", timeout=timeout) as response:
+            namespaces = json.loads(response.read()).get("namespaces", [])
+    except urllib.error.HTTPError as error:
+        return False, f"history catalog answered {error.code}"
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        return False, f"history catalog unreachable: {getattr(error, 'reason', error)}"
+    endpoints = len(config.get("endpoints", []))
+    return True, f"Iceberg REST catalog ({endpoints} endpoints), {len(namespaces)} namespaces"
+
+
+def history_catalog(settings: StackSettings) -> Catalog:
+    """pyiceberg's view of the history catalog (main's publications with their snapshots and tags)."""
+    return rest_catalog(settings.iceberg_rest_url, iceberg_s3_options(settings))

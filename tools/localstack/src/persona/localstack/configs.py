@@ -559,6 +559,68 @@ def nessie_command(settings: StackSettings, runner_jar: Path) -> list[str]:
     ]
 
 
+# --- The history catalog (Apache Iceberg's REST catalog server: the publication's snapshot history) ---
+# Nessie 0.99's Iceberg REST catalog serves a table with its current snapshot only and keeps no
+# table-level refs, so `FOR VERSION AS OF <older id | 'tag'>` and `FOR TIMESTAMP AS OF` cannot read
+# past publications there. The publication also writes main here, one appended snapshot per
+# publication plus an Iceberg tag per `rfm-*`/`release-*`; Nessie keeps the branches.
+ICEBERG_REST_MAIN_CLASS = "org.apache.iceberg.rest.RESTCatalogServer"
+# Its warehouse: a prefix of the publication's bucket, apart from Nessie's tables (under persona/).
+HISTORY_PREFIX = "history"
+ICEBERG_REST_HEAP = "256m"
+
+
+def iceberg_rest_environment(settings: StackSettings) -> dict[str, str]:
+    """The server's configuration: ``CATALOG_*`` variables, each a catalog property (RCKUtils maps
+    ``CATALOG_A__B_C`` to ``a-b.c``). A JdbcCatalog on a SQLite file under home (the table pointers;
+    the metadata and data files are in s3proxy), S3FileIO path-style on the stack's s3proxy.
+
+    The server logs these properties at start, so the S3 key pair is not among them: see
+    :func:`iceberg_rest_credentials`.
+    """
+    return {
+        "CATALOG_CATALOG__IMPL": "org.apache.iceberg.jdbc.JdbcCatalog",
+        "CATALOG_URI": f"jdbc:sqlite:{settings.iceberg_rest_dir / 'catalog.db'}",
+        "CATALOG_JDBC_SCHEMA__VERSION": "V1",
+        "CATALOG_WAREHOUSE": f"s3://{ICEBERG_BUCKET}/{HISTORY_PREFIX}",
+        "CATALOG_IO__IMPL": "org.apache.iceberg.aws.s3.S3FileIO",
+        "CATALOG_S3_ENDPOINT": settings.s3_endpoint,
+        "CATALOG_S3_PATH__STYLE__ACCESS": "true",
+        "CATALOG_REST_PORT": str(settings.iceberg_rest_port),
+        "AWS_REGION": S3_REGION,
+    }
+
+
+def iceberg_rest_credentials(settings: StackSettings) -> dict[str, str]:
+    """The stack's S3 key pair as the AWS SDK's environment variables: S3FileIO's default credentials
+    chain finds them, and they never appear in a catalog property, a log or the command line."""
+    return {
+        "AWS_ACCESS_KEY_ID": settings.s3_access_key,
+        "AWS_SECRET_ACCESS_KEY": settings.s3_secret_key.reveal(),
+        # No profile file of the user's (~/.aws) is read instead.
+        "AWS_CONFIG_FILE": str(settings.iceberg_rest_dir / "aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(settings.iceberg_rest_dir / "aws-credentials"),
+    }
+
+
+def iceberg_rest_marker(settings: StackSettings) -> str:
+    return f"-Dpersona.iceberg-rest.dir={settings.iceberg_rest_dir}"
+
+
+def iceberg_rest_command(settings: StackSettings, classpath: Path) -> list[str]:
+    """Java 17, a small heap: the server holds no table data, only what one request needs."""
+    return [
+        settings.java,
+        f"-Xmx{ICEBERG_REST_HEAP}",
+        "-XX:+UseSerialGC",
+        "-XX:+ExitOnOutOfMemoryError",
+        iceberg_rest_marker(settings),
+        "-cp",
+        str(classpath / "*"),
+        ICEBERG_REST_MAIN_CLASS,
+    ]
+
+
 # --- Trino (SQL over the Iceberg publication; started by `stack up --with trino`) ---------------------
 TRINO_VERSION = "476"
 # The tarball's top directory: lib/ (the server's classpath), plugin/<name>/ (one classloader each).
@@ -631,6 +693,28 @@ def trino_iceberg_properties(settings: StackSettings, reference: str = "main") -
         "s3.region": S3_REGION,
         "s3.path-style-access": "true",
     }
+
+
+# The Trino catalog on the history catalog: `persona sql --engine trino --history` reads it.
+TRINO_HISTORY_CATALOG = "history"
+
+
+def trino_history_properties(settings: StackSettings) -> dict[str, str]:
+    """An Iceberg connector catalog on the history catalog (main's publications with their snapshots
+    and tags), reading data files from s3proxy like the Nessie catalogs."""
+    return {
+        "iceberg.catalog.type": "rest",
+        "iceberg.rest-catalog.uri": settings.iceberg_rest_url,
+        "fs.native-s3.enabled": "true",
+        "s3.endpoint": settings.s3_endpoint,
+        "s3.region": S3_REGION,
+        "s3.path-style-access": "true",
+    }
+
+
+def render_trino_history_properties(settings: StackSettings) -> str:
+    """etc/catalog/history.properties."""
+    return _properties({"connector.name": "iceberg", **trino_history_properties(settings)})
 
 
 def render_trino_catalog_store_properties(settings: StackSettings) -> str:

@@ -175,12 +175,20 @@ def find_processes(markers: Iterable[str]) -> list[int]:
     return sorted(found)
 
 
-def start_detached(command: Sequence[str], log_file: Path, cwd: Path, *, forbid_mlock: bool = False) -> int:
+def start_detached(
+    command: Sequence[str],
+    log_file: Path,
+    cwd: Path,
+    *,
+    forbid_mlock: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> int:
     """Start ``command`` detached, with output appended to ``log_file``; return its pid.
 
     Its own session means the service survives the CLI that started it exiting, and a Ctrl-C in that
     terminal does not reach it. ``forbid_mlock`` makes mlock()/mlockall() fail in the service, so a
-    process that would lock its whole address space keeps only the pages it really uses.
+    process that would lock its whole address space keeps only the pages it really uses. ``env`` adds
+    variables to the service's environment (which only its user can read, unlike its command line).
     """
     private_dir(log_file.parent)
     private_dir(cwd)
@@ -199,6 +207,7 @@ def start_detached(command: Sequence[str], log_file: Path, cwd: Path, *, forbid_
         text=True,
         cwd=cwd,
         start_new_session=True,
+        env=None if env is None else {**os.environ, **env},
         timeout=30,
         check=False,
     )

@@ -27,6 +27,7 @@ from persona.settings.registry import (
     CRM_PASSWORD,
     CRM_USER,
     HOME,
+    ICEBERG_REST_PORT,
     JAR_CACHE,
     JAVA,
     JAVA25,
@@ -168,6 +169,7 @@ class StackSettings:
     nessie_port: int = NESSIE_PORT.default
     s3_port: int = S3_PORT.default
     trino_port: int = TRINO_PORT.default
+    iceberg_rest_port: int = ICEBERG_REST_PORT.default
     partitions: int = PARTITIONS.default
     java: str = JAVA_COMMAND
     # Nessie 0.99 is built for Java 21 and Trino 476 needs Java 24: both run on this one.
@@ -223,6 +225,7 @@ class StackSettings:
         yield NESSIE_PORT, self.nessie_port
         yield S3_PORT, self.s3_port
         yield TRINO_PORT, self.trino_port
+        yield ICEBERG_REST_PORT, self.iceberg_rest_port
         yield NESSIE_HEAP, self.nessie_heap
         yield TRINO_HEAP, self.trino_heap
         yield CONNECT_HEAP, self.connect_heap
@@ -256,6 +259,7 @@ class StackSettings:
                 nessie_port=NESSIE_PORT.get(env),
                 s3_port=S3_PORT.get(env),
                 trino_port=TRINO_PORT.get(env),
+                iceberg_rest_port=ICEBERG_REST_PORT.get(env),
                 nessie_heap=NESSIE_HEAP.get(env),
                 trino_heap=TRINO_HEAP.get(env),
                 s3_access_key=S3_ACCESS_KEY.get(env),
@@ -306,6 +310,7 @@ class StackSettings:
             "s3proxy": self.s3_port,
             "nessie": self.nessie_port,
             "trino": self.trino_port,
+            "iceberg-rest": self.iceberg_rest_port,
         }
 
     @property
@@ -386,6 +391,16 @@ class StackSettings:
     def nessie_url(self) -> str:
         """The Nessie server's root: REST API under ``/api/v1``/``/api/v2``, Iceberg REST under ``/iceberg``."""
         return f"http://{LOCALHOST}:{self.nessie_port}"
+
+    @property
+    def iceberg_rest_dir(self) -> Path:
+        """The history catalog's home: its SQLite catalog database (table pointers, not data)."""
+        return self.home / "iceberg-rest"
+
+    @property
+    def iceberg_rest_url(self) -> str:
+        """The history catalog's Iceberg REST root (``/v1/config``, ``/v1/namespaces``…)."""
+        return f"http://{LOCALHOST}:{self.iceberg_rest_port}"
 
     @property
     def trino_dir(self) -> Path:

@@ -1,7 +1,9 @@
 """The local Trino coordinator's health and endpoint: SQL over the Iceberg publication (DESIGN §6).
 
-Trino is a child of ``persona stack up --with trino`` (see ``stack.py``); its one catalog,
-``iceberg``, is Nessie's Iceberg REST catalog, whose schemas are the Iceberg namespaces.
+Trino is a child of ``persona stack up --with trino`` (see ``stack.py``); its catalog ``iceberg`` is
+Nessie's Iceberg REST catalog (main; ``iceberg_<ref>`` for other references), whose schemas are the
+Iceberg namespaces, and its catalog ``history`` is the history catalog (main's publications with their
+snapshots and tags: what ``FOR VERSION AS OF``/``FOR TIMESTAMP AS OF`` read).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import re
 
 from persona.localstack import procs
 from persona.localstack.catalog import PUBLICATION_NAMESPACE, nessie_client
-from persona.localstack.configs import TRINO_CATALOG, trino_iceberg_properties
+from persona.localstack.configs import TRINO_CATALOG, TRINO_HISTORY_CATALOG, trino_iceberg_properties
 from persona.localstack.errors import StackError
 from persona.localstack.settings import StackSettings
 from persona.nessie import NessieError
@@ -80,16 +82,28 @@ def ensure_reference_catalog(settings: StackSettings, reference: str) -> str:
 
 
 def run_sql(
-    settings: StackSettings, sql: str, *, reference: str = "main", schema: str = DEFAULT_SCHEMA
+    settings: StackSettings,
+    sql: str,
+    *,
+    reference: str = "main",
+    schema: str = DEFAULT_SCHEMA,
+    history: bool = False,
 ) -> QueryResult:
     """Run ``sql`` on the local Trino with the session on ``reference``'s catalog and ``schema``, so
-    unqualified names (``marketing_segments``) are the publication's tables on that branch or tag."""
+    unqualified names (``marketing_segments``) are the publication's tables on that branch or tag.
+    With ``history`` the session is on the history catalog instead (main only), where older
+    publications are snapshots and tags of each table."""
+    if history and reference != "main":
+        raise StackError(
+            f"the history catalog keeps main's publications only; read Nessie reference {reference!r} "
+            "without --history"
+        )
     if not procs.tcp_accepts(settings.trino_port):
         raise StackError(
             f"Trino is not running on {LOCALHOST}:{settings.trino_port}: start it with "
             "`persona stack up --with trino`"
         )
-    catalog = ensure_reference_catalog(settings, reference)
+    catalog = TRINO_HISTORY_CATALOG if history else ensure_reference_catalog(settings, reference)
     try:
         return query(trino_endpoint(settings, schema, catalog), sql)
     except TrinoError as error:
@@ -109,4 +123,7 @@ def probe(settings: StackSettings, timeout: float = 3.0) -> tuple[bool, str]:
         return False, str(error)
     if [tuple(row.values()) for row in result.rows] != [(1,)]:
         return False, f"SELECT 1 answered {result.rows}"
-    return True, f"Trino {info.version}, up {info.uptime}, catalog {TRINO_CATALOG} on Nessie"
+    return True, (
+        f"Trino {info.version}, up {info.uptime}, catalog {TRINO_CATALOG} on Nessie, "
+        f"{TRINO_HISTORY_CATALOG} on the history catalog"
+    )

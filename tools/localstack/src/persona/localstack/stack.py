@@ -27,7 +27,16 @@ from persona.localstack.jars import classpath_dir, find_jar, resolve_classpath, 
 from persona.localstack.schema import InitReport, init_schema
 from persona.localstack.settings import JAVA25_MAJOR, StackSettings
 
-SERVICES: tuple[str, ...] = ("kafka", "cassandra", "mariadb", "connect", "prometheus", "s3proxy", "nessie")
+SERVICES: tuple[str, ...] = (
+    "kafka",
+    "cassandra",
+    "mariadb",
+    "connect",
+    "prometheus",
+    "s3proxy",
+    "nessie",
+    "iceberg-rest",
+)
 # Started only when asked for (`stack up --with trino`), after the others are healthy: Trino's
 # Iceberg catalog is Nessie's, and its start (tens of seconds of two cores) is wasted on runs that
 # never query SQL. `down` and `status` cover them whenever they run.
@@ -36,10 +45,20 @@ ALL_SERVICES: tuple[str, ...] = SERVICES + OPTIONAL_SERVICES
 # Connect after Kafka and MariaDB: it needs Kafka to start (its state lives there) and reads MariaDB's
 # binlog. Prometheus needs nobody: it scrapes whatever target files appear. Nessie, the slowest to
 # start, goes early; it needs s3proxy only when a catalog request reads or writes table metadata.
-START_ORDER: tuple[str, ...] = ("cassandra", "nessie", "kafka", "mariadb", "connect", "prometheus", "s3proxy")
+# The history catalog (iceberg-rest) starts in about a second: last.
+START_ORDER: tuple[str, ...] = (
+    "cassandra",
+    "nessie",
+    "kafka",
+    "mariadb",
+    "connect",
+    "prometheus",
+    "s3proxy",
+    "iceberg-rest",
+)
 # The services that run on the JVM from a classpath resolved from infra/local/<service>/pom.xml; the
 # others come from the machine's packages.
-JVM_SERVICES: tuple[str, ...] = ("kafka", "cassandra", "connect", "s3proxy", "nessie")
+JVM_SERVICES: tuple[str, ...] = ("kafka", "cassandra", "connect", "s3proxy", "nessie", "iceberg-rest")
 # Those needing a newer Java than PERSONA_JAVA's 17 (PERSONA_JAVA25).
 JAVA25_SERVICES: tuple[str, ...] = ("nessie", "trino")
 # Resolved with a service though not on its classpath: Connect's Debezium plugin directory.
@@ -92,6 +111,7 @@ def service_port(settings: StackSettings, service: str) -> int:
         "prometheus": settings.prometheus_port,
         "s3proxy": settings.s3_port,
         "nessie": settings.nessie_port,
+        "iceberg-rest": settings.iceberg_rest_port,
         "trino": settings.trino_port,
     }[service]
 
@@ -111,6 +131,8 @@ def _service_ports(settings: StackSettings, service: str) -> dict[str, int]:
         return {"nessie": settings.nessie_port}
     if service == "trino":
         return {"trino": settings.trino_port}
+    if service == "iceberg-rest":
+        return {"iceberg-rest": settings.iceberg_rest_port}
     return {"cassandra": settings.cassandra_port, "cassandra storage": settings.cassandra_storage_port}
 
 
@@ -136,6 +158,8 @@ def _process_markers(settings: StackSettings, service: str) -> tuple[str, ...]:
         return (configs.nessie_marker(settings),)
     if service == "trino":
         return (configs.TRINO_MAIN_CLASS, configs.trino_marker(settings))
+    if service == "iceberg-rest":
+        return (configs.ICEBERG_REST_MAIN_CLASS, configs.iceberg_rest_marker(settings))
     return (configs.CASSANDRA_MAIN_CLASS, f"-Dcassandra.storagedir={settings.cassandra_dir}")
 
 
@@ -184,6 +208,8 @@ def probe(settings: StackSettings, service: str, timeout: float = 3.0) -> tuple[
         return catalog.probe(settings, timeout)
     if service == "trino":
         return sqlengine.probe(settings, timeout)
+    if service == "iceberg-rest":
+        return catalog.history_probe(settings, timeout)
     try:
         with cassandra_session(settings, connect_timeout=timeout, metadata=False) as session:
             row = session.execute("SELECT release_version FROM system.local", timeout=timeout).one()
@@ -301,7 +327,7 @@ def _check_ports_free(settings: StackSettings, services: Sequence[str]) -> None:
             + ". Stop it, or choose other ports with PERSONA_KAFKA_PORT, "
             "PERSONA_KAFKA_CONTROLLER_PORT, PERSONA_CASSANDRA_PORT, PERSONA_CASSANDRA_STORAGE_PORT, "
             "PERSONA_MARIADB_PORT, PERSONA_CONNECT_PORT, PERSONA_PROMETHEUS_PORT, PERSONA_S3_PORT, "
-            "PERSONA_NESSIE_PORT, PERSONA_TRINO_PORT."
+            "PERSONA_NESSIE_PORT, PERSONA_ICEBERG_REST_PORT, PERSONA_TRINO_PORT."
         )
 
 
@@ -453,6 +479,20 @@ def _start_nessie(settings: StackSettings, java: str | None, classpath: Path | N
     return procs.start_detached(command, log_file(settings, "nessie"), cwd=base)
 
 
+def _start_iceberg_rest(settings: StackSettings, java: str | None, classpath: Path | None) -> int:
+    assert java is not None and classpath is not None, "the history catalog runs on the JVM"
+    procs.private_dir(settings.iceberg_rest_dir)
+    # Its warehouse is a prefix of the publication's bucket (s3proxy makes the bucket at its start).
+    environment = {
+        **configs.iceberg_rest_environment(settings),
+        **configs.iceberg_rest_credentials(settings),
+    }
+    command = configs.iceberg_rest_command(_with_java(settings, java), classpath)
+    return procs.start_detached(
+        command, log_file(settings, "iceberg-rest"), cwd=settings.iceberg_rest_dir, env=environment
+    )
+
+
 def _start_trino(settings: StackSettings, java: str | None, install: Path | None) -> int:
     assert java is not None and install is not None, "Trino runs on the JVM"
     etc = settings.trino_dir / "etc"
@@ -466,6 +506,9 @@ def _start_trino(settings: StackSettings, java: str | None, install: Path | None
     for stale in (etc / "catalog").glob(f"{configs.TRINO_CATALOG}_*.properties"):
         stale.unlink()
     (etc / "catalog" / "iceberg.properties").write_text(configs.render_trino_iceberg_properties(settings))
+    (etc / "catalog" / f"{configs.TRINO_HISTORY_CATALOG}.properties").write_text(
+        configs.render_trino_history_properties(settings)
+    )
     # Holds the S3 secret key: private, named on the command line only by its path.
     procs.write_private(etc / "s3-credentials", configs.render_trino_s3_credentials(settings))
     procs.write_private(etc / "aws-config", f"[default]\nregion = {configs.S3_REGION}\n")
@@ -485,6 +528,7 @@ _STARTERS: dict[str, Callable[[StackSettings, str | None, Path | None], int]] = 
     "prometheus": _start_prometheus,
     "s3proxy": _start_s3proxy,
     "nessie": _start_nessie,
+    "iceberg-rest": _start_iceberg_rest,
     "trino": _start_trino,
 }
 
@@ -659,6 +703,7 @@ def _wipe(settings: StackSettings, progress: Progress) -> None:
         settings.prometheus_dir,
         settings.s3proxy_dir,
         settings.nessie_dir,
+        settings.iceberg_rest_dir,
         settings.trino_dir,
         settings.logs_dir,
     ]

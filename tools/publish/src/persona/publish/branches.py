@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from persona.nessie import ReferenceNotFound
-from persona.publish.plan import PUBLISHED_TABLES
+from persona.publish.plan import MAIN, PUBLISHED_TABLES
 from persona.publish.publisher import Publisher, PublishSettings
 
 
@@ -54,7 +54,11 @@ class NessieBranches:
 
     def tag(self, tag: str, ref: str) -> str:
         made = self.publisher.set_tag(self.publisher.ref(tag), self.publisher.ensure_ref(ref).name)
-        return f"tag {made.name} at {made.hash[:12]}"
+        lines = [f"tag {made.name} at {made.hash[:12]}"]
+        if ref == MAIN:
+            # The release in the history catalog too: main as Nessie holds it now, tagged alike.
+            lines += [f"history main: {o.describe()}" for o in self.publisher.mirror_history(tag)]
+        return "\n".join(lines)
 
     def history(self, ref: str, limit: int = 10) -> list[str]:
         """``ref``'s newest Nessie commits, newest first, and the tags persona made on it."""

@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa
@@ -29,10 +29,12 @@ from persona.iceberg import IcebergError, S3Options, replace_contents, rest_cata
 from persona.nessie import NO_ANCESTOR, NessieError, NessieRest, Reference, ReferenceNotFound
 from persona.paimon import PaimonError, PaimonWarehouse, latest_erasures
 from persona.publish.erasure import without_erased
+from persona.publish.history import HistoryCatalog, HistoryOutcome
 from persona.publish.plan import (
     MAIN,
     MARK_SNAPSHOT,
     MARK_TABLE,
+    MARK_TAG,
     MARK_WAREHOUSE,
     NAMESPACE,
     PUBLISHED_TABLES,
@@ -50,6 +52,9 @@ from persona.publish.plan import (
 )
 from persona.settings import PipelineSettings
 from persona.settings.registry import (
+    HISTORY_CATALOG,
+    ICEBERG_REST_PORT,
+    ICEBERG_REST_URL,
     LOCALHOST,
     NESSIE_PORT,
     NESSIE_REF_PREFIX,
@@ -78,6 +83,8 @@ class PublishSettings:
     s3: S3Options
     ref_prefix: str = ""
     enabled: bool = True
+    # The history catalog main is also published into (None: off): see persona.publish.history.
+    history_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PublishSettings:
@@ -91,6 +98,9 @@ class PublishSettings:
             ),
             ref_prefix=NESSIE_REF_PREFIX.get(env),
             enabled=PUBLICATION.get(env) == "on",
+            history_url=None
+            if HISTORY_CATALOG.get(env) == "off"
+            else ICEBERG_REST_URL.given(env) or f"http://{LOCALHOST}:{ICEBERG_REST_PORT.get(env)}",
         )
 
 
@@ -122,6 +132,8 @@ class PublishReport:
     message: str | None = None
     tag: str | None = None
     notes: list[str] = field(default_factory=list)
+    # What main's publication did in the history catalog (empty: another branch, or history off).
+    history: list[HistoryOutcome] = field(default_factory=list)
 
     @property
     def published(self) -> list[TableOutcome]:
@@ -136,6 +148,7 @@ class PublishReport:
             out.append(f"nessie {self.ref}: commit {self.commit[:12]} {self.message}")
         if self.tag is not None:
             out.append(f"nessie: tag {self.tag}")
+        out += [f"history main: {outcome.describe()}" for outcome in self.history]
         return out
 
 
@@ -148,6 +161,9 @@ class Publisher:
         self.nessie = NessieRest(settings.nessie_url, timeout=30.0)
         self.warehouse = PaimonWarehouse(settings.pipeline.warehouse)
         self._progress = progress or log.info
+        self.history = (
+            None if settings.history_url is None else HistoryCatalog(settings.history_url, settings.s3)
+        )
 
     # --- names ---------------------------------------------------------------------------------------
 
@@ -181,6 +197,17 @@ class Publisher:
                 f"the S3 endpoint of the Iceberg data files {endpoint} is unreachable: {reason} "
                 "(is s3proxy running? `persona stack status`)"
             ) from None
+        if self.history is not None:
+            url = f"{self.history.uri}/v1/config"
+            try:
+                with urllib.request.urlopen(url, timeout=5.0):
+                    pass
+            except (urllib.error.URLError, OSError) as error:
+                reason = getattr(error, "reason", error)
+                raise PublishError(
+                    f"the history catalog {self.history.uri} is unreachable: {reason} (is iceberg-rest "
+                    "running? `persona stack status`; PERSONA_HISTORY_CATALOG=off publishes Nessie only)"
+                ) from None
 
     def ensure_ref(self, paimon_ref: str) -> Reference:
         """The Nessie branch of a Paimon branch, created when missing: ``<prefix>main`` from Nessie's
@@ -281,12 +308,15 @@ class Publisher:
         mark = erasures_mark(erased)
         outcomes: list[TableOutcome] = []
         todo: list[tuple[Source, str]] = []
+        sources: list[Source] = []
+        written: dict[str, pa.Table] = {}
         older = False
         for table in names:
             chosen = self.source(table, branch, snapshot=snapshot, tag=tag)
             if isinstance(chosen, TableOutcome):
                 outcomes.append(chosen)
                 continue
+            sources.append(chosen)
             held = self._properties(catalog, chosen.table)  # the suffixed name
             decision = decide(held, chosen, mark)
             older = older or (tag is not None and is_older(held, chosen))
@@ -301,7 +331,7 @@ class Publisher:
             if nessie_tag is not None:
                 self.set_tag(nessie_tag, target.name)
                 report = PublishReport(target.name, _in_order(outcomes, order), tag=nessie_tag)
-            return report
+            return self._with_history(report, branch, sources, erased, mark, tag, written)
         if target.hash == NO_ANCESTOR:
             # Nessie 0.99 merges only into a branch with a commit of its own: the namespace is it.
             target = self.nessie.create_namespace(target.name, [NAMESPACE], f"persona: namespace {NAMESPACE}")
@@ -313,15 +343,16 @@ class Publisher:
         try:
             work_catalog = self.catalog(work.name)
             for source, why in todo:
-                outcomes.append(self._write(work_catalog, source, why, erased, mark))
+                outcomes.append(self._write(work_catalog, source, why, erased, mark, written))
             if older and nessie_tag is not None:
                 # A tag published late (its snapshot older than the branch's publication): the tag
                 # gets it, the branch keeps its newer tables.
                 self.set_tag(nessie_tag, work.name)
                 notes.append(f"older than {target.name}'s publication: tagged only, {target.name} unchanged")
-                return PublishReport(
+                late = PublishReport(
                     target.name, _in_order(outcomes, order), None, message, nessie_tag, notes
                 )
+                return self._with_history(late, branch, sources, erased, mark, tag, written)
             head = self.nessie.merge(work.name, into=target.name, message=message)
         except (NessieError, IcebergError) as error:
             raise PublishError(f"publishing to {target.name} failed: {error}") from None
@@ -329,7 +360,77 @@ class Publisher:
             self._drop(work.name)
         if nessie_tag is not None:
             self.set_tag(nessie_tag, target.name)
-        return PublishReport(target.name, _in_order(outcomes, order), head.hash, message, nessie_tag, notes)
+        report = PublishReport(target.name, _in_order(outcomes, order), head.hash, message, nessie_tag, notes)
+        return self._with_history(report, branch, sources, erased, mark, tag, written)
+
+    def _with_history(
+        self,
+        report: PublishReport,
+        branch: str,
+        sources: list[Source],
+        erased: Mapping[int, int],
+        mark: str,
+        tag: str | None,
+        written: Mapping[str, pa.Table],
+    ) -> PublishReport:
+        """Main's publication also goes into the history catalog: an appended snapshot per table whose
+        snapshot it lacks, and the Iceberg tag ``tag`` (the Paimon tag's name). Nessie is done by now:
+        a failure here says so, and the next publication catches the history up."""
+        if self.history is None or branch != MAIN or not sources:
+            return report
+
+        def rows(source: Source) -> pa.Table:
+            if source.table in written:
+                return written[source.table]
+            return _iceberg_ready(self._rows(source, erased)[0])
+
+        try:
+            outcomes = [self.history.record(source, mark, rows, tag) for source in sources]
+        except (IcebergError, PaimonError) as error:
+            raise PublishError(
+                f"published to Nessie {report.ref}, but writing the history catalog failed: {error} "
+                "(the next `persona publish` catches it up)"
+            ) from None
+        return replace(report, history=outcomes)
+
+    def mirror_history(self, tag: str | None = None) -> list[HistoryOutcome]:
+        """Make the history catalog hold what Nessie's main holds now, tagged ``tag``: after a logic
+        merge, main holds the branch's published tables (their Paimon snapshots on the branch), and the
+        release tag names that state. Each table's source is read back from main's table properties."""
+        if self.history is None:
+            return []
+        try:
+            self.check_reachable()
+            catalog = self.catalog(self.ensure_ref(MAIN).name)
+            sources: list[Source] = []
+            for table in PUBLISHED_TABLES:
+                base = self.settings.pipeline.table(table)
+                held = self._properties(catalog, base)
+                if held is None or not held.get(MARK_SNAPSHOT, "").isdigit():
+                    continue
+                paimon_table = held.get(MARK_TABLE, base)
+                branch = paimon_table.split("$branch_", 1)[1] if "$branch_" in paimon_table else MAIN
+                sources.append(
+                    Source(
+                        base,
+                        branch,
+                        int(held[MARK_SNAPSHOT]),
+                        held.get(MARK_TAG) or None,
+                        held.get(MARK_WAREHOUSE, ""),
+                    )
+                )
+            erased = self.erasures()
+            report = self._with_history(
+                PublishReport(MAIN, []), MAIN, sources, erased, erasures_mark(erased), tag, {}
+            )
+        except (NessieError, IcebergError, PaimonError) as error:
+            raise PublishError(str(error)) from None
+        return report.history
+
+    def _rows(self, source: Source, erased: Mapping[int, int]) -> tuple[pa.Table, int]:
+        """A source's rows from Paimon with the erased customers' rows left out, and how many were."""
+        data = self.warehouse.read_arrow(source.paimon_table, snapshot_id=source.snapshot_id)
+        return without_erased(data, erased)
 
     def _properties(self, catalog: Catalog, table: str) -> dict[str, str] | None:
         try:
@@ -338,22 +439,26 @@ class Publisher:
             raise PublishError(f"reading {_identifier(table)} from Nessie failed: {error}") from None
 
     def _write(
-        self, catalog: Catalog, source: Source, why: str, erased: Mapping[int, int], mark: str
+        self,
+        catalog: Catalog,
+        source: Source,
+        why: str,
+        erased: Mapping[int, int],
+        mark: str,
+        written: dict[str, pa.Table],
     ) -> TableOutcome:
         started = time.perf_counter()
         self._progress(f"{source.describe()}: reading from Paimon")
-        data = self.warehouse.read_arrow(source.paimon_table, snapshot_id=source.snapshot_id)
+        data, left_out = self._rows(source, erased)
         read = time.perf_counter() - started
-        data, left_out = without_erased(data, erased)
         self._progress(
             f"{source.describe()}: {data.num_rows:,} rows read in {read:.1f}s"
             + (f" ({left_out} erased rows left out)" if left_out else "")
             + "; writing Iceberg"
         )
+        ready = written[source.table] = _iceberg_ready(data)
         try:
-            replace_contents(
-                catalog, _identifier(source.table), _iceberg_ready(data), properties=marks(source, mark)
-            )
+            replace_contents(catalog, _identifier(source.table), ready, properties=marks(source, mark))
         except IcebergError as error:
             raise IcebergError(f"{error} (S3 endpoint {self.settings.s3.endpoint})") from None
         seconds = time.perf_counter() - started

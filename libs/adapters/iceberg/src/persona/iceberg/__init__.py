@@ -15,6 +15,7 @@ from persona.iceberg.publication import (
     replace_contents,
     rest_catalog,
     row_count,
+    snapshot_with,
     table_properties,
     tag_snapshot,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "replace_contents",
     "rest_catalog",
     "row_count",
+    "snapshot_with",
     "table_properties",
     "tag_snapshot",
 ]

@@ -19,6 +19,7 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.rest import RestCatalog
 from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError
 from pyiceberg.table import Table
+from pyiceberg.table.snapshots import Operation
 
 from persona.iceberg.compat import LastColumnIdAdapter
 
@@ -84,6 +85,7 @@ def replace_contents(
     data: pa.Table,
     *,
     properties: Mapping[str, str] | None = None,
+    snapshot_properties: Mapping[str, str] | None = None,
 ) -> PublishResult:
     """Make ``identifier`` hold exactly ``data`` in one new snapshot (created with its schema if missing),
     and set the table ``properties`` in the same commit.
@@ -93,12 +95,14 @@ def replace_contents(
     of the table whatever happened between two publishes. Columns ``data`` has and the table lacks are
     added first (schema evolution: the older publication reads them as null). The properties are table
     properties, not snapshot summary properties: Nessie 0.99's catalog keeps a snapshot's operation
-    but drops the rest of its summary.
+    but drops the rest of its summary. ``snapshot_properties`` go into the new snapshot's summary too,
+    for catalogs that keep it (Apache Iceberg's own: the history catalog).
     """
     namespace = identifier.split(".", 1)[0]
     ensure_namespace(catalog, namespace)
     created = False
     wanted = dict(properties or {})
+    summary = dict(snapshot_properties or {})
     try:
         table = catalog.load_table(identifier)
     except NoSuchTableError:
@@ -114,9 +118,9 @@ def replace_contents(
                 transaction.set_properties(wanted)
             if table.current_snapshot() is None:
                 # Nothing to replace yet (pyiceberg warns when an overwrite deletes nothing).
-                transaction.append(data)
+                transaction.append(data, snapshot_properties=summary)
             else:
-                transaction.overwrite(data)
+                transaction.overwrite(data, snapshot_properties=summary)
     except Exception as error:
         raise IcebergError(f"overwriting {identifier} failed: {error}") from error
     table = catalog.load_table(identifier)
@@ -142,6 +146,21 @@ def tag_snapshot(table: Table, tag: str, snapshot_id: int | None = None) -> None
     if tag in table.metadata.refs:
         table.manage_snapshots().remove_tag(tag).commit()
     table.manage_snapshots().create_tag(target, tag).commit()
+
+
+def snapshot_with(table: Table, key: str, value: str) -> int | None:
+    """The newest snapshot whose summary says ``key`` = ``value`` (None: none does). An overwrite is a
+    delete snapshot then an append one, both with the summary: the delete (no rows) is never it."""
+    found = [
+        snapshot
+        for snapshot in table.snapshots()
+        if snapshot.summary is not None
+        and snapshot.summary.operation != Operation.DELETE
+        and snapshot.summary.get(key) == value
+    ]
+    if not found:
+        return None
+    return max(found, key=lambda snapshot: snapshot.timestamp_ms).snapshot_id
 
 
 def _current_snapshot_id(table: Table) -> int:

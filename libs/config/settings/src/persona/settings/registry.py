@@ -165,6 +165,25 @@ NESSIE_PORT = Setting(
     f"the local Nessie server (REST API, Iceberg REST catalog) on {LOCALHOST}",
 )
 NESSIE_HEAP = Setting("PERSONA_NESSIE_HEAP", heap_size(), "512M", "heap of the Nessie JVM (`-Xmx`)")
+ICEBERG_REST_PORT = Setting(
+    "PERSONA_ICEBERG_REST_PORT",
+    port,
+    8181,
+    f"the local history catalog (Apache Iceberg's REST catalog server: every publication's snapshots and tags) on {LOCALHOST}",
+)
+ICEBERG_REST_URL: Setting[str | None] = Setting(
+    "PERSONA_ICEBERG_REST_URL",
+    text,
+    None,
+    "the history catalog the publication also writes main into (an Iceberg REST catalog keeping snapshots and tags)",
+    shown_default=f"`http://{LOCALHOST}:$PERSONA_ICEBERG_REST_PORT` (the local stack's)",
+)
+HISTORY_CATALOG = Setting(
+    "PERSONA_HISTORY_CATALOG",
+    one_of("on", "off"),
+    "on",
+    "`off`: the publication writes Nessie only (no snapshot history for `FOR VERSION/TIMESTAMP AS OF`)",
+)
 S3_PORT = Setting("PERSONA_S3_PORT", port, 9000, f"the local S3 endpoint (s3proxy) on {LOCALHOST}")
 S3_ACCESS_KEY = Setting(
     "PERSONA_S3_ACCESS_KEY",
