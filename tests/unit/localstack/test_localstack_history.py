@@ -10,24 +10,6 @@ import pytest
 from persona.localstack import StackSettings, configs
 from persona.localstack.errors import StackError
 from persona.localstack.sqlengine import run_sql
-from persona.settings.secret import Secret
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> StackSettings:
-    return StackSettings(
-        home=tmp_path / "home",
-        warehouse=tmp_path / "home" / "warehouse",
-        jar_cache=tmp_path / "jars",
-        repo_root=tmp_path,
-        s3_port=29000,
-        iceberg_rest_port=28181,
-        trino_port=28080,
-        s3_access_key="ak",
-        s3_secret_key=Secret("very-secret"),
-        java="/jdk17/bin/java",
-        java25="/jdk25/bin/java",
-    )
 
 
 def catalog_property(variable: str) -> str:

@@ -11,23 +11,6 @@ from persona.localstack import StackSettings, configs
 from persona.localstack.objectstore import EMPTY_PAYLOAD_SHA256, sigv4_headers
 from persona.localstack.settings import _jdk_major_from_name, _resolve_java25
 from persona.nessie import NessieError, check_reference_name
-from persona.settings.secret import Secret
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> StackSettings:
-    return StackSettings(
-        home=tmp_path / "home",
-        warehouse=tmp_path / "home" / "warehouse",
-        jar_cache=tmp_path / "jars",
-        repo_root=tmp_path,
-        nessie_port=29120,
-        s3_port=29000,
-        s3_access_key="ak",
-        s3_secret_key=Secret("very-secret"),
-        java="/jdk17/bin/java",
-        java25="/jdk25/bin/java",
-    )
 
 
 def _properties(text: str) -> dict[str, str]:

@@ -21,25 +21,6 @@ from persona.localstack.stack import (
     check_java25,
     service_port,
 )
-from persona.settings.secret import Secret
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> StackSettings:
-    return StackSettings(
-        home=tmp_path / "home",
-        warehouse=tmp_path / "home" / "warehouse",
-        jar_cache=tmp_path / "jars",
-        repo_root=tmp_path,
-        nessie_port=29120,
-        s3_port=29000,
-        trino_port=28080,
-        trino_heap="768M",
-        s3_access_key="ak",
-        s3_secret_key=Secret("very-secret"),
-        java="/jdk17/bin/java",
-        java25="/jdk25/bin/java",
-    )
 
 
 def _properties(text: str) -> dict[str, str]:
