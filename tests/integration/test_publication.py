@@ -339,6 +339,10 @@ def test_logic_replay_publishes_the_replayed_branch_onto_its_nessie_branch(
         assert persona_main(["logic", "branch", "mkt-v2"]) == 0
         assert f"nessie: branch {branch} from {main}" in capsys.readouterr().out
         main_head = publisher.nessie.reference(main).hash
+        # What the new branch holds from main (a developer's stack may have published there): unchanged
+        # until a replay publishes.
+        before = publisher.published(branch, "marketing_segments")
+        before_main = publisher.published(main, "marketing_segments")
 
         # Nessie unreachable: the replay is done, the command says so and what to run later.
         monkeypatch.setenv("PERSONA_NESSIE_URL", "http://127.0.0.1:9")  # the discard port
@@ -350,7 +354,7 @@ def test_logic_replay_publishes_the_replayed_branch_onto_its_nessie_branch(
         assert "`persona publish --branch mkt-v2`" in err
         replayed = publisher.warehouse.read_arrow(on_branch("marketing_segments", "mkt-v2")).to_pylist()
         assert replayed and {r["logic_version"] for r in replayed} == {"v2"}
-        assert publisher.published(branch, "marketing_segments") is None
+        assert publisher.published(branch, "marketing_segments") == before
 
         # The publication off: the Paimon part only, said plainly.
         monkeypatch.setenv("PERSONA_NESSIE_URL", env["PERSONA_NESSIE_URL"])
@@ -361,7 +365,7 @@ def test_logic_replay_publishes_the_replayed_branch_onto_its_nessie_branch(
             "nessie: not configured (PERSONA_PUBLICATION=off); Paimon only: branch mkt-v2 was not published"
             in out
         )
-        assert publisher.published(branch, "marketing_segments") is None
+        assert publisher.published(branch, "marketing_segments") == before
 
         # On: the replayed tables are published onto the Nessie branch in one commit.
         monkeypatch.setenv("PERSONA_PUBLICATION", "on")
@@ -385,7 +389,7 @@ def test_logic_replay_publishes_the_replayed_branch_onto_its_nessie_branch(
         assert publisher.nessie.log(branch, 1)[0].message.startswith(f"persona publish to {branch}: ")
         # Nothing on Nessie's main changed.
         assert publisher.nessie.reference(main).hash == main_head
-        assert publisher.published(main, "marketing_segments") is None
+        assert publisher.published(main, "marketing_segments") == before_main
     finally:
         for reference in publisher.nessie.references():
             if reference.name.startswith(env["PERSONA_NESSIE_REF_PREFIX"]):

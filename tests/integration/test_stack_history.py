@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -29,6 +30,22 @@ def test_the_history_catalog_is_healthy_through_its_api(stack: StackSettings) ->
     log = (stack.logs_dir / "iceberg-rest.log").read_text(errors="replace")
     assert "catalog with properties" in log
     assert stack.s3_secret_key.reveal() not in log
+    # Loopback only (the fixture's own main would bind every interface).
+    assert _listening_addresses(stack.iceberg_rest_port) == {"127.0.0.1"}
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """The local IPv4 addresses (IPv4-mapped ones included) with a socket listening on ``port``."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state != "0A" or int(hex_port, 16) != port:
+                continue
+            # The last 8 hex digits are the IPv4 address (little-endian words), mapped or not.
+            found.add(".".join(str(int(address[-8:][i : i + 2], 16)) for i in (6, 4, 2, 0)))
+    return found
 
 
 def test_tables_snapshots_and_tags_survive_a_restart(stack: StackSettings) -> None:

@@ -49,8 +49,10 @@ def test_the_s3_secret_is_in_no_logged_catalog_property_nor_the_command_line(
     command = configs.iceberg_rest_command(settings, Path("/cache/iceberg-rest-x"))
     assert "very-secret" not in " ".join(command)
     assert command[0] == "/jdk17/bin/java"
-    assert command[-3:] == ["-cp", "/cache/iceberg-rest-x/*", configs.ICEBERG_REST_MAIN_CLASS]
+    assert command[-3:] == ["-cp", "/cache/iceberg-rest-x/*", str(configs.ICEBERG_REST_LAUNCHER)]
+    assert configs.ICEBERG_REST_LAUNCHER.is_file()
     assert configs.iceberg_rest_marker(settings) in command
+    assert "-Dpersona.iceberg-rest.host=127.0.0.1" in command  # never every interface
 
 
 def test_trino_has_a_history_catalog_on_the_history_server(settings: StackSettings) -> None:

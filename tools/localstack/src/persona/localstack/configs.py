@@ -564,7 +564,10 @@ def nessie_command(settings: StackSettings, runner_jar: Path) -> list[str]:
 # table-level refs, so `FOR VERSION AS OF <older id | 'tag'>` and `FOR TIMESTAMP AS OF` cannot read
 # past publications there. The publication also writes main here, one appended snapshot per
 # publication plus an Iceberg tag per `rfm-*`/`release-*`; Nessie keeps the branches.
-ICEBERG_REST_MAIN_CLASS = "org.apache.iceberg.rest.RESTCatalogServer"
+# The fixture's main (org.apache.iceberg.rest.RESTCatalogServer) binds every interface (`new
+# Server(port)`); this launcher, a single Java source file beside this module run by Java's source
+# launcher, serves the same catalog on 127.0.0.1 only.
+ICEBERG_REST_LAUNCHER = Path(__file__).parent / "java" / "LoopbackRestCatalogServer.java"
 # Its warehouse: a prefix of the publication's bucket, apart from Nessie's tables (under persona/).
 HISTORY_PREFIX = "history"
 ICEBERG_REST_HEAP = "256m"
@@ -608,16 +611,18 @@ def iceberg_rest_marker(settings: StackSettings) -> str:
 
 
 def iceberg_rest_command(settings: StackSettings, classpath: Path) -> list[str]:
-    """Java 17, a small heap: the server holds no table data, only what one request needs."""
+    """Java 17 (a JDK: the source launcher compiles the launcher at start, a few seconds), a small
+    heap: the server holds no table data, only what one request needs. Loopback only."""
     return [
         settings.java,
         f"-Xmx{ICEBERG_REST_HEAP}",
         "-XX:+UseSerialGC",
         "-XX:+ExitOnOutOfMemoryError",
         iceberg_rest_marker(settings),
+        f"-Dpersona.iceberg-rest.host={LOCALHOST}",
         "-cp",
         str(classpath / "*"),
-        ICEBERG_REST_MAIN_CLASS,
+        str(ICEBERG_REST_LAUNCHER),
     ]
 
 

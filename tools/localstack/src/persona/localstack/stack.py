@@ -159,7 +159,7 @@ def _process_markers(settings: StackSettings, service: str) -> tuple[str, ...]:
     if service == "trino":
         return (configs.TRINO_MAIN_CLASS, configs.trino_marker(settings))
     if service == "iceberg-rest":
-        return (configs.ICEBERG_REST_MAIN_CLASS, configs.iceberg_rest_marker(settings))
+        return (configs.iceberg_rest_marker(settings),)
     return (configs.CASSANDRA_MAIN_CLASS, f"-Dcassandra.storagedir={settings.cassandra_dir}")
 
 
