@@ -22,7 +22,7 @@ from persona.cli.main import main
 from persona.contracts import Ok, parse_decision_message
 from persona.flows.enrich.state import EnrichState, load_customer_log
 from persona.inventory import CassandraInventory, StockLevel
-from persona.kafka import make_producer, produce_all, read_topic
+from persona.kafka import end_offsets, make_producer, produce_all, read_topic
 from persona.localstack.runner import FlowProcess
 from persona.paimon import PaimonWarehouse, TableWriter
 from persona.publish import Publisher, PublishSettings
@@ -193,6 +193,15 @@ def test_erase_removes_the_customer_everywhere_and_a_comeback_starts_fresh(
             flows,
         )
         assert [r["event_id"] for r in audit] == ["e4"]
+        # The customer log read below is written at enrich's snapshots: wait for the epoch that took
+        # the comeback to be durable (a stop may otherwise end the flow before it; CI did).
+        sent = sum(end_offsets(s.stack.kafka_bootstrap, s.topics.behavior_events).values())
+        wait_for(
+            "enrich's epoch holding the comeback to be durable",
+            lambda: True if flows[0].committed_offsets(s.topics.behavior_events) >= sent else None,
+            60,
+            flows,
+        )
     finally:
         for f in flows:
             f.stop()
