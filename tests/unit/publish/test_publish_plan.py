@@ -28,6 +28,7 @@ from persona.publish.plan import (
     nessie_ref,
     parse_tables,
     pending_rfm_tags,
+    published_source,
 )
 
 SEGMENTS = Source("marketing_segments", "main", 812)
@@ -177,3 +178,11 @@ def test_a_profile_is_judged_by_its_rfm_as_of_day() -> None:
 
 def test_the_publication_namespace_is_the_one_the_stack_creates_and_trino_reads() -> None:
     assert plan.NAMESPACE == PUBLICATION_NAMESPACE == DEFAULT_SCHEMA
+
+
+def test_the_source_a_publication_names_is_read_back_from_its_marks() -> None:
+    on_branch = Source("marketing_segments", "mkt-v2", 21, "release-1-v2", "/w")
+    for source in (SEGMENTS, on_branch, Source("customer_profile", "main", 3, None, "/w")):
+        assert published_source(source.table, marks(source, "0")) == source
+    assert published_source("marketing_segments", None) is None
+    assert published_source("marketing_segments", {MARK_SNAPSHOT: ""}) is None

@@ -693,6 +693,14 @@ def trino_iceberg_properties(settings: StackSettings, reference: str = "main") -
         "iceberg.catalog.type": "rest",
         "iceberg.rest-catalog.uri": f"{settings.nessie_url}/iceberg/{reference}",
         "iceberg.rest-catalog.warehouse": NESSIE_WAREHOUSE,
+        **_trino_s3_properties(settings),
+    }
+
+
+def _trino_s3_properties(settings: StackSettings) -> dict[str, str]:
+    """How a Trino Iceberg catalog reads the data files: s3proxy, path-style (keys: see
+    render_trino_s3_credentials)."""
+    return {
         "fs.native-s3.enabled": "true",
         "s3.endpoint": settings.s3_endpoint,
         "s3.region": S3_REGION,
@@ -710,10 +718,7 @@ def trino_history_properties(settings: StackSettings) -> dict[str, str]:
     return {
         "iceberg.catalog.type": "rest",
         "iceberg.rest-catalog.uri": settings.iceberg_rest_url,
-        "fs.native-s3.enabled": "true",
-        "s3.endpoint": settings.s3_endpoint,
-        "s3.region": S3_REGION,
-        "s3.path-style-access": "true",
+        **_trino_s3_properties(settings),
     }
 
 

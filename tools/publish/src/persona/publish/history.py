@@ -15,12 +15,11 @@ properties say so, ``persona.publish.plan.decide``) is not written again, only t
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
-from pyiceberg.table.snapshots import Operation
 
 from persona.iceberg import (
     IcebergError,
@@ -28,6 +27,7 @@ from persona.iceberg import (
     replace_contents,
     rest_catalog,
     snapshot_with,
+    summary_values,
     table_properties,
     tag_snapshot,
 )
@@ -116,20 +116,7 @@ class HistoryCatalog:
         except Exception as error:  # pyiceberg raises its own types for a refusing catalog
             raise IcebergError(f"history catalog {self.uri}: {identifier}: {error}") from None
 
-    def held(self, table: str) -> Mapping[str, str] | None:
-        """The publication properties of ``table`` (the suffixed name) in the history catalog."""
-        return table_properties(self.catalog, f"{NAMESPACE}.{table}")
-
     def paimon_snapshots(self, table: str) -> dict[int, int]:
-        """Per Iceberg snapshot of ``table`` that a publication appended, the Paimon snapshot it holds
-        (the delete half of each overwrite left out)."""
+        """Per Iceberg snapshot of ``table`` that a publication appended, the Paimon snapshot it holds."""
         loaded = self.catalog.load_table(f"{NAMESPACE}.{table}")
-        out: dict[int, int] = {}
-        for snapshot in loaded.snapshots():
-            summary = snapshot.summary
-            if summary is None or summary.operation == Operation.DELETE:
-                continue
-            value = summary.get(MARK_SNAPSHOT)
-            if value is not None and value.isdigit():
-                out[snapshot.snapshot_id] = int(value)
-        return out
+        return {i: int(v) for i, v in summary_values(loaded, MARK_SNAPSHOT).items() if v.isdigit()}

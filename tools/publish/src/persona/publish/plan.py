@@ -42,6 +42,11 @@ def paimon_name(table: str, branch: str) -> str:
     return table if branch == MAIN else f"{table}$branch_{branch}"
 
 
+def branch_of(paimon_table: str) -> str:
+    """The Paimon branch a table name opens: the inverse of ``paimon_name``."""
+    return paimon_table.split("$branch_", 1)[1] if "$branch_" in paimon_table else MAIN
+
+
 def parse_tables(text: str | None) -> tuple[str, ...]:
     """``--tables a,b``: the named tables in publication order; every name must be a published table."""
     if text is None or not text.strip():
@@ -112,6 +117,20 @@ def marks(source: Source, erased_mark: str) -> dict[str, str]:
         MARK_TAG: source.tag or "",
         MARK_ERASURES: erased_mark,
     }
+
+
+def published_source(table: str, published: Mapping[str, str] | None) -> Source | None:
+    """The source whose publication left the table properties ``published`` (``marks``), of the base
+    table ``table``; None when they name no Paimon snapshot."""
+    if published is None or not published.get(MARK_SNAPSHOT, "").isdigit():
+        return None
+    return Source(
+        table,
+        branch_of(published.get(MARK_TABLE, table)),
+        int(published[MARK_SNAPSHOT]),
+        published.get(MARK_TAG) or None,
+        published.get(MARK_WAREHOUSE, ""),
+    )
 
 
 @dataclass(frozen=True)

@@ -34,12 +34,12 @@ from persona.publish.plan import (
     MAIN,
     MARK_SNAPSHOT,
     MARK_TABLE,
-    MARK_TAG,
     MARK_WAREHOUSE,
     NAMESPACE,
     PUBLISHED_TABLES,
     WORK_BRANCH_PREFIX,
     Source,
+    branch_of,
     choose_snapshot,
     commit_message,
     decide,
@@ -49,6 +49,7 @@ from persona.publish.plan import (
     nessie_ref,
     paimon_name,
     pending_rfm_tags,
+    published_source,
 )
 from persona.settings import PipelineSettings
 from persona.settings.registry import (
@@ -239,8 +240,8 @@ class Publisher:
         base = name.split("$", 1)[0]
         if base not in set(self.warehouse.catalog.list_tables(database)):
             return False
-        if "$branch_" in name:
-            branch = name.split("$branch_", 1)[1]
+        branch = branch_of(name)
+        if branch != MAIN:
             return bool(self.warehouse.table(base).branch_manager().branch_exists(branch))
         return True
 
@@ -402,23 +403,9 @@ class Publisher:
         try:
             self.check_reachable()
             catalog = self.catalog(self.ensure_ref(MAIN).name)
-            sources: list[Source] = []
-            for table in PUBLISHED_TABLES:
-                base = self.settings.pipeline.table(table)
-                held = self._properties(catalog, base)
-                if held is None or not held.get(MARK_SNAPSHOT, "").isdigit():
-                    continue
-                paimon_table = held.get(MARK_TABLE, base)
-                branch = paimon_table.split("$branch_", 1)[1] if "$branch_" in paimon_table else MAIN
-                sources.append(
-                    Source(
-                        base,
-                        branch,
-                        int(held[MARK_SNAPSHOT]),
-                        held.get(MARK_TAG) or None,
-                        held.get(MARK_WAREHOUSE, ""),
-                    )
-                )
+            bases = [self.settings.pipeline.table(table) for table in PUBLISHED_TABLES]
+            held = [published_source(base, self._properties(catalog, base)) for base in bases]
+            sources = [source for source in held if source is not None]
             erased = self.erasures()
             report = self._with_history(
                 PublishReport(MAIN, []), MAIN, sources, erased, erasures_mark(erased), tag, {}

@@ -16,6 +16,7 @@ from persona.iceberg.publication import (
     rest_catalog,
     row_count,
     snapshot_with,
+    summary_values,
     table_properties,
     tag_snapshot,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "rest_catalog",
     "row_count",
     "snapshot_with",
+    "summary_values",
     "table_properties",
     "tag_snapshot",
 ]

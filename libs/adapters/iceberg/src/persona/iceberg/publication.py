@@ -148,19 +148,21 @@ def tag_snapshot(table: Table, tag: str, snapshot_id: int | None = None) -> None
     table.manage_snapshots().create_tag(target, tag).commit()
 
 
+def summary_values(table: Table, key: str) -> dict[int, str]:
+    """Per snapshot that wrote rows, oldest first, the value its summary has for ``key`` (snapshots
+    without it left out). An overwrite is a delete snapshot then an append one, both with the summary:
+    the delete (no rows) is never one of them."""
+    written = sorted(
+        (s for s in table.snapshots() if s.summary is not None and s.summary.operation != Operation.DELETE),
+        key=lambda snapshot: snapshot.timestamp_ms,
+    )
+    return {s.snapshot_id: value for s in written if s.summary is not None and (value := s.summary.get(key))}
+
+
 def snapshot_with(table: Table, key: str, value: str) -> int | None:
-    """The newest snapshot whose summary says ``key`` = ``value`` (None: none does). An overwrite is a
-    delete snapshot then an append one, both with the summary: the delete (no rows) is never it."""
-    found = [
-        snapshot
-        for snapshot in table.snapshots()
-        if snapshot.summary is not None
-        and snapshot.summary.operation != Operation.DELETE
-        and snapshot.summary.get(key) == value
-    ]
-    if not found:
-        return None
-    return max(found, key=lambda snapshot: snapshot.timestamp_ms).snapshot_id
+    """The newest snapshot that wrote rows and whose summary says ``key`` = ``value`` (None: none)."""
+    found = [snapshot_id for snapshot_id, held in summary_values(table, key).items() if held == value]
+    return found[-1] if found else None
 
 
 def _current_snapshot_id(table: Table) -> int:
