@@ -105,6 +105,23 @@ class RawBatch:
 # item costs a pass through every operator, whatever its size) and an idle flow does not spin. It
 # bounds the added latency per hop; a full batch is followed by the next poll at once.
 POLL_INTERVAL = timedelta(milliseconds=5)
+# Polls that found nothing in a row double the wait up to this: a flow's dozen-odd partitions polled
+# every 5 ms cost an idle enrich process a noticeable share of a core (BENCHMARKS, "Idle polling").
+# A record on a partition idle for a while waits at most this long more; one found resets the wait.
+IDLE_POLL_INTERVAL = timedelta(milliseconds=50)
+
+
+def next_poll_delay(received: int, batch_size: int, empty_polls: int) -> timedelta | None:
+    """How long a partition waits before its next poll, after one that got ``received`` records:
+    none after a full batch (more is queued), ``POLL_INTERVAL`` after a partial one, and after
+    ``empty_polls`` empty polls in a row (this one included), ``POLL_INTERVAL`` doubled for each
+    one after the first, up to ``IDLE_POLL_INTERVAL``."""
+    if received >= batch_size:
+        return None
+    if received or empty_polls <= 1:
+        return POLL_INTERVAL
+    # The shift is bounded: 2**5 × 5 ms is already past the idle interval.
+    return min(POLL_INTERVAL * (1 << min(empty_polls - 1, 5)), IDLE_POLL_INTERVAL)
 
 
 class _RawPartition(StatefulSourcePartition[RawBatch, int]):
@@ -125,13 +142,16 @@ class _RawPartition(StatefulSourcePartition[RawBatch, int]):
         self._batch_size = batch_size
         self._offset_reset = offset_reset
         self._awake: datetime | None = None
+        self._empty_polls = 0
 
     def next_batch(self) -> list[RawBatch]:
         # Never block: the flow's one thread serves every partition, and a wait here (librdkafka waits
         # the whole timeout whenever fewer than batch_size records are queued) stalls all of them.
-        # POLL_INTERVAL keeps an idle partition from spinning instead.
+        # next_awake keeps an idle partition from spinning instead.
         messages = self._consumer.consume(self._batch_size, 0)
-        self._awake = None if len(messages) >= self._batch_size else datetime.now(UTC) + POLL_INTERVAL
+        self._empty_polls = 0 if messages else self._empty_polls + 1
+        delay = next_poll_delay(len(messages), self._batch_size, self._empty_polls)
+        self._awake = None if delay is None else datetime.now(UTC) + delay
         if not messages:
             return []
         if any(m.error() is not None for m in messages):
