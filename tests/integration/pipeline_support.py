@@ -111,6 +111,17 @@ def wait_for_audit(
     return wait_for("segment_decisions committed", committed, timeout, flows)
 
 
+def publication_env(stack: StackSettings) -> dict[str, str]:
+    """The variables that point a publication at ``stack``: its Nessie, history catalog and S3."""
+    return {
+        "PERSONA_NESSIE_URL": stack.nessie_url,
+        "PERSONA_ICEBERG_REST_URL": stack.iceberg_rest_url,
+        "PERSONA_S3_ENDPOINT": stack.s3_endpoint,
+        "PERSONA_S3_ACCESS_KEY": stack.s3_access_key,
+        "PERSONA_S3_SECRET_KEY": stack.s3_secret_key.reveal(),
+    }
+
+
 @dataclass
 class Scenario:
     topics: Topics

@@ -21,7 +21,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from pipeline_support import Scenario, load_stores
+from pipeline_support import Scenario, load_stores, publication_env
 from pyiceberg.exceptions import NoSuchTableError
 
 from persona.cli.main import main as persona_main
@@ -108,11 +108,7 @@ def publication(stack: StackSettings, tmp_path: Path) -> Iterator[Publication]:
         "PERSONA_WAREHOUSE": str(tmp_path / "warehouse"),
         "PERSONA_TABLE_SUFFIX": f"_p{tag}",
         "PERSONA_NESSIE_REF_PREFIX": f"t{tag}-",
-        "PERSONA_NESSIE_URL": stack.nessie_url,
-        "PERSONA_ICEBERG_REST_URL": stack.iceberg_rest_url,
-        "PERSONA_S3_ENDPOINT": stack.s3_endpoint,
-        "PERSONA_S3_ACCESS_KEY": stack.s3_access_key,
-        "PERSONA_S3_SECRET_KEY": stack.s3_secret_key.reveal(),
+        **publication_env(stack),
     }
     ensure_tables(env["PERSONA_WAREHOUSE"], name_suffix=env["PERSONA_TABLE_SUFFIX"])
     publisher = Publisher(PublishSettings.from_env(env))
@@ -314,10 +310,7 @@ def test_logic_replay_publishes_the_replayed_branch_onto_its_nessie_branch(
     env = {
         **s.env,
         "PERSONA_NESSIE_REF_PREFIX": f"r{tag}-",
-        "PERSONA_NESSIE_URL": stack.nessie_url,
-        "PERSONA_S3_ENDPOINT": stack.s3_endpoint,
-        "PERSONA_S3_ACCESS_KEY": stack.s3_access_key,
-        "PERSONA_S3_SECRET_KEY": stack.s3_secret_key.reveal(),
+        **publication_env(stack),
         "PERSONA_PUBLICATION": "on",
     }
     for key, value in env.items():

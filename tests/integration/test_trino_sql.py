@@ -21,6 +21,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from pipeline_support import publication_env
 from pyiceberg.exceptions import NoSuchTableError
 
 from persona.cli.main import main as persona_main
@@ -241,11 +242,7 @@ def history_publication(trino_stack: StackSettings, tmp_path: Path) -> Iterator[
         "PERSONA_WAREHOUSE": str(tmp_path / "warehouse"),
         "PERSONA_TABLE_SUFFIX": f"_h{tag}",
         "PERSONA_NESSIE_REF_PREFIX": f"h{tag}-",
-        "PERSONA_NESSIE_URL": trino_stack.nessie_url,
-        "PERSONA_ICEBERG_REST_URL": trino_stack.iceberg_rest_url,
-        "PERSONA_S3_ENDPOINT": trino_stack.s3_endpoint,
-        "PERSONA_S3_ACCESS_KEY": trino_stack.s3_access_key,
-        "PERSONA_S3_SECRET_KEY": trino_stack.s3_secret_key.reveal(),
+        **publication_env(trino_stack),
     }
     ensure_tables(env["PERSONA_WAREHOUSE"], name_suffix=env["PERSONA_TABLE_SUFFIX"])
     publisher = Publisher(PublishSettings.from_env(env))
@@ -328,11 +325,7 @@ def test_an_added_column_reaches_the_iceberg_publication_and_trino(
         "PERSONA_WAREHOUSE": str(tmp_path / "warehouse"),
         "PERSONA_TABLE_SUFFIX": f"_s{tag}",
         "PERSONA_NESSIE_REF_PREFIX": f"s{tag}-",
-        "PERSONA_NESSIE_URL": trino_stack.nessie_url,
-        "PERSONA_ICEBERG_REST_URL": trino_stack.iceberg_rest_url,
-        "PERSONA_S3_ENDPOINT": trino_stack.s3_endpoint,
-        "PERSONA_S3_ACCESS_KEY": trino_stack.s3_access_key,
-        "PERSONA_S3_SECRET_KEY": trino_stack.s3_secret_key.reveal(),
+        **publication_env(trino_stack),
         "PERSONA_PUBLICATION": "on",
     }
     for key, value in env.items():

@@ -1,5 +1,5 @@
 """The stack settings the localstack unit tests render configurations from: ports of their own,
-fake Java paths, and a secret the tests look for where it must not be."""
+fake Java and Prometheus paths, and a secret the tests look for where it must not be."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ def settings(tmp_path: Path) -> StackSettings:
         s3_port=29000,
         iceberg_rest_port=28181,
         trino_port=28080,
+        prometheus_port=29090,
+        prometheus="/usr/bin/prometheus",
         trino_heap="768M",
         s3_access_key="ak",
         s3_secret_key=Secret("very-secret"),

@@ -13,18 +13,6 @@ from persona.localstack.prometheus import remove_target, target_file, write_targ
 from persona.localstack.stack import SERVICES, START_ORDER, service_port
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> StackSettings:
-    return StackSettings(
-        home=tmp_path / "home",
-        warehouse=tmp_path / "home" / "warehouse",
-        jar_cache=tmp_path / "jars",
-        repo_root=tmp_path / "repo",
-        prometheus_port=29090,
-        prometheus="/usr/bin/prometheus",
-    )
-
-
 def test_config_loads_the_repo_rules_and_scrapes_the_target_files(settings: StackSettings) -> None:
     config = yaml.safe_load(configs.render_prometheus_yml(settings))
     assert config["rule_files"] == [str(settings.repo_root / "infra" / "prometheus" / "rules" / "*.yml")]
