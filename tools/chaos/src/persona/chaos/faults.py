@@ -145,13 +145,13 @@ def _await_merge(ctx: FaultContext, exclude: int | None = None) -> tuple[int, in
     return None
 
 
-def _await_log(ctx: FaultContext, flow: str, marker: str) -> bool:
-    """Whether ``marker`` shows in the last lines of ``flow``'s log within the target timeout."""
-    deadline = time.monotonic() + TARGET_TIMEOUT_S
-    while marker not in ctx.flows.log_tail(flow, 200):
+def _await_log(ctx: FaultContext, flow: str, marker: str, timeout: float, lines: int) -> bool:
+    """Whether ``marker`` shows in the last ``lines`` lines of ``flow``'s log within ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while marker not in ctx.flows.log_tail(flow, lines):
         if time.monotonic() > deadline:
             return False
-        time.sleep(MERGE_WATCH_INTERVAL_S * 10)
+        time.sleep(0.2)  # poll interval of the wait for the flow's log line
     return True
 
 
@@ -167,7 +167,7 @@ def _kill_mid_merge(ctx: FaultContext) -> str:
     notes = [f"merge child {child} killed alone"]
     # The killed merge is logged as failed at its shard's next seal (``ShardLog._adopt_compaction``);
     # another shard's merge may start before that, so the log is awaited first, then the next merge.
-    if not _await_log(ctx, "enrich", MERGE_FAILED_MARKER):
+    if not _await_log(ctx, "enrich", MERGE_FAILED_MARKER, TARGET_TIMEOUT_S, lines=200):
         ctx.failures.append(
             f"kill-enrich-mid-merge: enrich logged no {MERGE_FAILED_MARKER} within {TARGET_TIMEOUT_S:.0f}s "
             "of its merge child's kill"
@@ -300,14 +300,10 @@ def _corrupt_customer_log(ctx: FaultContext) -> str:
         data[i] ^= 0xFF
     chunk.write_bytes(bytes(data))
     note = f"corrupted {chunk.name} ({len(data)} bytes)"
-    deadline = time.monotonic() + DETECT_TIMEOUT_S
-    while CORRUPTION_MARKER not in ctx.flows.log_tail("enrich", 60):
-        if time.monotonic() > deadline:
-            ctx.failures.append(
-                f"enrich did not stop on the corrupt customer log within {DETECT_TIMEOUT_S:.0f}s"
-            )
-            return note
-        time.sleep(0.2)  # poll interval of the wait for the supervisor's restart to fail
+    # The supervisor's restarts fail on the damage, each logging it.
+    if not _await_log(ctx, "enrich", CORRUPTION_MARKER, DETECT_TIMEOUT_S, lines=60):
+        ctx.failures.append(f"enrich did not stop on the corrupt customer log within {DETECT_TIMEOUT_S:.0f}s")
+        return note
     stopped_on = next(
         line for line in reversed(ctx.flows.log_tail("enrich", 60).splitlines()) if CORRUPTION_MARKER in line
     )
