@@ -15,8 +15,9 @@ from pipeline_support import Scenario, free_port_block, load_stores, wait_for
 
 from persona.datagen import DataGenerator, GeneratorConfig
 from persona.kafka import make_producer, produce_all
-from persona.localstack.prometheus import query, target_file
+from persona.localstack.prometheus import active_targets, query, target_file
 from persona.localstack.runner import FlowProcess
+from persona.localstack.settings import StackSettings
 
 pytestmark = pytest.mark.integration
 
@@ -39,6 +40,16 @@ def _value(stack_query: Callable[[], list], predicate: Callable[[float], bool]) 
     samples = stack_query()
     total = sum(s.value for s in samples)
     return total if samples and predicate(total) else None
+
+
+def _target_health(prom: StackSettings, port: int) -> str:
+    """What Prometheus last saw of the target on ``port``, for a failure's message."""
+    instance = f"127.0.0.1:{port}"
+    seen = [t for t in active_targets(prom) if t["labels"].get("instance") == instance]
+    if not seen:
+        return f"{instance} is not an active target"
+    target = seen[0]
+    return f"{instance} health {target['health']}, last error {target['lastError']!r}"
 
 
 def test_flow_metrics_reach_prometheus_and_health_answers(scenario: Scenario) -> None:
@@ -108,21 +119,33 @@ def test_flow_metrics_reach_prometheus_and_health_answers(scenario: Scenario) ->
             )
         # 300 s is a bucket bound (the alert's threshold); these events are about a minute old.
         # (prometheus_client writes the bound as "300.0"; Prometheus 2 keeps label text as it is.)
-        buckets = query(prom, 'persona_segment_freshness_seconds_bucket{sink="paimon",le=~"300(.0)?"}')
-        assert buckets and buckets[0].value > 0
+        # Each check below polls: one failed scrape (a slow answer on a loaded machine) marks all of a
+        # target's series stale until the next scrape, so a single instant query can find none.
+        wait_for(
+            lambda: "the paimon freshness bucket le=300 above 0; " + _target_health(prom, ports["sink"]),
+            lambda: _value(
+                promql('persona_segment_freshness_seconds_bucket{sink="paimon",le=~"300(.0)?"}'),
+                lambda v: v > 0,
+            ),
+            TIMEOUT,
+            flows,
+        )
         # Lag per partition of enrich's events topic (2 partitions), down to 0 once it caught up.
         lag_expr = f'persona_consumer_lag{{flow="enrich",topic="{topics.behavior_events}"}}'
-        wait_for(
-            "enrich's lag on both partitions to be 0 in Prometheus",
+        lags = wait_for(
             lambda: (
-                True
+                "enrich's lag on both partitions to be 0 in Prometheus; "
+                + _target_health(prom, ports["enrich"])
+            ),
+            lambda: (
+                samples
                 if len(samples := query(prom, lag_expr)) == 2 and all(x.value == 0 for x in samples)
                 else None
             ),
             TIMEOUT,
             flows,
         )
-        assert {x.labels["partition"] for x in query(prom, lag_expr)} == {"0", "1"}
+        assert {x.labels["partition"] for x in lags} == {"0", "1"}
         for name, port in ports.items():
             wait_for(
                 f"{name}'s /readyz",
@@ -133,10 +156,16 @@ def test_flow_metrics_reach_prometheus_and_health_answers(scenario: Scenario) ->
         _, body = _get(f"http://127.0.0.1:{ports['sink']}/readyz")
         assert json.loads(body)["ready"] is True
         # The contract's failure counter exists at 0 per table from the start.
-        failures = query(
-            prom, f'persona_paimon_commit_failures_total{{instance="127.0.0.1:{ports["sink"]}"}}'
+        failures_expr = f'persona_paimon_commit_failures_total{{instance="127.0.0.1:{ports["sink"]}"}}'
+        failures = wait_for(
+            lambda: (
+                "the sink's two commit-failure series in Prometheus; " + _target_health(prom, ports["sink"])
+            ),
+            lambda: samples if len(samples := query(prom, failures_expr)) == 2 else None,
+            TIMEOUT,
+            flows,
         )
-        assert len(failures) == 2 and all(x.value == 0 for x in failures)
+        assert all(x.value == 0 for x in failures), failures
     finally:
         for f in flows:
             f.stop()
