@@ -495,6 +495,28 @@ def test_clear_errors_when_nessie_or_the_object_store_is_down(publication: Publi
     assert off.publish().history == []
 
 
+def test_a_logic_branch_publishes_while_the_history_catalog_is_down(
+    publication: Publication, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The history catalog holds main only: a logic branch's creation and publication go on without it;
+    main's publication still stops with the clear error."""
+    p = publication
+    closed = "http://127.0.0.1:9"  # the discard port: nothing listens there
+    env = {**p.env, "PERSONA_ICEBERG_REST_URL": closed}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    _fill(p, range(1, 20))
+    assert persona_main(["logic", "branch", "mkt-h"]) == 0
+    assert f"nessie: branch {p.prefix}mkt-h from " in capsys.readouterr().out
+    p.write("marketing_segments", _segments(range(1, 10), "VIP_WINBACK", logic="v2"), branch="mkt-h")
+    no_history = Publisher(PublishSettings.from_env(env))
+    report = no_history.publish(branch="mkt-h")
+    assert report.ref == p.publisher.ref("mkt-h") and report.history == []
+    assert p.iceberg("marketing_segments", "mkt-h") == p.paimon("marketing_segments", "mkt-h")
+    with pytest.raises(PublishError, match=r"history catalog http://127.0.0.1:9 is unreachable"):
+        no_history.publish()
+
+
 def test_the_publish_command(
     publication: Publication, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

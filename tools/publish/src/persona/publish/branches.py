@@ -20,7 +20,7 @@ class NessieBranches:
 
     def create_branch(self, branch: str, from_ref: str) -> str:
         """The Nessie branch of ``branch`` from the head of ``from_ref``'s (main's is made if missing)."""
-        self.publisher.check_reachable()
+        self.publisher.check_reachable(history=False)
         nessie = self.publisher.nessie
         origin = self.publisher.ensure_ref(from_ref)
         name = self.publisher.ref(branch)

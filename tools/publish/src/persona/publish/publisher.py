@@ -180,8 +180,11 @@ class Publisher:
 
     # --- services ------------------------------------------------------------------------------------
 
-    def check_reachable(self) -> None:
-        """A clear error now, rather than a stack trace from pyiceberg halfway through a publication."""
+    def check_reachable(self, *, history: bool = True) -> None:
+        """A clear error now, rather than a stack trace from pyiceberg halfway through a publication.
+
+        ``history=False`` leaves the history catalog out: it holds main only, so a step that writes a
+        logic branch (its creation, a replay's publication) does not need it up."""
         try:
             self.nessie.server_config()
         except NessieError as error:
@@ -198,7 +201,7 @@ class Publisher:
                 f"the S3 endpoint of the Iceberg data files {endpoint} is unreachable: {reason} "
                 "(is s3proxy running? `persona stack status`)"
             ) from None
-        if self.history is not None:
+        if history and self.history is not None:
             url = f"{self.history.uri}/v1/config"
             try:
                 with urllib.request.urlopen(url, timeout=5.0):
@@ -302,7 +305,7 @@ class Publisher:
         names = list(tables)
         if snapshot is not None and len(names) != 1:
             raise PublishError("--snapshot names one table's snapshot: give exactly one table (--tables T)")
-        self.check_reachable()
+        self.check_reachable(history=branch == MAIN)
         target = self.ensure_ref(branch)
         catalog = self.catalog(target.name)
         erased = self.erasures()
