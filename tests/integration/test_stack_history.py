@@ -66,3 +66,38 @@ def test_tables_snapshots_and_tags_survive_a_restart(stack: StackSettings) -> No
     finally:
         with contextlib.suppress(NoSuchTableError):
             history_catalog(stack).drop_table(identifier)
+
+
+def test_each_replacement_is_one_snapshot_on_the_previous(stack: StackSettings) -> None:
+    """A publication is one snapshot in a catalog that keeps history: an overwrite whose parent is the
+    previous publication, so no time between two publications reads an empty table."""
+    catalog = history_catalog(stack)
+    identifier = f"persona.replace_{os.urandom(5).hex()}"
+    contents = [[1, 2, 3], [4, 5], []]
+    try:
+        results = [
+            replace_contents(
+                catalog,
+                identifier,
+                pa.table({"n": pa.array(rows, pa.int64())}),
+                snapshot_properties={"mark": str(i)},
+            )
+            for i, rows in enumerate(contents)
+        ]
+        ids = [r.snapshot_id for r in results]
+        table = catalog.load_table(identifier)
+        snapshots = table.metadata.snapshots
+        assert [s.snapshot_id for s in snapshots] == ids
+        assert [s.summary.operation.value if s.summary else None for s in snapshots] == [
+            "append",
+            "overwrite",
+            "overwrite",
+        ]
+        assert [s.parent_snapshot_id for s in snapshots] == [None, ids[0], ids[1]]
+        assert [s.summary["mark"] if s.summary else None for s in snapshots] == ["0", "1", "2"]
+        assert [entry.snapshot_id for entry in table.metadata.snapshot_log] == ids
+        for snapshot_id, rows in zip(ids, contents, strict=True):
+            assert sorted(table.scan(snapshot_id=snapshot_id).to_arrow().column("n").to_pylist()) == rows
+    finally:
+        with contextlib.suppress(NoSuchTableError):
+            history_catalog(stack).drop_table(identifier)

@@ -18,8 +18,10 @@ import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.rest import RestCatalog
 from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError
-from pyiceberg.table import Table
+from pyiceberg.io.pyarrow import _check_pyarrow_schema_compatible, _dataframe_to_data_files
+from pyiceberg.table import DOWNCAST_NS_TIMESTAMP_TO_US_ON_WRITE, Table, Transaction
 from pyiceberg.table.snapshots import Operation
+from pyiceberg.utils.config import Config
 
 from persona.iceberg.compat import LastColumnIdAdapter
 
@@ -120,7 +122,7 @@ def replace_contents(
                 # Nothing to replace yet (pyiceberg warns when an overwrite deletes nothing).
                 transaction.append(data, snapshot_properties=summary)
             else:
-                transaction.overwrite(data, snapshot_properties=summary)
+                _overwrite_in_one_snapshot(table, transaction, data, summary)
     except Exception as error:
         raise IcebergError(f"overwriting {identifier} failed: {error}") from error
     table = catalog.load_table(identifier)
@@ -130,6 +132,37 @@ def replace_contents(
     return PublishResult(
         identifier=identifier, snapshot_id=snapshot.snapshot_id, rows=data.num_rows, created=created
     )
+
+
+def _overwrite_in_one_snapshot(
+    table: Table, transaction: Transaction, data: pa.Table, summary: dict[str, str]
+) -> None:
+    """Every data file of ``table`` out and ``data``'s in, as one OVERWRITE snapshot.
+
+    pyiceberg's ``Transaction.overwrite`` commits two snapshots, a delete and then an append: in a
+    catalog that keeps history (the history catalog), a ``FOR TIMESTAMP AS OF`` between the two read
+    an empty table, and the delete counted as a publication. A table with delete files (never written
+    by persona) keeps pyiceberg's way, which rewrites them."""
+    tasks = list(table.scan().plan_files())
+    if any(task.delete_files for task in tasks):
+        transaction.overwrite(data, snapshot_properties=summary)
+        return
+    downcast = Config().get_bool(DOWNCAST_NS_TIMESTAMP_TO_US_ON_WRITE) or False
+    metadata = transaction.table_metadata
+    _check_pyarrow_schema_compatible(
+        metadata.schema(),
+        provided_schema=data.schema,
+        downcast_ns_timestamp_to_us=downcast,
+        format_version=metadata.format_version,
+    )
+    with transaction.update_snapshot(snapshot_properties=summary).overwrite() as overwrite:
+        for task in tasks:
+            overwrite.delete_data_file(task.file)
+        if data.num_rows:
+            for data_file in _dataframe_to_data_files(
+                table_metadata=metadata, write_uuid=overwrite.commit_uuid, df=data, io=table.io
+            ):
+                overwrite.append_data_file(data_file)
 
 
 def table_properties(catalog: Catalog, identifier: str) -> dict[str, str] | None:
