@@ -121,12 +121,10 @@ def test_flow_metrics_reach_prometheus_and_health_answers(scenario: Scenario) ->
         # (prometheus_client writes the bound as "300.0"; Prometheus 2 keeps label text as it is.)
         # Each check below polls: one failed scrape (a slow answer on a loaded machine) marks all of a
         # target's series stale until the next scrape, so a single instant query can find none.
+        bucket_expr = 'persona_segment_freshness_seconds_bucket{sink="paimon",le=~"300(.0)?"}'
         wait_for(
             lambda: "the paimon freshness bucket le=300 above 0; " + _target_health(prom, ports["sink"]),
-            lambda: _value(
-                promql('persona_segment_freshness_seconds_bucket{sink="paimon",le=~"300(.0)?"}'),
-                lambda v: v > 0,
-            ),
+            lambda: True if (buckets := query(prom, bucket_expr)) and buckets[0].value > 0 else None,
             TIMEOUT,
             flows,
         )
